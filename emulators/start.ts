@@ -1,0 +1,36 @@
+/** `npm start`: the whole service on embedded emulators behind one local gateway. */
+import { routes } from '../shared/routes';
+import { startLocalStack } from './stack';
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 8080);
+  const stack = await startLocalStack({ port, host: process.env.HOST ?? '127.0.0.1' });
+  const lines = [
+    `netboot control plane listening on ${stack.url}`,
+    `  Firestore emulator: ${process.env.FIRESTORE_EMULATOR_HOST}${stack.emulators ? ' (embedded)' : ''}`,
+    `  Storage emulator:   ${process.env.STORAGE_EMULATOR_HOST}${stack.emulators ? ' (embedded)' : ''}`,
+    ...routes.map((r) => `  ${r.methods.join(',').padEnd(9)} ${stack.url}${r.path}  -> ${r.fn}`),
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping\n`);
+    stack.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+/**
+ * Entry module: loading it registers every function with functions-framework.
+ * Deploy one with `--target=<name>` (the route table's `fn`).
+ */
+import './machines/create';
+import './machines/list';
+import './machines/get';
+import './machines/update';
+import './machines/delete';
+import './health/startup';
+import './health/liveness';

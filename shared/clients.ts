@@ -1,0 +1,28 @@
+import { Firestore } from '@google-cloud/firestore';
+import { Storage, type Bucket } from '@google-cloud/storage';
+import { getConfig } from './config';
+
+let firestore: Firestore | undefined;
+let storage: Storage | undefined;
+
+/** One client per process, created on first use so tests and the local stack can set the environment first. */
+export function getFirestore(): Firestore {
+  firestore ??= new Firestore({ projectId: getConfig().GOOGLE_CLOUD_PROJECT, ignoreUndefinedProperties: true });
+  return firestore;
+}
+
+export function getStorage(): Storage {
+  storage ??= new Storage({ projectId: getConfig().GOOGLE_CLOUD_PROJECT });
+  return storage;
+}
+
+export function getBucket(): Bucket {
+  return getStorage().bucket(getConfig().BLOB_BUCKET);
+}
+
+/** Drops cached clients (tests switch projects between files). */
+export async function resetClients(): Promise<void> {
+  await firestore?.terminate();
+  firestore = undefined;
+  storage = undefined;
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const byteCount = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every environment variable the functions read; Terraform sets the same names. */
+const configSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).default('demo-netboot'),
+  BLOB_BUCKET: z.string().min(3).default('demo-netboot-blobs'),
+  KERNEL_MAX_BYTES: byteCount(100 * MiB),
+  INITRD_MAX_BYTES: byteCount(1024 * MiB),
+  /** Refused before parsing: Cloud Functions itself stops at 32 MiB. */
+  MAX_REQUEST_BYTES: byteCount(32 * MiB),
+  BLOB_SWEEP_GRACE_SECONDS: z.coerce.number().int().positive().default(2 * 60 * 60),
+  ASSET_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
+  SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(15 * 60),
+  STORAGE_PUBLIC_URL: z.string().url().optional(),
+  BOOT_ALLOWED_CIDRS: z.string().default('127.0.0.0/8,::1/128'),
+  PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  FIRESTORE_EMULATOR_HOST: z.string().optional(),
+  STORAGE_EMULATOR_HOST: z.string().optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+let cached: Config | undefined;
+
+/** Parsed once per process; a bad value fails loudly at the first request instead of misbehaving later. */
+export function getConfig(): Config {
+  cached ??= configSchema.parse(process.env);
+  return cached;
+}
+
+/** For tests and the local stack, which set the environment after import. */
+export function resetConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,24 @@
+import { getBucket, getFirestore } from './clients';
+import type { Logger } from './logging';
+
+const checkTimeoutMs = 5000;
+
+function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${checkTimeoutMs} ms`)), checkTimeoutMs);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Whether Firestore and the blob bucket answer; failures are logged, never returned to the caller. */
+export async function dependenciesReachable(log: Logger): Promise<boolean> {
+  const checks = await Promise.allSettled([
+    withTimeout(getFirestore().collection('_health').doc('probe').get(), 'Firestore'),
+    // Listing one object proves both reachability and the read permission the functions need.
+    withTimeout(getBucket().getFiles({ maxResults: 1, prefix: 'blobs/' }), 'Cloud Storage'),
+  ]);
+  const failures = checks.flatMap((c) => (c.status === 'rejected' ? [String(c.reason)] : []));
+  if (failures.length > 0) log.error('dependency check failed', { failures });
+  return failures.length === 0;
+}

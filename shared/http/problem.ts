@@ -1,0 +1,103 @@
+import type { ServerResponse } from 'node:http';
+import { getConfig } from '../config';
+
+/** Every problem type the service answers with: the slug is the last segment of the `type` URI. */
+export const problemCatalog = {
+  'validation-error': { status: 400, title: 'Validation Error' },
+  'invalid-json': { status: 400, title: 'Invalid JSON' },
+  'invalid-mac-address': { status: 400, title: 'Invalid MAC Address' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  'not-found': { status: 404, title: 'Not Found' },
+  'machine-not-found': { status: 404, title: 'Machine Not Found' },
+  'machine-not-configured': { status: 404, title: 'Machine Not Configured' },
+  'boot-profile-not-found': { status: 404, title: 'Boot Profile Not Found' },
+  'kernel-not-found': { status: 404, title: 'Kernel Not Found' },
+  'initrd-not-found': { status: 404, title: 'Initrd Not Found' },
+  'method-not-allowed': { status: 405, title: 'Method Not Allowed' },
+  'duplicate-mac-address': { status: 409, title: 'Duplicate MAC Address' },
+  'boot-profile-exists': { status: 409, title: 'Boot Profile Already Exists' },
+  'machine-has-boot-profile': { status: 409, title: 'Machine Has Boot Profile' },
+  'payload-too-large': { status: 413, title: 'Payload Too Large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported Media Type' },
+  'range-not-satisfiable': { status: 416, title: 'Range Not Satisfiable' },
+  'file-too-large': { status: 422, title: 'File Too Large' },
+  'unprocessable-entity': { status: 422, title: 'Unprocessable Entity' },
+  'rate-limit-exceeded': { status: 429, title: 'Rate Limit Exceeded' },
+  'internal-error': { status: 500, title: 'Internal Server Error' },
+  'storage-error': { status: 500, title: 'Storage Error' },
+  'service-unavailable': { status: 503, title: 'Service Unavailable' },
+} as const;
+
+export type ProblemType = keyof typeof problemCatalog;
+
+/** Extension members (RFC 7807 section 3.2); snake_case like the rest of the API. */
+export type ProblemMembers = Record<string, unknown>;
+
+export interface InvalidField {
+  field: string;
+  reason: string;
+}
+
+/**
+ * The one error type that becomes an HTTP answer. Anything else thrown is an
+ * internal error: logged in full, answered with a bare 500.
+ */
+export class ProblemError extends Error {
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly type: ProblemType,
+    readonly detail: string,
+    readonly members: ProblemMembers = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'ProblemError';
+    this.status = problemCatalog[type].status;
+    this.title = problemCatalog[type].title;
+  }
+}
+
+export function validationError(invalidFields: InvalidField[], detail = 'The request body failed validation'): ProblemError {
+  return new ProblemError('validation-error', detail, { invalid_fields: invalidFields });
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  [member: string]: unknown;
+}
+
+export function problemBody(error: ProblemError, instance: string, requestId: string): ProblemBody {
+  return {
+    type: new URL(error.type, getConfig().PROBLEM_TYPE_BASE).toString(),
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    instance,
+    ...error.members,
+    request_id: requestId,
+  };
+}
+
+export function sendProblem(res: ServerResponse, error: ProblemError, instance: string, requestId: string): void {
+  if (res.headersSent) {
+    // A streamed body was already under way: the only honest signal left is a cut connection.
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(problemBody(error, instance, requestId));
+  res.statusCode = error.status;
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/problem+json');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.removeHeader('ETag');
+  res.removeHeader('Content-Range');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(body);
+}

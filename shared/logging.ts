@@ -1,0 +1,42 @@
+import { LOGGING_SPAN_KEY, LOGGING_TRACE_KEY, LoggingWinston } from '@google-cloud/logging-winston';
+import winston from 'winston';
+import { getConfig } from './config';
+
+export type Logger = winston.Logger;
+
+let root: Logger | undefined;
+
+/**
+ * One JSON line per entry on stdout, in the form Cloud Logging parses on Cloud Run
+ * and Functions (severity, trace correlation); no API calls from the request path.
+ */
+export function rootLogger(): Logger {
+  root ??= winston.createLogger({
+    level: getConfig().LOG_LEVEL,
+    transports: [new LoggingWinston({ redirectToStdout: true, useMessageField: false, projectId: getConfig().GOOGLE_CLOUD_PROJECT })],
+  });
+  return root;
+}
+
+export interface TraceContext {
+  traceId: string;
+  spanId?: string;
+}
+
+/** Reads W3C `traceparent`, falling back to Google's `X-Cloud-Trace-Context`. */
+export function parseTraceHeaders(traceparent: string | undefined, cloudTrace: string | undefined): TraceContext | undefined {
+  const w3c = traceparent?.match(/^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/);
+  if (w3c && !/^0+$/.test(w3c[1] as string)) return { traceId: w3c[1] as string, spanId: w3c[2] as string };
+  const google = cloudTrace?.match(/^([\da-f]{32})(?:\/(\d{1,20}))?/);
+  if (google) return { traceId: google[1] as string, ...(google[2] ? { spanId: google[2] } : {}) };
+  return undefined;
+}
+
+export function requestLogger(requestId: string, trace: TraceContext | undefined): Logger {
+  const meta: Record<string, string> = { request_id: requestId };
+  if (trace) {
+    meta[LOGGING_TRACE_KEY] = `projects/${getConfig().GOOGLE_CLOUD_PROJECT}/traces/${trace.traceId}`;
+    if (trace.spanId) meta[LOGGING_SPAN_KEY] = trace.spanId;
+  }
+  return rootLogger().child(meta);
+}

@@ -1,0 +1,87 @@
+/**
+ * The one route table. The local gateway dispatches with it, the API Gateway
+ * OpenAPI document and Terraform's function list are generated from it, and each
+ * function checks its own requests against it, so none of them can drift.
+ */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+
+/** Who calls a route; decides the front door, the service account and the checks. */
+export type Audience = 'admin' | 'boot' | 'health' | 'internal';
+
+export interface Route {
+  /** Function name: the functions-framework target and the Terraform entry point. */
+  fn: string;
+  methods: readonly HttpMethod[];
+  /** `{name}` segments are path parameters. */
+  path: string;
+  audience: Audience;
+  summary: string;
+}
+
+export const routes = [
+  { fn: 'machinesCreate', methods: ['POST'], path: '/api/v1/machines', audience: 'admin', summary: 'Register a machine' },
+  { fn: 'machinesList', methods: ['GET'], path: '/api/v1/machines', audience: 'admin', summary: 'List machines' },
+  { fn: 'machinesGet', methods: ['GET'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Get a machine' },
+  { fn: 'machinesUpdate', methods: ['PUT'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Replace a machine' },
+  { fn: 'machinesDelete', methods: ['DELETE'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Delete a machine' },
+  { fn: 'profilesCreate', methods: ['POST'], path: '/api/v1/profiles', audience: 'admin', summary: 'Create a boot profile' },
+  { fn: 'profilesGet', methods: ['GET'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Get a machine's boot profile" },
+  { fn: 'profilesUpdate', methods: ['PUT'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Replace a machine's boot profile" },
+  { fn: 'profilesDelete', methods: ['DELETE'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Delete a machine's boot profile" },
+  { fn: 'bootScript', methods: ['GET'], path: '/boot.ipxe', audience: 'boot', summary: 'iPXE script for a MAC' },
+  { fn: 'assetKernel', methods: ['GET', 'HEAD'], path: '/asset/{boot_profile_id}/kernel', audience: 'boot', summary: 'Kernel of a boot profile' },
+  { fn: 'assetInitrd', methods: ['GET', 'HEAD'], path: '/asset/{boot_profile_id}/initrd', audience: 'boot', summary: 'Initrd of a boot profile' },
+  { fn: 'healthStartup', methods: ['GET'], path: '/health/startup', audience: 'health', summary: 'Startup probe' },
+  { fn: 'healthLiveness', methods: ['GET'], path: '/health/liveness', audience: 'health', summary: 'Liveness probe' },
+  { fn: 'blobsSweep', methods: ['POST'], path: '/internal/blobs/sweep', audience: 'internal', summary: 'Delete orphaned blobs' },
+] as const satisfies readonly Route[];
+
+export type FunctionName = (typeof routes)[number]['fn'];
+
+export type PathParams = Record<string, string>;
+
+/** Matches a concrete path against a pattern; segments are compared decoded. */
+export function matchPath(pattern: string, path: string): PathParams | null {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return null;
+  const params: PathParams = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as string;
+    const g = got[i] as string;
+    if (w.startsWith('{') && w.endsWith('}')) {
+      if (g === '') return null;
+      let value: string;
+      try {
+        value = decodeURIComponent(g);
+      } catch {
+        return null;
+      }
+      params[w.slice(1, -1)] = value;
+    } else if (w !== g) {
+      return null;
+    }
+  }
+  return params;
+}
+
+export type RouteMatch =
+  | { kind: 'found'; route: Route; params: PathParams }
+  | { kind: 'wrong-method'; allow: HttpMethod[] }
+  | { kind: 'not-found' };
+
+/** Finds the route for a request among `candidates` (all routes, or one function's own). */
+export function resolveRoute(method: string, path: string, candidates: readonly Route[] = routes): RouteMatch {
+  const allow = new Set<HttpMethod>();
+  for (const route of candidates) {
+    const params = matchPath(route.path, path);
+    if (!params) continue;
+    if ((route.methods as readonly string[]).includes(method)) return { kind: 'found', route, params };
+    route.methods.forEach((m) => allow.add(m));
+  }
+  return allow.size > 0 ? { kind: 'wrong-method', allow: [...allow] } : { kind: 'not-found' };
+}
+
+export function routesOf(fn: FunctionName): Route[] {
+  return routes.filter((r) => r.fn === fn);
+}

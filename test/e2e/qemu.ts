@@ -1,0 +1,166 @@
+// Harness for end-to-end tests that boot a real iPXE client in QEMU against a server on
+// the host loopback (the guest reaches it as 10.0.2.2). See scripts/e2e/prepare.sh.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface E2eAssets {
+  kernelPath: string;
+  initrdPath: string;
+}
+
+export interface BootResult {
+  marker: string | null;
+  cmdline: string | null;
+  output: string;
+  durationMs: number;
+}
+
+const REPO = path.resolve(__dirname, '../..');
+const PREPARE = path.join(REPO, 'scripts/e2e/prepare.sh');
+const IPXE_LKRN = '/usr/lib/ipxe/ipxe.lkrn';
+const EFI_VIRTIO_ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+const DEFAULT_TIMEOUT_MS = 90_000;
+const MARKER_RE = /NETBOOT-E2E-MARKER cmdline=(.*)/;
+
+function cacheDir(): string {
+  return process.env.E2E_CACHE_DIR || path.join(REPO, '.cache/e2e');
+}
+
+function hasQemu(): boolean {
+  return spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function missingFiles(assets: E2eAssets): string[] {
+  const files = [IPXE_LKRN, EFI_VIRTIO_ROM, OVMF_CODE, OVMF_VARS, assets.kernelPath, assets.initrdPath];
+  return files.filter((f) => !fs.existsSync(f));
+}
+
+export function prepareE2eAssets(): { ok: true; assets: E2eAssets } | { ok: false; reason: string } {
+  const dir = cacheDir();
+  const assets: E2eAssets = { kernelPath: path.join(dir, 'vmlinuz'), initrdPath: path.join(dir, 'initrd.gz') };
+  if (missingFiles(assets).length === 0 && hasQemu()) return { ok: true, assets };
+
+  // Without root prepare.sh can still build the cache, but only if the packages are there.
+  const res = spawnSync('bash', [PREPARE], {
+    env: { ...process.env, E2E_CACHE_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: 20 * 60_000,
+  });
+  if (res.status !== 0) {
+    const tail = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n').slice(-10).join('\n');
+    return { ok: false, reason: `prepare.sh failed (${res.error?.message ?? `exit ${res.status}`}):\n${tail}` };
+  }
+  const missing = missingFiles(assets);
+  if (missing.length > 0 || !hasQemu()) {
+    return { ok: false, reason: `still missing after prepare.sh: ${missing.join(', ') || 'qemu-system-x86_64'}` };
+  }
+  return { ok: true, assets };
+}
+
+// /dev/kvm can open fine and still be unusable (some sandboxes: the VM stops with "KVM internal
+// error"), so probe once: iPXE under KVM must print a line within a few seconds.
+let kvmProbe: Promise<boolean> | undefined;
+function kvmUsable(): Promise<boolean> {
+  kvmProbe ??= new Promise((resolve) => {
+    try {
+      fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
+    } catch {
+      return resolve(false);
+    }
+    const child = spawn('qemu-system-x86_64', [
+      '-accel', 'kvm', '-nographic', '-no-reboot', '-serial', 'mon:stdio', '-m', '128', '-net', 'none',
+      '-kernel', IPXE_LKRN, '-append', 'echo KVM-PROBE-OK',
+    ], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), 10_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('KVM-PROBE-OK')) finish(true);
+    });
+    child.on('error', () => finish(false));
+    child.on('close', () => finish(out.includes('KVM-PROBE-OK')));
+  });
+  return kvmProbe;
+}
+
+async function accelArgs(): Promise<string[]> {
+  const forced = process.env.E2E_ACCEL; // "kvm" or "tcg"
+  if (forced) return ['-accel', forced];
+  return (await kvmUsable()) ? ['-accel', 'kvm'] : ['-accel', 'tcg'];
+}
+
+// Strips \r and terminal escapes (CSI sequences, charset selects, two-byte ESC codes); OVMF emits many.
+export function cleanOutput(raw: string): string {
+  return raw.replace(/\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-_])/g, '').replace(/\r/g, '');
+}
+
+export function parseMarker(output: string): { marker: string | null; cmdline: string | null } {
+  const m = MARKER_RE.exec(output);
+  return m ? { marker: m[0].trimEnd(), cmdline: m[1].trim() } : { marker: null, cmdline: null };
+}
+
+async function runQemu(args: string[], timeoutMs: number): Promise<BootResult> {
+  const accel = await accelArgs();
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('qemu-system-x86_64', [...accel, '-nographic', '-no-reboot', '-serial', 'mon:stdio', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let raw = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (raw += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (raw += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      const output = cleanOutput(raw);
+      resolve({ ...parseMarker(output), output, durationMs: Date.now() - start });
+    });
+  });
+}
+
+function netdevice(mac: string, extra = ''): string[] {
+  return ['-device', `virtio-net-pci,netdev=n0,mac=${mac}${extra}`];
+}
+
+export function bootBios(opts: { port: number; mac: string; timeoutMs?: number }): Promise<BootResult> {
+  const chain = `dhcp && chain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}`;
+  const args = ['-m', '256', '-kernel', IPXE_LKRN, '-append', chain, '-netdev', 'user,id=n0', ...netdevice(opts.mac)];
+  return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number }): Promise<BootResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-uefi-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'chain.ipxe'),
+      `#!ipxe\ndhcp\nchain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}\n`,
+    );
+    // OVMF writes its variable store: each run gets its own copy.
+    const vars = path.join(dir, 'vars.fd');
+    fs.copyFileSync(OVMF_VARS, vars);
+    const args = [
+      '-m', '512',
+      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,file=${vars}`,
+      '-netdev', `user,id=n0,tftp=${dir},bootfile=chain.ipxe`,
+      ...netdevice(opts.mac, `,romfile=${EFI_VIRTIO_ROM}`),
+    ];
+    return await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../emulators/stack';
+
+export interface StackHandle {
+  /** Base URL of the local gateway. */
+  readonly url: string;
+  readonly emulatorKind: 'embedded' | 'official';
+}
+
+/**
+ * The whole local stack for one test file: the run's shared emulators, a project id
+ * and bucket of this file's own (so files never see each other's data), and every
+ * function behind a gateway on a free port.
+ */
+export function useLocalStack(env: Record<string, string> = {}): StackHandle {
+  let stack: LocalStack | undefined;
+  const suffix = randomBytes(4).toString('hex');
+  beforeAll(async () => {
+    Object.assign(process.env, {
+      FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
+      STORAGE_EMULATOR_HOST: inject('storageHost'),
+      GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
+      BLOB_BUCKET: `demo-test-${suffix}-blobs`,
+      ...env,
+    });
+    stack = await startLocalStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return {
+    get url() {
+      if (!stack) throw new Error('the local stack is not started yet (use it inside a test)');
+      return stack.url;
+    },
+    get emulatorKind() {
+      return inject('emulatorKind');
+    },
+  };
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** One request; the body is parsed when it is JSON of any kind (problem+json included). */
+export async function request<T = Record<string, unknown>>(base: string, method: string, path: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(init.json);
+  }
+  const res = await fetch(base + path, { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  const isJson = /json/.test(res.headers.get('content-type') ?? '');
+  return { status: res.status, headers: res.headers, body: (isJson && text ? JSON.parse(text) : undefined) as T, text };
+}
