@@ -38,7 +38,6 @@ interface StorageEmulatorArgs {
   port: number;
   rules: unknown;
   auto_download?: boolean;
-  blobDir: string; // ours, read by the subclass below (the constructor needs it before super() returns)
 }
 type StorageEmulatorCtor = new (args: StorageEmulatorArgs) => StorageEmulatorLike;
 interface RegistryLike {
@@ -102,22 +101,27 @@ function probePort(host: string, port: number): Promise<number> {
   });
 }
 
-export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {}): Promise<EmbeddedEmulators> {
-  const host = opts.host ?? "127.0.0.1";
-  const projectId = opts.projectId ?? "demo-netboot";
-  const { FirestoreServer, StorageEmulator, EmulatorRegistry } = loadModules();
-
-  // Same server as `firebase emulators:start --only storage`, minus the Java rules runtime:
-  // the GCS JSON API routes use the admin storage layer, which never consults rules.
-  class EmbeddedStorageEmulator extends StorageEmulator {
+/**
+ * The server of `firebase emulators:start --only storage`, minus the Java rules runtime (the
+ * GCS JSON API routes use the admin storage layer, which never consults rules), blobs in blobDir.
+ */
+function createStorageEmulator(Base: StorageEmulatorCtor, args: StorageEmulatorArgs, blobDir: string): StorageEmulatorLike {
+  class EmbeddedStorageEmulator extends Base {
     _rulesRuntime = { start: async () => {}, stop: async () => {} };
     createRulesManager() {
       return { start: async () => {}, stop: async () => {}, getRuleset: () => undefined };
     }
     getPersistenceTmpDir() {
-      return (this as unknown as { args: { blobDir: string } }).args.blobDir;
+      return blobDir; // called from the base constructor
     }
   }
+  return new EmbeddedStorageEmulator(args);
+}
+
+export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {}): Promise<EmbeddedEmulators> {
+  const host = opts.host ?? "127.0.0.1";
+  const projectId = opts.projectId ?? "demo-netboot";
+  const { FirestoreServer, StorageEmulator, EmulatorRegistry } = loadModules();
 
   const firestore = new FirestoreServer();
   let storage: StorageEmulatorLike | undefined;
@@ -143,7 +147,7 @@ export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {})
     // Probed only now, so that a free-port pick cannot land on Firestore's port.
     storagePort = await probePort(host, opts.storagePort ?? 0);
     blobDir = await mkdtemp(join(tmpdir(), "netboot-storage-emulator-"));
-    storage = new EmbeddedStorageEmulator({ projectId, host, port: storagePort, rules: undefined, auto_download: false, blobDir });
+    storage = createStorageEmulator(StorageEmulator, { projectId, host, port: storagePort, rules: undefined, auto_download: false }, blobDir);
     // Must go through the registry: bucket handling looks the emulator's address up there.
     await EmulatorRegistry.start(storage);
   } catch (err) {

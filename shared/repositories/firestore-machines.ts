@@ -62,6 +62,11 @@ export class FirestoreMachineRepository implements MachineRepository {
     return snap.exists ? toMachine(snap.data() as MachineDocument) : null;
   }
 
+  async findById(id: string): Promise<MachineRecord | null> {
+    const snap = await this.machineRef(id).get();
+    return snap.exists ? toRecord(snap.data() as MachineDocument) : null;
+  }
+
   async findByMac(mac: string): Promise<MachineRecord | null> {
     const claim = await this.macRef(mac).get();
     if (!claim.exists) return null;

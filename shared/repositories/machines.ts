@@ -15,6 +15,8 @@ export interface MachineListQuery {
 export interface MachineRepository {
   create(spec: MachineSpec): Promise<Machine>;
   get(id: string): Promise<Machine | null>;
+  /** With the internal link to the machine's boot profile. */
+  findById(id: string): Promise<MachineRecord | null>;
   findByMac(mac: string): Promise<MachineRecord | null>;
   list(query: MachineListQuery): Promise<MachinePage>;
   replace(id: string, spec: MachineSpec): Promise<Machine>;

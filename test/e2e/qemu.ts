@@ -117,15 +117,28 @@ async function runQemu(args: string[], timeoutMs: number): Promise<BootResult> {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let raw = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (raw += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (raw += d));
+    let ending: NodeJS.Timeout | undefined;
+    const onData = (d: string) => {
+      raw += d;
+      // A panicked kernel never powers off, and -no-reboot cannot end it: stop early, keeping
+      // a moment of output (the panic trace, or QEMU's own exit after poweroff).
+      if (!ending && (MARKER_RE.test(raw) || raw.includes('Kernel panic'))) {
+        ending = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
+    const stop = () => {
       clearTimeout(timer);
+      clearTimeout(ending);
+    };
+    child.on('error', (err) => {
+      stop();
       reject(err);
     });
     child.on('close', () => {
-      clearTimeout(timer);
+      stop();
       const output = cleanOutput(raw);
       resolve({ ...parseMarker(output), output, durationMs: Date.now() - start });
     });

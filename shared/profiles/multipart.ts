@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { parseUuidV7, newId } from '../domain/ids';
+import { kernelArgsSchema, type AssetKind, type BlobRef } from '../domain/profile';
+import { invalidFieldsOf } from '../http/validate';
+import { ProblemError, validationError, type InvalidField } from '../http/problem';
+import type { Logger } from '../logging';
+import type { BlobStore } from '../storage/blobs';
+
+export interface UploadLimits {
+  kernel: number;
+  initrd: number;
+}
+
+export interface ReceivedProfile {
+  machineId: string;
+  kernelArgs: string[];
+  kernel: BlobRef;
+  initrd: BlobRef;
+  /** Every blob this request wrote: what to delete if a later step fails. */
+  written: string[];
+}
+
+export interface ReceiveOptions {
+  headers: IncomingHttpHeaders;
+  /** The body functions-framework already holds; busboy reads it in place. */
+  body: Buffer;
+  /** The machine from the path (update); when absent, `machine_id` is a required form field (create). */
+  machineId?: string;
+  store: BlobStore;
+  limits: UploadLimits;
+  /** Runs as soon as the machine is known; a rejection stops uploads that have not begun. */
+  precheck: (machineId: string) => Promise<void>;
+  log: Logger;
+}
+
+const fileFields: readonly AssetKind[] = ['kernel', 'initrd'];
+
+/**
+ * The form has four parts; the limits leave room to name an unknown or repeated part
+ * in the answer, and stop a body of thousands of parts early.
+ */
+const formLimits = { fields: 8, files: 4, parts: 12, fieldSize: 64 * 1024, fieldNameSize: 64, headerPairs: 16 };
+
+/**
+ * Streams the kernel and initrd parts of a profile upload into new blobs, hashing and
+ * counting as they go, and validates the other fields. On any failure every blob it
+ * wrote is deleted before the error is thrown: the caller sees either a complete
+ * upload or nothing.
+ */
+export async function receiveProfile(opts: ReceiveOptions): Promise<ReceivedProfile> {
+  const written: string[] = [];
+  try {
+    return await parse(opts, written);
+  } catch (err) {
+    await discardBlobs(opts.store, written, opts.log);
+    throw err;
+  }
+}
+
+export async function discardBlobs(store: BlobStore, ids: readonly string[], log: Logger): Promise<void> {
+  const results = await Promise.allSettled(ids.map((id) => store.delete(id)));
+  results.forEach((r, i) => {
+    // Left for the sweeper: unreferenced blobs past the grace period are deleted.
+    if (r.status === 'rejected') log.error('could not delete blob; the sweeper will', { blob_id: ids[i], err: String(r.reason) });
+  });
+}
+
+async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedProfile> {
+  const contentType = opts.headers['content-type'] ?? '';
+  if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+    throw new ProblemError('unsupported-media-type', 'The request body must be multipart/form-data');
+  }
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({ headers: opts.headers, limits: formLimits, defParamCharset: 'utf8' });
+  } catch {
+    throw validationError([{ field: '(body)', reason: 'multipart boundary is missing' }], 'The request body is not valid multipart/form-data');
+  }
+
+  const allowed = new Set<string>([...(opts.machineId ? [] : ['machine_id']), 'kernel_args', ...fileFields]);
+  const invalid: InvalidField[] = [];
+  const seen = new Set<string>();
+  const fields = new Map<string, string>();
+  const blobs: Partial<Record<AssetKind, BlobRef>> = {};
+  const pending: Promise<void>[] = [];
+  let precheck: Promise<unknown> | undefined = opts.machineId ? opts.precheck(opts.machineId) : undefined;
+  precheck?.catch(() => undefined);
+  let tooLarge: ProblemError | undefined;
+  let storageFailure: unknown;
+  let malformed = false;
+
+  const claim = (name: string): boolean => {
+    if (!allowed.has(name)) invalid.push({ field: name || '(unnamed part)', reason: 'unknown field' });
+    else if (seen.has(name)) invalid.push({ field: name, reason: 'field given more than once' });
+    else {
+      seen.add(name);
+      return true;
+    }
+    return false;
+  };
+
+  const store = async (kind: AssetKind, stream: Readable): Promise<void> => {
+    // Do not write what is about to be refused (unknown machine, existing profile).
+    if (precheck && (await precheck.then(() => false, () => true))) return void stream.resume();
+    const id = newId();
+    const limit = opts.limits[kind];
+    const { sink, done } = opts.store.openWrite(id);
+    written.push(id);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) {
+          if (!sink.destroyed) sink.destroy();
+          continue; // keep counting: the answer reports the real size
+        }
+        hash.update(chunk);
+        if (!sink.write(chunk)) await once(sink, 'drain');
+      }
+    } catch (err) {
+      sink.destroy();
+      if (isStreamTruncation(err)) malformed = true;
+      else storageFailure ??= err;
+      return;
+    }
+    if (size > limit) {
+      tooLarge ??= fileTooLarge(kind, size, limit);
+      await done.catch(() => undefined);
+      return;
+    }
+    if (size === 0) {
+      invalid.push({ field: kind, reason: 'file is empty' });
+      sink.destroy();
+      await done.catch(() => undefined);
+      return;
+    }
+    sink.end();
+    try {
+      await done;
+    } catch (err) {
+      storageFailure ??= err;
+      return;
+    }
+    blobs[kind] = { id, sha256: hash.digest('hex'), size };
+  };
+
+  bb.on('field', (name, value, info) => {
+    if (!claim(name)) return;
+    if (fileFields.includes(name as AssetKind)) return void invalid.push({ field: name, reason: 'must be a file' });
+    if (info.valueTruncated) return void invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` });
+    fields.set(name, value);
+    if (name === 'machine_id') {
+      const id = parseUuidV7(value.trim());
+      if (!id) return void invalid.push({ field: 'machine_id', reason: 'must be a UUIDv7' });
+      fields.set(name, id);
+      precheck = opts.precheck(id);
+      precheck.catch(() => undefined);
+    }
+  });
+  bb.on('file', (name, stream) => {
+    // `curl -F kernel_args=@args.json` sends the JSON as a file part: read it as the field.
+    if (name === 'kernel_args') {
+      if (claim(name)) pending.push(readSmallPart(stream, formLimits.fieldSize).then((text) => (text === null ? void invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }) : void fields.set(name, text))));
+      else stream.resume();
+      return;
+    }
+    if (allowed.has(name) && !fileFields.includes(name as AssetKind)) {
+      invalid.push({ field: name, reason: 'must be a text field, not a file' });
+      seen.add(name);
+      return void stream.resume();
+    }
+    if (!claim(name)) return void stream.resume();
+    pending.push(store(name as AssetKind, stream));
+  });
+  for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) {
+    bb.on(limit, () => invalid.push({ field: '(body)', reason: `too many parts (at most ${formLimits.parts})` }));
+  }
+  const closed = new Promise<void>((resolve) => {
+    bb.once('close', resolve);
+    bb.once('error', () => {
+      malformed = true;
+      resolve();
+    });
+  });
+  bb.end(opts.body);
+  await closed;
+  await Promise.all(pending);
+
+  if (malformed) throw validationError([{ field: '(body)', reason: 'multipart body is malformed or truncated' }], 'The request body is not valid multipart/form-data');
+  for (const name of allowed) {
+    if (name !== 'kernel_args' && !seen.has(name)) invalid.push({ field: name, reason: 'required field is missing' });
+  }
+  if (invalid.length > 0) throw validationError(invalid);
+  const machineId = opts.machineId ?? (fields.get('machine_id') as string);
+  await precheck;
+  if (tooLarge) throw tooLarge;
+  const kernelArgs = parseKernelArgs(fields.get('kernel_args'));
+  if (storageFailure || !blobs.kernel || !blobs.initrd) {
+    opts.log.error('blob upload failed', { err: String(storageFailure) });
+    throw new ProblemError('storage-error', 'Failed to store the uploaded files due to an internal error');
+  }
+  return { machineId, kernelArgs, kernel: blobs.kernel, initrd: blobs.initrd, written };
+}
+
+/** A part's text, or null when it is longer than `max` bytes. */
+async function readSmallPart(stream: Readable, max: number): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= max) chunks.push(chunk);
+  }
+  return size <= max ? Buffer.concat(chunks).toString('utf8') : null;
+}
+
+function fileTooLarge(kind: AssetKind, size: number, max: number): ProblemError {
+  const name = kind === 'kernel' ? 'Kernel' : 'Initrd';
+  return new ProblemError('file-too-large', `${name} file exceeds maximum allowed size of ${formatMiB(max)}`, { field: kind, file_size: size, max_size: max });
+}
+
+function formatMiB(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib}MB` : `${bytes} bytes`;
+}
+
+function isStreamTruncation(err: unknown): boolean {
+  return err instanceof Error && /unexpected end of (form|file)|truncated/i.test(err.message);
+}
+
+/** Absent means no arguments; otherwise a JSON array of safe strings, or 422. */
+function parseKernelArgs(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ProblemError('invalid-kernel-args', 'kernel_args is not valid JSON', { field: 'kernel_args' });
+  }
+  const parsed = kernelArgsSchema.safeParse(value);
+  if (!parsed.success) {
+    const invalid = invalidFieldsOf(parsed.error, value).map((f) => ({ field: f.field === '(body)' ? 'kernel_args' : `kernel_args${f.field}`, reason: f.reason }));
+    throw new ProblemError('invalid-kernel-args', 'kernel_args must be a JSON array of safe strings', { field: 'kernel_args', invalid_fields: invalid });
+  }
+  return parsed.data;
+}

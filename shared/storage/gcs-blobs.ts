@@ -1,0 +1,54 @@
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { Bucket } from '@google-cloud/storage';
+import { blobObjectName, type BlobInfo, type BlobRange, type BlobStore } from './blobs';
+
+const prefix = 'blobs/';
+
+/** Blobs in a Cloud Storage bucket. */
+export class GcsBlobStore implements BlobStore {
+  constructor(
+    private readonly bucket: Bucket,
+    /** Bucket used only for signing, when URLs must name a host other than the one the functions use. */
+    private readonly signingBucket: Bucket = bucket,
+  ) {}
+
+  openWrite(id: string) {
+    const sink = this.bucket.file(blobObjectName(id)).createWriteStream({
+      // Bodies are at most 32 MiB here: one multipart request, no resumable session to clean up.
+      resumable: false,
+      contentType: 'application/octet-stream',
+      // Generation 0 = "only if absent": a blob, once written, is never replaced.
+      preconditionOpts: { ifGenerationMatch: 0 },
+    });
+    // Rejects on an error and on destroy() before the upload completed.
+    const done = finished(sink);
+    done.catch(() => undefined); // observed by the caller; never an unhandled rejection
+    return { sink, done };
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.bucket.file(blobObjectName(id)).delete({ ignoreNotFound: true });
+  }
+
+  read(id: string, range?: BlobRange): Readable {
+    return this.bucket.file(blobObjectName(id)).createReadStream(range ? { start: range.start, end: range.end, validation: false } : {});
+  }
+
+  async signedReadUrl(id: string, expiresAt: Date): Promise<string> {
+    const [url] = await this.signingBucket.file(blobObjectName(id)).getSignedUrl({ version: 'v4', action: 'read', expires: expiresAt });
+    return url;
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.bucket.getFiles({ prefix, maxResults: 1000, autoPaginate: false, ...(pageToken ? { pageToken } : {}) });
+      for (const file of files) {
+        const { size, timeCreated } = file.metadata;
+        yield { id: file.name.slice(prefix.length), size: Number(size ?? 0), created: new Date(timeCreated ?? 0) };
+      }
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+  }
+}
