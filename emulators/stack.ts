@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import { resetConfig } from '../shared/config';
 import { getBucket, resetClients } from '../shared/clients';
-import { startEmbeddedEmulators, type EmbeddedEmulators } from './embedded';
+import { resetAdapters } from '../shared/repositories';
+import { createSigningCredentials, startEmbeddedEmulators, type EmbeddedEmulators } from './embedded';
 import { createGateway, listen } from './gateway';
 
 export interface LocalStack {
@@ -23,7 +24,10 @@ export async function startLocalStack(opts: { port?: number; host?: string } = {
     process.env.FIRESTORE_EMULATOR_HOST ??= emulators.firestoreHost;
     process.env.STORAGE_EMULATOR_HOST ??= emulators.storageHost;
   }
+  // URLs are signed with a key made now; production signs through IAM instead.
+  process.env.STORAGE_SIGNING_CREDENTIALS ??= JSON.stringify(createSigningCredentials());
   resetConfig();
+  resetAdapters();
   await resetClients();
   await ensureBucket();
 

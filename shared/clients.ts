@@ -20,9 +20,20 @@ export function getBucket(): Bucket {
   return getStorage().bucket(getConfig().BLOB_BUCKET);
 }
 
+let signingStorage: Storage | undefined;
+
+/** The bucket to sign URLs with: the runtime identity (IAM signBlob) unless a local key is configured. */
+export function getSigningBucket(): Bucket {
+  const { STORAGE_SIGNING_CREDENTIALS: key, GOOGLE_CLOUD_PROJECT: projectId, BLOB_BUCKET } = getConfig();
+  if (!key) return getBucket();
+  signingStorage ??= new Storage({ projectId, credentials: JSON.parse(key) as { client_email: string; private_key: string } });
+  return signingStorage.bucket(BLOB_BUCKET);
+}
+
 /** Drops cached clients (tests switch projects between files). */
 export async function resetClients(): Promise<void> {
   await firestore?.terminate();
   firestore = undefined;
   storage = undefined;
+  signingStorage = undefined;
 }

@@ -17,6 +17,10 @@ const configSchema = z.object({
   SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(15 * 60),
   STORAGE_PUBLIC_URL: z.string().url().optional(),
   BOOT_ALLOWED_CIDRS: z.string().default('127.0.0.0/8,::1/128'),
+  /** How many proxies in front append to X-Forwarded-For; the client is that many entries from the right. */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Local stack only: a service-account key to sign URLs with. In production signing goes through IAM signBlob. */
+  STORAGE_SIGNING_CREDENTIALS: z.string().optional(),
   PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   FIRESTORE_EMULATOR_HOST: z.string().optional(),

@@ -56,13 +56,21 @@ else
     apt-cache depends linux-image-cloud-amd64 2>/dev/null |
       awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9][^ ]*-cloud-amd64$/ { print $2; exit }'
   }
-  pkg="$(pick_kernel_pkg)"
-  if [[ -z "$pkg" ]]; then apt_update_once; pkg="$(pick_kernel_pkg)"; fi
-  [[ -n "$pkg" ]] || die "could not find the kernel package via 'apt-cache depends linux-image-cloud-amd64'"
+  download_kernel() {
+    pkg="$(pick_kernel_pkg)"
+    [[ -n "$pkg" ]] || return 1
+    rm -f "$TMP"/*.deb
+    log "downloading $pkg (extract only, not installed)"
+    # -o APT::Sandbox::User=root: the _apt user cannot write into a root-only temp dir.
+    (cd "$TMP" && apt-get download -q -o APT::Sandbox::User=root "$pkg")
+  }
   TMP="$(mktemp -d)"
-  log "downloading $pkg (extract only, not installed)"
-  # -o APT::Sandbox::User=root: the _apt user cannot write into a root-only temp dir.
-  (cd "$TMP" && apt-get download -q -o APT::Sandbox::User=root "$pkg") || die "apt-get download $pkg failed"
+  # Stale package lists can name a kernel the mirror no longer has: refresh once and retry.
+  if ! download_kernel; then
+    [[ $(id -u) -eq 0 ]] || die "could not download the kernel named by 'apt-cache depends linux-image-cloud-amd64' (not root: cannot apt-get update)"
+    apt_update_once
+    download_kernel || die "could not download the kernel named by 'apt-cache depends linux-image-cloud-amd64'"
+  fi
   debs=("$TMP"/*.deb)
   [[ ${#debs[@]} -eq 1 && -f "${debs[0]}" ]] || die "expected exactly one .deb for $pkg, got: ${debs[*]}"
   dpkg-deb -x "${debs[0]}" "$TMP/x" || die "dpkg-deb -x failed"

@@ -94,11 +94,12 @@ export function sendProblem(res: ServerResponse, error: ProblemError, instance: 
   }
   const body = JSON.stringify(problemBody(error, instance, requestId));
   res.statusCode = error.status;
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.setHeader('Content-Type', 'application/problem+json');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
+  // Headers a success path may have set already describe a body that is not coming.
   res.removeHeader('ETag');
   res.removeHeader('Content-Range');
   res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'application/problem+json');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   res.end(body);
 }

@@ -1,4 +1,5 @@
-import { getBucket, getFirestore } from '../clients';
+import { getConfig } from '../config';
+import { getBucket, getFirestore, getSigningBucket } from '../clients';
 import { GcsBlobStore } from '../storage/gcs-blobs';
 import type { BlobStore } from '../storage/blobs';
 import { FirestoreMachineRepository } from './firestore-machines';
@@ -29,7 +30,7 @@ export function profileRepository(): ProfileRepository {
 }
 
 export function blobStore(): BlobStore {
-  adapters.blobs ??= new GcsBlobStore(getBucket());
+  adapters.blobs ??= new GcsBlobStore(getBucket(), getSigningBucket(), getConfig().STORAGE_PUBLIC_URL);
   return adapters.blobs;
 }
 

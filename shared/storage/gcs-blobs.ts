@@ -9,8 +9,10 @@ const prefix = 'blobs/';
 export class GcsBlobStore implements BlobStore {
   constructor(
     private readonly bucket: Bucket,
-    /** Bucket used only for signing, when URLs must name a host other than the one the functions use. */
+    /** Bucket handle that signs URLs (its client holds the signing identity). */
     private readonly signingBucket: Bucket = bucket,
+    /** Base URL clients reach Storage at, when it differs from the default endpoint (emulators, a VM's view of the host). */
+    private readonly publicUrl?: string,
   ) {}
 
   openWrite(id: string) {
@@ -36,7 +38,9 @@ export class GcsBlobStore implements BlobStore {
   }
 
   async signedReadUrl(id: string, expiresAt: Date): Promise<string> {
-    const [url] = await this.signingBucket.file(blobObjectName(id)).getSignedUrl({ version: 'v4', action: 'read', expires: expiresAt });
+    const [url] = await this.signingBucket
+      .file(blobObjectName(id))
+      .getSignedUrl({ version: 'v4', action: 'read', expires: expiresAt, ...(this.publicUrl ? { host: this.publicUrl } : {}) });
     return url;
   }
 

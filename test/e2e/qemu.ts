@@ -82,7 +82,7 @@ function kvmUsable(): Promise<boolean> {
       child.kill('SIGKILL');
       resolve(ok);
     };
-    const timer = setTimeout(() => finish(false), 10_000);
+    const timer = setTimeout(() => finish(false), 5_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       if (out.includes('KVM-PROBE-OK')) finish(true);
@@ -101,12 +101,13 @@ async function accelArgs(): Promise<string[]> {
 
 // Strips \r and terminal escapes (CSI sequences, charset selects, two-byte ESC codes); OVMF emits many.
 export function cleanOutput(raw: string): string {
-  return raw.replace(/\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-_])/g, '').replace(/\r/g, '');
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-~])/g, '').replace(/\r/g, '');
 }
 
 export function parseMarker(output: string): { marker: string | null; cmdline: string | null } {
   const m = MARKER_RE.exec(output);
-  return m ? { marker: m[0].trimEnd(), cmdline: m[1].trim() } : { marker: null, cmdline: null };
+  return m ? { marker: m[0].trimEnd(), cmdline: (m[1] ?? '').trim() } : { marker: null, cmdline: null };
 }
 
 async function runQemu(args: string[], timeoutMs: number): Promise<BootResult> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
+import { resetConfig } from '../../shared/config';
 
 export interface StackHandle {
   /** Base URL of the local gateway. */
@@ -59,4 +60,13 @@ export async function request<T = Record<string, unknown>>(base: string, method:
   const text = await res.text();
   const isJson = /json/.test(res.headers.get('content-type') ?? '');
   return { status: res.status, headers: res.headers, body: (isJson && text ? JSON.parse(text) : undefined) as T, text };
+}
+
+/** Changes configuration for the rest of a test file (the functions run in this process). */
+export function setEnv(values: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  resetConfig();
 }

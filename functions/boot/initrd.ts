@@ -1,0 +1,4 @@
+import { assetHandler } from '../../shared/boot/asset-function';
+import { httpFunction } from '../../shared/http/function';
+
+httpFunction('assetInitrd', assetHandler('initrd'));

@@ -1,0 +1,321 @@
+/**
+ * Generates the deployment artifacts that must follow the route table
+ * (shared/routes.ts), so that Terraform and API Gateway cannot drift from the code:
+ *
+ *   terraform/functions.json  every function: entry point, audience, routes and sizing;
+ *                             read by terraform/functions.tf with jsondecode(file(...)).
+ *   terraform/openapi.yaml    the API Gateway OpenAPI 2.0 document, as a Terraform template:
+ *                             api_gateway.tf fills each backend address with templatefile().
+ *
+ * Both files are committed. `npm run generate` rewrites them; `npm run generate -- --check`
+ * only reports whether they are current (test/infra/generated.test.ts does the same).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { routes, type Audience, type FunctionName, type HttpMethod } from '../shared/routes';
+
+export const repoRoot = path.resolve(__dirname, '..');
+export const functionsJsonPath = 'terraform/functions.json';
+export const openApiPath = 'terraform/openapi.yaml';
+
+/** Cloud Functions gen2 resources of one function (Cloud Run underneath). */
+export interface Sizing {
+  /** Cloud Run memory quantity. */
+  memory: '256Mi' | '512Mi' | '1Gi' | '2Gi';
+  /** vCPUs. Concurrency above 1 needs at least 1 vCPU. */
+  cpu: '1' | '2';
+  /** Requests one instance serves at once (max_instance_request_concurrency). */
+  concurrency: number;
+  /** Request timeout; also the API Gateway backend deadline (its maximum is 3600 s). */
+  timeoutSeconds: number;
+  maxInstances: number;
+  why: string;
+}
+
+const adminCrud = (what: string): Sizing => ({
+  memory: '256Mi',
+  cpu: '1',
+  concurrency: 20,
+  timeoutSeconds: 60,
+  maxInstances: 5,
+  why:
+    `${what}: small JSON bodies and a few Firestore reads/writes per request. 256 MiB holds the Node runtime and ` +
+    'the Firestore client (~150 MiB resident); 1 vCPU keeps cold starts short and allows concurrent requests ' +
+    '(concurrency above 1 needs 1 vCPU). Admin traffic is low: 5 instances x 20 requests.',
+});
+
+const upload = (what: string): Sizing => ({
+  memory: '1Gi',
+  cpu: '1',
+  concurrency: 1,
+  timeoutSeconds: 300,
+  maxInstances: 5,
+  why:
+    `${what}: multipart upload of kernel/initrd. functions-framework buffers the whole body (up to ` +
+    'MAX_REQUEST_BYTES = 32 MiB, the platform limit) as req.rawBody before the handler runs, then busboy streams ' +
+    'the parts to Cloud Storage while hashing them (upload buffers of a few MiB). One request per instance bounds ' +
+    'memory to one body; 1 GiB leaves headroom over ~32 MiB body + upload buffers + ~150 MiB runtime. 300 s covers ' +
+    'receiving 32 MiB from a slow admin link and writing it to Cloud Storage.',
+});
+
+const asset = (what: string): Sizing => ({
+  memory: '512Mi',
+  cpu: '1',
+  concurrency: 20,
+  timeoutSeconds: 900,
+  maxInstances: 20,
+  why:
+    `${what}: with ASSET_DELIVERY=redirect (default) a cached signed URL and a 302, light. With ASSET_DELIVERY=proxy ` +
+    'the blob is streamed through the instance (Range supported); each stream holds only a few buffers, so 20 ' +
+    'streams fit in 512 MiB. 900 s lets a proxied 1 GiB initrd reach a slow iPXE client (~1.2 MB/s). 20 instances ' +
+    'x 20 streams serve a boot storm of 400 machines.',
+});
+
+/** Resources per function, each explained. Typed so that a route added without sizing fails to compile. */
+export const sizing = {
+  machinesCreate: adminCrud('Register a machine'),
+  machinesList: adminCrud('List machines (count + keys-only page cursor + one page)'),
+  machinesGet: adminCrud('Get a machine'),
+  machinesUpdate: adminCrud('Replace a machine (one transaction)'),
+  machinesDelete: adminCrud('Delete a machine (one transaction)'),
+  profilesCreate: upload('Create a boot profile'),
+  profilesGet: adminCrud("Get a machine's boot profile"),
+  profilesUpdate: upload("Replace a machine's boot profile"),
+  profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),
+  bootScript: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 40,
+    timeoutSeconds: 30,
+    maxInstances: 20,
+    why:
+      'iPXE script for a MAC: two Firestore reads and a few lines of text. Boot storms are many tiny concurrent ' +
+      'requests, so one vCPU serves 40 at once in 256 MiB; 20 instances x 40 = 800 machines booting at the same ' +
+      'moment. 30 s: iPXE gives up long before.',
+  },
+  assetKernel: asset('Kernel of a boot profile'),
+  assetInitrd: asset('Initrd of a boot profile'),
+  healthStartup: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 20,
+    timeoutSeconds: 15,
+    maxInstances: 2,
+    why: 'Startup probe: checks Firestore and the bucket with a 5 s limit each; 15 s covers a cold start plus the checks.',
+  },
+  healthLiveness: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 20,
+    timeoutSeconds: 15,
+    maxInstances: 2,
+    why: 'Liveness probe: answers without touching dependencies; smallest useful size.',
+  },
+  blobsSweep: {
+    memory: '512Mi',
+    cpu: '1',
+    concurrency: 1,
+    timeoutSeconds: 1800,
+    maxInstances: 1,
+    why:
+      'Hourly sweep of orphaned blobs: lists the bucket and reads every boot profile to collect the referenced ' +
+      'blob ids (kept in memory: 512 MiB). One instance, one request: two sweeps never race on deletes. 1800 s is ' +
+      "Cloud Scheduler's longest attempt deadline for HTTP targets, so the scheduler waits for the whole run.",
+  },
+} satisfies Record<FunctionName, Sizing>;
+
+/** machinesCreate -> machines-create: Cloud Run service names are lower-case. */
+export function kebab(fn: string): string {
+  return fn.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export interface FunctionEntry {
+  name: string;
+  entry_point: string;
+  audience: Audience;
+  description: string;
+  routes: { methods: HttpMethod[]; path: string }[];
+  memory: string;
+  cpu: string;
+  concurrency: number;
+  timeout_seconds: number;
+  max_instances: number;
+  sizing_note: string;
+}
+
+export interface FunctionsDocument {
+  generated_by: string;
+  functions: Record<string, FunctionEntry>;
+}
+
+export function buildFunctionsDocument(): FunctionsDocument {
+  const functions: Record<string, FunctionEntry> = {};
+  for (const route of routes) {
+    const s: Sizing = sizing[route.fn];
+    const existing = functions[route.fn];
+    if (existing) {
+      if (existing.audience !== route.audience) throw new Error(`${route.fn} has routes of two audiences`);
+      existing.routes.push({ methods: [...route.methods], path: route.path });
+      existing.description += `; ${route.summary}`;
+      continue;
+    }
+    functions[route.fn] = {
+      name: kebab(route.fn),
+      entry_point: route.fn,
+      audience: route.audience,
+      description: route.summary,
+      routes: [{ methods: [...route.methods], path: route.path }],
+      memory: s.memory,
+      cpu: s.cpu,
+      concurrency: s.concurrency,
+      timeout_seconds: s.timeoutSeconds,
+      max_instances: s.maxInstances,
+      sizing_note: s.why,
+    };
+  }
+  return { generated_by: 'scripts/generate-deploy-artifacts.ts from shared/routes.ts (npm run generate); do not edit', functions };
+}
+
+/** Audiences whose gateway operations need an API key (see securityDefinitions). */
+export const keyedAudiences: readonly Audience[] = ['admin', 'internal'];
+
+/** The placeholder api_gateway.tf's templatefile() replaces with the function's URL. */
+export function backendPlaceholder(fn: string): string {
+  return `\${backends.${fn}}`;
+}
+
+function pathParams(p: string): string[] {
+  return [...p.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
+}
+
+type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
+
+/** Literal text inside a Terraform template: `${` and `%{` must be doubled. */
+function templateLiteral(s: string): string {
+  return s.replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+}
+
+function scalar(v: string | number | boolean): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+function yamlKey(k: string): string {
+  return /^[A-Za-z_][\w.-]*$/.test(k) ? k : JSON.stringify(k);
+}
+
+/** A small, deterministic YAML writer (block style, strings JSON-quoted: valid YAML 1.2). */
+function toYaml(value: Yaml, indent = 0): string {
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    return value
+      .map((item) => {
+        if (typeof item === 'object') {
+          const inner = toYaml(item, indent + 2).trimStart();
+          return `${pad}- ${inner}`;
+        }
+        return `${pad}- ${scalar(item)}\n`;
+      })
+      .join('');
+  }
+  if (typeof value === 'object') {
+    return Object.entries(value)
+      .map(([k, v]) => {
+        if (typeof v === 'object' && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0)) {
+          return `${pad}${yamlKey(k)}:\n${toYaml(v, indent + 2)}`;
+        }
+        if (typeof v === 'object') return `${pad}${yamlKey(k)}: ${Array.isArray(v) ? '[]' : '{}'}\n`;
+        return `${pad}${yamlKey(k)}: ${scalar(v)}\n`;
+      })
+      .join('');
+  }
+  return `${pad}${scalar(value)}\n`;
+}
+
+/** The OpenAPI 2.0 document as a JS object, placeholders in place of backend URLs. */
+export function buildOpenApiObject(): Record<string, Yaml> {
+  const paths: Record<string, Record<string, Yaml>> = {};
+  for (const route of routes) {
+    const s: Sizing = sizing[route.fn];
+    const item = (paths[route.path] ??= {});
+    for (const method of route.methods) {
+      const op: Record<string, Yaml> = {
+        operationId: route.methods.length > 1 ? `${route.fn}_${method.toLowerCase()}` : route.fn,
+        summary: templateLiteral(route.summary),
+        tags: [route.audience],
+      };
+      const params = pathParams(route.path);
+      if (params.length > 0) op.parameters = params.map((name) => ({ name, in: 'path', required: true, type: 'string' }));
+      if (keyedAudiences.includes(route.audience)) op.security = [{ api_key: [] }];
+      op['x-google-backend'] = {
+        address: backendPlaceholder(route.fn),
+        jwt_audience: backendPlaceholder(route.fn),
+        path_translation: 'APPEND_PATH_TO_ADDRESS',
+        deadline: s.timeoutSeconds,
+      };
+      op.responses = { default: { description: 'The function\'s answer; errors are application/problem+json' } };
+      item[method.toLowerCase()] = op;
+    }
+  }
+  return {
+    swagger: '2.0',
+    info: {
+      title: 'netboot control plane',
+      description: templateLiteral('Generated from shared/routes.ts by scripts/generate-deploy-artifacts.ts.'),
+      version: '1.0.0',
+    },
+    schemes: ['https'],
+    securityDefinitions: {
+      api_key: { type: 'apiKey', name: 'x-api-key', in: 'header' },
+    },
+    paths,
+  };
+}
+
+export function buildOpenApiTemplate(): string {
+  const header = [
+    '# GENERATED by scripts/generate-deploy-artifacts.ts from shared/routes.ts (npm run generate): do not edit.',
+    '# A Terraform template: terraform/api_gateway.tf renders it with templatefile(), replacing each',
+    "# backend placeholder with that function's URL.",
+  ].join('\n');
+  return `${header}\n${toYaml(buildOpenApiObject())}`;
+}
+
+/** Relative path -> expected content of every generated file. */
+export function renderArtifacts(): Map<string, string> {
+  return new Map([
+    [functionsJsonPath, `${JSON.stringify(buildFunctionsDocument(), null, 2)}\n`],
+    [openApiPath, buildOpenApiTemplate()],
+  ]);
+}
+
+/** Generated files whose content on disk differs from what the route table gives. */
+export function staleArtifacts(root = repoRoot): string[] {
+  const stale: string[] = [];
+  for (const [rel, content] of renderArtifacts()) {
+    let current: string | undefined;
+    try {
+      current = readFileSync(path.join(root, rel), 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== content) stale.push(rel);
+  }
+  return stale;
+}
+
+function main(): void {
+  if (process.argv.includes('--check')) {
+    const stale = staleArtifacts();
+    if (stale.length > 0) {
+      process.stderr.write(`out of date (run npm run generate): ${stale.join(', ')}\n`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  for (const [rel, content] of renderArtifacts()) {
+    writeFileSync(path.join(repoRoot, rel), content);
+    process.stdout.write(`wrote ${rel}\n`);
+  }
+}
+
+if (require.main === module) main();

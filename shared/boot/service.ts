@@ -1,0 +1,23 @@
+import { macRejectionReasons, parseMac } from '../domain/mac';
+import { ProblemError } from '../http/problem';
+import { machineRepository, profileRepository } from '../repositories';
+import { renderIpxeScript } from './script';
+
+function machineNotConfigured(mac: string): ProblemError {
+  return new ProblemError('machine-not-configured', `No boot configuration found for MAC address ${mac}`, { mac_address: mac });
+}
+
+/** The iPXE script for the machine that owns `rawMac` (as iPXE sent it, already URL-decoded). */
+export async function bootScriptFor(rawMac: unknown, now = new Date()): Promise<string> {
+  if (typeof rawMac !== 'string') {
+    throw new ProblemError('invalid-mac-address', macRejectionReasons.format, rawMac === undefined ? {} : { mac_address: String(rawMac).slice(0, 64) });
+  }
+  const parsed = parseMac(rawMac);
+  if (!parsed.ok) throw new ProblemError('invalid-mac-address', macRejectionReasons[parsed.reason], { mac_address: rawMac.slice(0, 64) });
+
+  const machine = await machineRepository().findByMac(parsed.mac);
+  if (!machine?.bootProfileId) throw machineNotConfigured(parsed.mac);
+  const profile = await profileRepository().get(machine.bootProfileId);
+  if (!profile) throw machineNotConfigured(parsed.mac);
+  return renderIpxeScript({ machineId: machine.id, mac: parsed.mac, profile, generatedAt: now });
+}

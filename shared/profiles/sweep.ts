@@ -1,0 +1,79 @@
+import type { Logger } from '../logging';
+import type { ProfileRepository } from '../repositories/profiles';
+import type { BlobStore } from '../storage/blobs';
+
+export interface SweepOptions {
+  store: BlobStore;
+  profiles: ProfileRepository;
+  /** Blobs written less than this long before `now` are left alone. */
+  graceMs: number;
+  /** The sweep's reference time, taken when it starts. */
+  now: Date;
+  log: Logger;
+}
+
+export interface SweepResult {
+  /** Every blob listed. */
+  scanned: number;
+  /** Ids of the orphans deleted. */
+  deleted: string[];
+  /** Old enough to sweep but still in the bucket: referenced by a profile, or a delete that failed. */
+  kept: number;
+  /** Younger than the grace period: not considered at all. */
+  young: number;
+}
+
+/** Deletes at most this many blobs at once. */
+const deleteConcurrency = 8;
+
+/**
+ * Deletes the blobs under `blobs/` that are older than the grace period and that no
+ * profile references: what a crash between "blob written" and "profile committed" (or
+ * between "profile switched" and "old blobs deleted") leaves behind.
+ *
+ * Why this is safe while uploads are in flight:
+ * - A blob becomes referenced only by the request that wrote it, and only before that
+ *   request ends. The grace period is longer than the longest request (the function
+ *   timeout), so every blob an unfinished request may still commit is younger than the
+ *   grace period and is never a candidate.
+ * - The referenced set is loaded AFTER the listing has finished, so a profile committed
+ *   while the listing ran (even one naming a blob already listed) is seen; loading it
+ *   first could miss such a commit and delete the blob it just pointed at.
+ * - Ids are never reused, so a blob judged an orphan can never be referenced later.
+ * A delete that fails is logged and left for the next sweep.
+ */
+export async function sweepOrphanBlobs({ store, profiles, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
+  const cutoff = now.getTime() - graceMs;
+  let scanned = 0;
+  let young = 0;
+  const old: string[] = [];
+  for await (const blob of store.list()) {
+    scanned++;
+    // `>=`: a blob exactly at the cutoff is still within the grace period.
+    if (blob.created.getTime() >= cutoff) young++;
+    else old.push(blob.id);
+  }
+
+  const referenced = await profiles.referencedBlobIds();
+  const orphans = old.filter((id) => !referenced.has(id));
+  let kept = old.length - orphans.length;
+
+  const deleted: string[] = [];
+  let failed = 0;
+  for (let i = 0; i < orphans.length; i += deleteConcurrency) {
+    const batch = orphans.slice(i, i + deleteConcurrency);
+    const results = await Promise.allSettled(batch.map((id) => store.delete(id)));
+    results.forEach((r, j) => {
+      const id = batch[j] as string;
+      if (r.status === 'fulfilled') deleted.push(id);
+      else {
+        failed++;
+        log.error('could not delete orphan blob; the next sweep will retry', { blob_id: id, err: String(r.reason) });
+      }
+    });
+  }
+  kept += failed;
+
+  log.info('blob sweep finished', { scanned, deleted: deleted.length, kept, young, failed, grace_ms: graceMs });
+  return { scanned, deleted, kept, young };
+}

@@ -1,0 +1,94 @@
+# Every function of the route table (shared/routes.ts), one resource each through for_each.
+# The list, the entry points and each function's size come from functions.json, generated
+# by scripts/generate-deploy-artifacts.ts (`npm run generate`); the reasons for each size
+# are in that script and in each entry's sizing_note. Never edit functions.json by hand.
+locals {
+  functions      = jsondecode(file("${path.module}/functions.json")).functions
+  boot_functions = { for name, f in local.functions : name => f if f.audience == "boot" }
+  # The function Cloud Scheduler calls (audience internal, POST).
+  sweeper = "blobsSweep"
+
+  private_ranges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+  boot_allowed_cidrs = (
+    var.boot_allowed_cidrs != null ? var.boot_allowed_cidrs :
+    var.enable_internal_lb ? local.private_ranges : ["0.0.0.0/0", "::/0"]
+  )
+
+  # Every environment variable the code reads (shared/config.ts), the same for every
+  # function. FIRESTORE_EMULATOR_HOST and STORAGE_EMULATOR_HOST are for tests and the
+  # local stack only and are never set here.
+  function_env_base = {
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    BLOB_BUCKET              = google_storage_bucket.blobs.name
+    KERNEL_MAX_BYTES         = tostring(var.kernel_max_bytes)
+    INITRD_MAX_BYTES         = tostring(var.initrd_max_bytes)
+    MAX_REQUEST_BYTES        = tostring(var.max_request_bytes)
+    BLOB_SWEEP_GRACE_SECONDS = tostring(var.blob_sweep_grace_seconds)
+    ASSET_DELIVERY           = var.asset_delivery
+    SIGNED_URL_TTL_SECONDS   = tostring(var.signed_url_ttl_seconds)
+    BOOT_ALLOWED_CIDRS       = join(",", local.boot_allowed_cidrs)
+    PROBLEM_TYPE_BASE        = var.problem_type_base
+    LOG_LEVEL                = var.log_level
+  }
+  # Optional: unset means the code's default (storage.googleapis.com).
+  function_env_optional = var.storage_public_url == null ? {} : { STORAGE_PUBLIC_URL = var.storage_public_url }
+  function_env          = merge(local.function_env_base, local.function_env_optional)
+
+  # Boot functions behind the internal load balancer accept only internal and
+  # load-balancer traffic; everything else is reached through API Gateway (or Cloud
+  # Scheduler), which authenticates to the function with its own service account.
+  ingress = {
+    for name, f in local.functions : name => (
+      f.audience == "boot" && var.enable_internal_lb ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+    )
+  }
+  uses_vpc_connector = { for name, f in local.functions : name => f.audience == "boot" && var.enable_internal_lb }
+
+  # Cloud Run service of each function (service_config.service is a full resource name).
+  run_service = { for name, f in google_cloudfunctions2_function.fn : name => regex("[^/]+$", f.service_config[0].service) }
+  # https://<service>-<hash>.<region>.run.app: the backend address and the token audience.
+  function_uri = { for name, f in google_cloudfunctions2_function.fn : name => f.service_config[0].uri }
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+
+  name        = "${var.name_prefix}-${each.value.name}"
+  location    = var.region
+  description = each.value.description
+  labels      = merge(var.labels, { audience = each.value.audience })
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = each.value.entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    max_instance_request_concurrency = each.value.concurrency
+    timeout_seconds                  = each.value.timeout_seconds
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    service_account_email            = google_service_account.runtime[each.value.audience].email
+    ingress_settings                 = local.ingress[each.key]
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.function_env
+    vpc_connector                    = local.uses_vpc_connector[each.key] ? google_vpc_access_connector.boot[0].id : null
+    vpc_connector_egress_settings    = local.uses_vpc_connector[each.key] ? "PRIVATE_RANGES_ONLY" : null
+  }
+
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.builder,
+    google_storage_bucket_iam_member.builder_reads_source,
+  ]
+}

@@ -1,0 +1,289 @@
+# ---------------------------------------------------------------------------
+# Where to deploy
+# ---------------------------------------------------------------------------
+
+variable "project_id" {
+  description = "Google Cloud project to deploy into."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, the bucket, the scheduler job and (if enabled) the internal load balancer."
+  type        = string
+}
+
+variable "gateway_region" {
+  description = "Region of the API Gateway (only some regions offer it). Null: var.region."
+  type        = string
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, service accounts, buckets, gateway)."
+  type        = string
+  default     = "netboot"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,10}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix: 3-12 characters, lower-case letters, digits and hyphens, starting with a letter (service account ids are limited to 30 characters)."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# Deployable source
+# ---------------------------------------------------------------------------
+
+variable "source_archive_path" {
+  description = "Source archive built by `npm run build`. Null: ../dist/function-source.zip next to this module. To roll back, point it at a previous release's archive."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------
+# Data stores
+# ---------------------------------------------------------------------------
+
+variable "blob_bucket_name" {
+  description = "Bucket holding kernels and initrds. Null: <project_id>-<name_prefix>-blobs."
+  type        = string
+  default     = null
+}
+
+variable "create_firestore_database" {
+  description = "Create the (default) Firestore database in native mode. Set false when the project already has one."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a region such as europe-west1, or a multi-region such as eur3). Null: var.region."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------
+# Function configuration: one variable per environment variable the code reads
+# (shared/config.ts). Defaults match the code's own defaults where those suit production.
+# ---------------------------------------------------------------------------
+
+variable "kernel_max_bytes" {
+  description = "KERNEL_MAX_BYTES: largest kernel accepted."
+  type        = number
+  default     = 104857600
+
+  validation {
+    condition     = var.kernel_max_bytes > 0 && floor(var.kernel_max_bytes) == var.kernel_max_bytes
+    error_message = "kernel_max_bytes must be a positive integer."
+  }
+}
+
+variable "initrd_max_bytes" {
+  description = "INITRD_MAX_BYTES: largest initrd accepted."
+  type        = number
+  default     = 1073741824
+
+  validation {
+    condition     = var.initrd_max_bytes > 0 && floor(var.initrd_max_bytes) == var.initrd_max_bytes
+    error_message = "initrd_max_bytes must be a positive integer."
+  }
+}
+
+variable "max_request_bytes" {
+  description = "MAX_REQUEST_BYTES: requests above it are refused before parsing. Cloud Functions itself stops at 32 MiB."
+  type        = number
+  default     = 33554432
+
+  validation {
+    condition     = var.max_request_bytes > 0 && var.max_request_bytes <= 33554432 && floor(var.max_request_bytes) == var.max_request_bytes
+    error_message = "max_request_bytes must be a positive integer of at most 33554432 (32 MiB, the platform's limit)."
+  }
+}
+
+variable "blob_sweep_grace_seconds" {
+  description = "BLOB_SWEEP_GRACE_SECONDS: an unreferenced blob younger than this is kept (an upload may still be finishing)."
+  type        = number
+  default     = 7200
+
+  validation {
+    condition     = var.blob_sweep_grace_seconds > 0 && floor(var.blob_sweep_grace_seconds) == var.blob_sweep_grace_seconds
+    error_message = "blob_sweep_grace_seconds must be a positive integer."
+  }
+}
+
+variable "asset_delivery" {
+  description = "ASSET_DELIVERY: redirect (302 to a signed Cloud Storage URL; needs an iPXE with HTTPS) or proxy (the function streams the blob)."
+  type        = string
+  default     = "redirect"
+
+  validation {
+    condition     = contains(["redirect", "proxy"], var.asset_delivery)
+    error_message = "asset_delivery must be redirect or proxy."
+  }
+}
+
+variable "signed_url_ttl_seconds" {
+  description = "SIGNED_URL_TTL_SECONDS: lifetime of signed asset URLs (60 s to 7 days)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.signed_url_ttl_seconds >= 60 && var.signed_url_ttl_seconds <= 604800 && floor(var.signed_url_ttl_seconds) == var.signed_url_ttl_seconds
+    error_message = "signed_url_ttl_seconds must be an integer from 60 to 604800."
+  }
+}
+
+variable "storage_public_url" {
+  description = "STORAGE_PUBLIC_URL (optional): base URL under which blobs are reachable, when not storage.googleapis.com. Null: not set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.storage_public_url == null || can(regex("^https?://", var.storage_public_url))
+    error_message = "storage_public_url must be an http(s) URL."
+  }
+}
+
+variable "boot_allowed_cidrs" {
+  description = "BOOT_ALLOWED_CIDRS: client networks allowed to call the boot routes. Null: the private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) when the internal load balancer is enabled, otherwise any address. Behind the public gateway, set it to your data centres' egress ranges."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = alltrue([for c in (var.boot_allowed_cidrs == null ? [] : var.boot_allowed_cidrs) : can(cidrhost(c, 0))])
+    error_message = "boot_allowed_cidrs must be a list of CIDR ranges."
+  }
+}
+
+variable "problem_type_base" {
+  description = "PROBLEM_TYPE_BASE: base URL of the `type` of problem+json error answers."
+  type        = string
+  default     = "https://api.example.com/errors/"
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL: error, warn, info or debug."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["error", "warn", "info", "debug"], var.log_level)
+    error_message = "log_level must be error, warn, info or debug."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Front door
+# ---------------------------------------------------------------------------
+
+variable "create_admin_api_key" {
+  description = "Create an API key restricted to this gateway; admin and internal routes require it (header x-api-key)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_internal_lb" {
+  description = "Also serve the boot routes through an internal HTTPS load balancer (serverless NEGs, Cloud Armor) for machines that reach the VPC over a VPN. Boot functions then accept only internal and load-balancer traffic."
+  type        = bool
+  default     = false
+}
+
+variable "network" {
+  description = "VPC network (name or self link) of the internal load balancer and the Serverless VPC Access connector."
+  type        = string
+  default     = "default"
+}
+
+variable "internal_lb_subnetwork" {
+  description = "Subnetwork (name or self link, in var.region) whose address the internal load balancer listens on. Required when enable_internal_lb."
+  type        = string
+  default     = null
+}
+
+variable "internal_lb_address" {
+  description = "Fixed internal IP address for the load balancer, inside internal_lb_subnetwork. Null: one is allocated."
+  type        = string
+  default     = null
+}
+
+variable "internal_lb_hostname" {
+  description = "DNS name clients use for the internal load balancer (the certificate's name). Null: its IP address is used in the outputs."
+  type        = string
+  default     = null
+}
+
+variable "proxy_only_subnet_cidr" {
+  description = "Create the region's proxy-only subnet (REGIONAL_MANAGED_PROXY) with this range. Null: the network already has one."
+  type        = string
+  default     = null
+}
+
+variable "vpc_connector_cidr" {
+  description = "Unused /28 range of the Serverless VPC Access connector the boot functions send private-range egress through."
+  type        = string
+  default     = "10.8.0.0/28"
+}
+
+variable "internal_lb_tls_certificate" {
+  description = "PEM certificate chain of the internal load balancer's HTTPS listener. Null: no HTTPS listener."
+  type        = string
+  default     = null
+}
+
+variable "internal_lb_tls_private_key" {
+  description = "PEM private key matching internal_lb_tls_certificate."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "internal_lb_http" {
+  description = "Also listen on plain HTTP port 80: many stock iPXE builds cannot do HTTPS (use with ASSET_DELIVERY=proxy)."
+  type        = bool
+  default     = false
+}
+
+variable "internal_lb_cloud_armor" {
+  description = "Attach the Cloud Armor rate-limiting policy to the internal load balancer's backends."
+  type        = bool
+  default     = true
+}
+
+variable "boot_rate_limit_per_minute" {
+  description = "Cloud Armor: requests per minute one client IP may send; above it requests get 429."
+  type        = number
+  default     = 120
+}
+
+variable "boot_ban_threshold_per_minute" {
+  description = "Cloud Armor: requests per minute above which a client IP is banned for boot_ban_duration_seconds."
+  type        = number
+  default     = 600
+}
+
+variable "boot_ban_duration_seconds" {
+  description = "Cloud Armor: length of a ban."
+  type        = number
+  default     = 300
+}
+
+# ---------------------------------------------------------------------------
+# Sweeper
+# ---------------------------------------------------------------------------
+
+variable "sweep_schedule" {
+  description = "Cron schedule of the orphaned-blob sweep (blobsSweep)."
+  type        = string
+  default     = "0 * * * *"
+}
+
+variable "sweep_time_zone" {
+  description = "Time zone of sweep_schedule."
+  type        = string
+  default     = "Etc/UTC"
+}
