@@ -89,6 +89,6 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [
     google_project_service.api,
     google_project_iam_member.builder,
-    google_storage_bucket_iam_member.builder_reads_source,
+    google_project_iam_member.builder_storage,
   ]
 }

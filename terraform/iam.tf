@@ -81,7 +81,9 @@ resource "google_service_account_iam_member" "runtime_signs_urls" {
   member             = "serviceAccount:${google_service_account.runtime[each.key].email}"
 }
 
-# Builds: write logs and images, read the source archive.
+# Builds (Cloud Build, as google_service_account.builder): write logs and images, read the
+# source archive and keep build state in Cloud Storage (Google documents
+# roles/storage.objectAdmin for this) - everywhere except the blob bucket.
 resource "google_project_iam_member" "builder" {
   for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
 
@@ -90,10 +92,16 @@ resource "google_project_iam_member" "builder" {
   member  = "serviceAccount:${google_service_account.builder.email}"
 }
 
-resource "google_storage_bucket_iam_member" "builder_reads_source" {
-  bucket = google_storage_bucket.source.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.builder.email}"
+resource "google_project_iam_member" "builder_storage" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+
+  condition {
+    title       = "not-the-blob-bucket"
+    description = "Builds never touch kernels and initrds."
+    expression  = "resource.name != \"projects/_/buckets/${local.blob_bucket_name}\" && !resource.name.startsWith(\"projects/_/buckets/${local.blob_bucket_name}/\")"
+  }
 }
 
 # Who may invoke which function. No function allows unauthenticated calls except the boot

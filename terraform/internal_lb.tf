@@ -10,7 +10,9 @@ locals {
   internal_lb_https = var.enable_internal_lb && var.internal_lb_tls_certificate != null
   internal_lb_http  = var.enable_internal_lb && var.internal_lb_http
 
-  # Every boot route of the route table, in table order: the URL map's route rules.
+  # Every boot route of the route table: the URL map's route rules (their paths are
+  # disjoint, so their order does not matter). Unmatched paths go to the first boot
+  # function, which answers 404 like any function does for a path not its own.
   boot_routes = flatten([
     for name, f in local.boot_functions : [
       for r in f.routes : { function = name, path = r.path }
@@ -131,7 +133,7 @@ resource "google_compute_region_backend_service" "boot" {
   name                  = "${var.name_prefix}-${each.value.name}"
   region                = var.region
   load_balancing_scheme = "INTERNAL_MANAGED"
-  protocol              = "HTTPS"
+  protocol              = "HTTP"
   security_policy       = var.internal_lb_cloud_armor ? google_compute_region_security_policy.boot[0].self_link : null
 
   backend {
@@ -151,7 +153,7 @@ resource "google_compute_region_url_map" "boot" {
 
   name            = "${var.name_prefix}-boot"
   region          = var.region
-  default_service = google_compute_region_backend_service.boot["bootScript"].id
+  default_service = google_compute_region_backend_service.boot[local.boot_routes[0].function].id
 
   host_rule {
     hosts        = ["*"]
@@ -160,7 +162,7 @@ resource "google_compute_region_url_map" "boot" {
 
   path_matcher {
     name            = "boot"
-    default_service = google_compute_region_backend_service.boot["bootScript"].id
+    default_service = google_compute_region_backend_service.boot[local.boot_routes[0].function].id
 
     dynamic "route_rules" {
       for_each = local.boot_routes
@@ -233,7 +235,7 @@ resource "google_compute_forwarding_rule" "boot_https" {
   port_range            = "443"
   network               = var.network
   subnetwork            = var.internal_lb_subnetwork
-  ip_address            = google_compute_address.internal_lb[0].id
+  ip_address            = google_compute_address.internal_lb[0].address
   target                = google_compute_region_target_https_proxy.boot[0].id
 
   depends_on = [google_compute_subnetwork.proxy_only]
@@ -257,7 +259,7 @@ resource "google_compute_forwarding_rule" "boot_http" {
   port_range            = "80"
   network               = var.network
   subnetwork            = var.internal_lb_subnetwork
-  ip_address            = google_compute_address.internal_lb[0].id
+  ip_address            = google_compute_address.internal_lb[0].address
   target                = google_compute_region_target_http_proxy.boot[0].id
 
   depends_on = [google_compute_subnetwork.proxy_only]

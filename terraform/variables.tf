@@ -155,8 +155,8 @@ variable "boot_allowed_cidrs" {
   default     = null
 
   validation {
-    condition     = alltrue([for c in (var.boot_allowed_cidrs == null ? [] : var.boot_allowed_cidrs) : can(cidrhost(c, 0))])
-    error_message = "boot_allowed_cidrs must be a list of CIDR ranges."
+    condition     = try(alltrue([for c in var.boot_allowed_cidrs : can(cidrhost(c, 0))]), true)
+    error_message = "boot_allowed_cidrs must be null or a list of CIDR ranges."
   }
 }
 

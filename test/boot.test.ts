@@ -46,7 +46,7 @@ describe('GET /boot.ipxe', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
     const lines = res.text.split('\n');
     expect(lines.slice(0, 5)).toEqual(['#!ipxe', '', `# Boot configuration for ${machineId} (${mac})`, `# Boot Profile ID: ${profile.id}`, expect.stringMatching(/^# Generated: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)]);
-    expect(lines.slice(5)).toEqual(['', `kernel /asset/${profile.id}/kernel console=tty0 console=ttyS0 ip=dhcp`, `initrd /asset/${profile.id}/initrd`, 'boot', '']);
+    expect(lines.slice(5)).toEqual(['', `kernel /asset/${profile.id}/kernel initrd=initrd console=tty0 console=ttyS0 ip=dhcp`, `initrd --name initrd /asset/${profile.id}/initrd`, 'boot', '']);
   });
 
   it.each([

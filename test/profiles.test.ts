@@ -230,6 +230,7 @@ describe('upload validation leaves no blob and no document behind', () => {
     { args: '["tab\\there"]', reason: /whitespace/ },
     { args: '["nul\\u0000"]', reason: /control/ },
     { args: '[""]', reason: /empty/ },
+    { args: '["initrd=/other.img"]', reason: /set by the service/ },
     { args: JSON.stringify(['x'.repeat(257)]), reason: /256/ },
     { args: JSON.stringify(Array.from({ length: 65 }, () => 'a')), reason: /64/ },
     { args: JSON.stringify(Array.from({ length: 10 }, () => 'a'.repeat(250))), reason: /2048/ },

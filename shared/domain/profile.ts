@@ -36,7 +36,8 @@ export const kernelArgsSchema = z
       .max(kernelArgLimits.length, { error: `each argument must be at most ${kernelArgLimits.length} characters` })
       .regex(kernelArgPattern, {
         error: 'arguments may hold only letters, digits and _ . , : ; = / + @ % ~ ^ * ! ? ( ) [ ] { } < > - (no whitespace, control characters, $, #, &, |, quotes or backslashes)',
-      }),
+      })
+      .refine((arg) => !arg.startsWith('initrd='), { error: 'initrd= is set by the service (it names the uploaded initrd)' }),
     { error: 'kernel_args must be a JSON array of strings' },
   )
   .max(kernelArgLimits.count, { error: `at most ${kernelArgLimits.count} arguments` })

@@ -108,7 +108,16 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     if (precheck && (await precheck.then(() => false, () => true))) return void stream.resume();
     const id = newId();
     const limit = opts.limits[kind];
-    const { sink, done } = opts.store.openWrite(id);
+    let upload: ReturnType<BlobStore['openWrite']>;
+    try {
+      upload = opts.store.openWrite(id);
+    } catch (err) {
+      // Thrown on, this part's promise would reject while the other part is still
+      // uploading: cleanup would run too early and leave that blob behind.
+      storageFailure ??= err;
+      return void stream.resume();
+    }
+    const { sink, done } = upload;
     written.push(id);
     const hash = createHash('sha256');
     let size = 0;

@@ -1,0 +1,44 @@
+output "gateway_url" {
+  description = "Base URL of the API Gateway: the admin API is under /api/v1, boot routes at /boot.ipxe and /asset/..."
+  value       = "https://${google_api_gateway_gateway.this.default_hostname}"
+}
+
+output "ipxe_chain" {
+  description = "The line to put in an embedded iPXE script (or type at the iPXE prompt) to boot through the gateway."
+  value       = "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}"
+}
+
+output "internal_lb_ipxe_chain" {
+  description = "The iPXE chain line through the internal load balancer (HTTPS if a certificate is set, otherwise HTTP); null when it is disabled."
+  value = var.enable_internal_lb ? format(
+    "chain %s://%s/boot.ipxe?mac=$${net0/mac}",
+    local.internal_lb_https ? "https" : "http",
+    local.internal_lb_host,
+  ) : null
+}
+
+output "internal_lb_address" {
+  description = "Internal IP address of the load balancer; null when it is disabled."
+  value       = try(google_compute_address.internal_lb[0].address, null)
+}
+
+output "admin_api_key" {
+  description = "API key for the admin routes (send it as header x-api-key): terraform output -raw admin_api_key."
+  value       = try(google_apikeys_key.admin[0].key_string, null)
+  sensitive   = true
+}
+
+output "function_urls" {
+  description = "Direct URL of every function (callable only with an identity allowed to invoke it)."
+  value       = local.function_uri
+}
+
+output "source_archive_object" {
+  description = "Object the functions were built from; its name carries the archive's SHA-256 (compare with dist/function-source.zip.sha256)."
+  value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
+}
+
+output "blob_bucket" {
+  description = "Bucket holding kernels and initrds."
+  value       = google_storage_bucket.blobs.name
+}
