@@ -24,6 +24,8 @@ export async function startLocalStack(opts: { port?: number; host?: string } = {
     process.env.FIRESTORE_EMULATOR_HOST ??= emulators.firestoreHost;
     process.env.STORAGE_EMULATOR_HOST ??= emulators.storageHost;
   }
+  // Emulators need no Google credentials: skip the metadata-server probe (and its warning).
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   // URLs are signed with a key made now; production signs through IAM instead.
   process.env.STORAGE_SIGNING_CREDENTIALS ??= JSON.stringify(createSigningCredentials());
   resetConfig();

@@ -15,8 +15,9 @@ locals {
   )
 
   # Every environment variable the code reads (shared/config.ts), the same for every
-  # function. FIRESTORE_EMULATOR_HOST and STORAGE_EMULATOR_HOST are for tests and the
-  # local stack only and are never set here.
+  # function. FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST and
+  # STORAGE_SIGNING_CREDENTIALS (a key file's content) are for tests and the local stack
+  # only and are never set here: in production URLs are signed through IAM signBlob.
   function_env_base = {
     GOOGLE_CLOUD_PROJECT     = var.project_id
     BLOB_BUCKET              = google_storage_bucket.blobs.name
@@ -27,6 +28,7 @@ locals {
     ASSET_DELIVERY           = var.asset_delivery
     SIGNED_URL_TTL_SECONDS   = tostring(var.signed_url_ttl_seconds)
     BOOT_ALLOWED_CIDRS       = join(",", local.boot_allowed_cidrs)
+    TRUSTED_PROXY_HOPS       = tostring(var.trusted_proxy_hops)
     PROBLEM_TYPE_BASE        = var.problem_type_base
     LOG_LEVEL                = var.log_level
   }

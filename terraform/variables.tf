@@ -160,6 +160,17 @@ variable "boot_allowed_cidrs" {
   }
 }
 
+variable "trusted_proxy_hops" {
+  description = "TRUSTED_PROXY_HOPS: entries Google's front ends append to X-Forwarded-For after the client's address; the client is that many entries from the right. Google's load balancers append '<client>,<load balancer>' (2). Check it on a real deployment before relying on boot_allowed_cidrs."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 1 && var.trusted_proxy_hops <= 5 && floor(var.trusted_proxy_hops) == var.trusted_proxy_hops
+    error_message = "trusted_proxy_hops must be an integer from 1 to 5."
+  }
+}
+
 variable "problem_type_base" {
   description = "PROBLEM_TYPE_BASE: base URL of the `type` of problem+json error answers."
   type        = string

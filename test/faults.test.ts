@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobStore, overrideAdapters, profileRepository, resetAdapters } from '../shared/repositories';
-import type { NewBlobs, ProfileRepository } from '../shared/repositories/profiles';
+import type { NewBlobs } from '../shared/repositories/profiles';
 import type { BlobStore } from '../shared/storage/blobs';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
 import { request, useLocalStack } from './helpers/stack';
@@ -292,8 +292,9 @@ describe('the client goes away', () => {
   it('mid-body: no blob, no profile, and the handler never ran', async () => {
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
-    const { store, opened } = failingWrites(Infinity, 'open');
-    overrideAdapters({ blobs: store });
+    const real = blobStore();
+    const opened: string[] = [];
+    overrideAdapters({ blobs: wrap(real, { openWrite: (id: string) => (opened.push(id), real.openWrite(id)) }) });
 
     await abortedUpload(machineId, 8 * MiB, 2 * MiB);
     await sleep(500);

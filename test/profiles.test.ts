@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
-import { request, useLocalStack } from './helpers/stack';
+import { request, setEnv, useLocalStack } from './helpers/stack';
 
 const MiB = 1024 * 1024;
 // Small limits so the over-limit cases stay fast; the defaults are 100 MiB / 1 GiB.
@@ -264,6 +264,7 @@ describe('upload validation leaves no blob and no document behind', () => {
     ['a boundary that never closes', (b: string) => `--${b}\r\nContent-Disposition: form-data; name="kernel"; filename="k"\r\n\r\nAAAA`],
     ['a part with no headers end', (b: string) => `--${b}\r\nContent-Disposition: form-data; name="kernel"`],
     ['garbage', () => 'not multipart at all'],
+    ['a kernel_args file part cut off', (b: string) => `--${b}\r\nContent-Disposition: form-data; name="kernel_args"; filename="args.json"\r\n\r\n["ip=dhcp"`],
   ])('400 for a malformed multipart body: %s', async (_name, make) => {
     await expectNothingWritten(async () => {
       const boundary = 'XyZboundary';
@@ -275,5 +276,21 @@ describe('upload validation leaves no blob and no document behind', () => {
   it('400 when the multipart boundary is missing from the content type', async () => {
     const res = await api('POST', '/api/v1/profiles', { body: 'x', headers: { 'content-type': 'multipart/form-data' } });
     expectProblem(res, 415, 'unsupported-media-type');
+  });
+});
+
+describe('request size cap', () => {
+  it('413 before the body is read when Content-Length is over MAX_REQUEST_BYTES, and nothing is written', async () => {
+    const before = await storedBlobIds();
+    setEnv({ MAX_REQUEST_BYTES: String(64 * 1024) });
+    try {
+      const machineId = await createMachineId(stack.url);
+      const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(100 * 1024), initrd: randomFile(10) }));
+      expectProblem(res, 413, 'payload-too-large');
+      expect(res.body.max_size).toBe(64 * 1024);
+    } finally {
+      setEnv({ MAX_REQUEST_BYTES: undefined });
+    }
+    expect(await storedBlobIds()).toEqual(before);
   });
 });

@@ -47,6 +47,10 @@ export function httpFunction(fn: FunctionName, handler: Handler): void {
       if (match.kind === 'wrong-method') {
         throw new ProblemError('method-not-allowed', `${req.method} is not allowed on ${req.path}`, {}, { Allow: match.allow.join(', ') });
       }
+      const bodyBytes = (req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0;
+      if (bodyBytes > getConfig().MAX_REQUEST_BYTES) {
+        throw new ProblemError('payload-too-large', `The request body is larger than ${getConfig().MAX_REQUEST_BYTES} bytes`, { max_size: getConfig().MAX_REQUEST_BYTES });
+      }
       await handler({ req, res, route: match.route, params: match.params, requestId, instance, log });
     } catch (err) {
       if (err instanceof ProblemError) {

@@ -174,7 +174,10 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
   bb.on('file', (name, stream) => {
     // `curl -F kernel_args=@args.json` sends the JSON as a file part: read it as the field.
     if (name === 'kernel_args') {
-      if (claim(name)) pending.push(readSmallPart(stream, formLimits.fieldSize).then((text) => (text === null ? void invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }) : void fields.set(name, text))));
+      if (claim(name)) pending.push(readSmallPart(stream, formLimits.fieldSize).then(
+        (text) => void (text === null ? invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }) : fields.set(name, text)),
+        () => void (malformed = true),
+      ));
       else stream.resume();
       return;
     }

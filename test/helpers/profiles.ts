@@ -17,16 +17,19 @@ export function randomFile(bytes: number): Buffer {
   return randomBytes(bytes);
 }
 
+/** A Blob of these bytes (copied into a plain ArrayBuffer, which Blob's typing requires). */
+const blobOf = (bytes: Uint8Array, type = 'application/octet-stream'): Blob => new Blob([new Uint8Array(bytes)], { type });
+
 /** A multipart body as a browser or curl -F would send it. */
 export function profileForm(parts: { machine_id?: string; kernel?: Uint8Array; initrd?: Uint8Array; kernel_args?: string; extra?: [string, string | Uint8Array][] }): FormData {
   const form = new FormData();
   if (parts.machine_id !== undefined) form.append('machine_id', parts.machine_id);
-  if (parts.kernel) form.append('kernel', new Blob([parts.kernel], { type: 'application/octet-stream' }), 'vmlinuz');
-  if (parts.initrd) form.append('initrd', new Blob([parts.initrd], { type: 'application/octet-stream' }), 'initrd.img');
+  if (parts.kernel) form.append('kernel', blobOf(parts.kernel), 'vmlinuz');
+  if (parts.initrd) form.append('initrd', blobOf(parts.initrd), 'initrd.img');
   if (parts.kernel_args !== undefined) form.append('kernel_args', parts.kernel_args);
   for (const [name, value] of parts.extra ?? []) {
     if (typeof value === 'string') form.append(name, value);
-    else form.append(name, new Blob([value]), name);
+    else form.append(name, blobOf(value), name);
   }
   return form;
 }

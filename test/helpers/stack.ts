@@ -65,7 +65,7 @@ export async function request<T = Record<string, unknown>>(base: string, method:
 /** Changes configuration for the rest of a test file (the functions run in this process). */
 export function setEnv(values: Record<string, string | undefined>): void {
   for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) delete process.env[name];
+    if (value === undefined) Reflect.deleteProperty(process.env, name);
     else process.env[name] = value;
   }
   resetConfig();

@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyedAudiences, type FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
+import { routes } from '../../shared/routes';
+import { terraformDir } from './terraform-files';
+
+const template = readFileSync(path.join(terraformDir, 'openapi.yaml'), 'utf8');
+const functionsJson = JSON.parse(readFileSync(path.join(terraformDir, 'functions.json'), 'utf8')) as FunctionsDocument;
+const fakeUrl = (fn: string) => `https://${fn.toLowerCase()}-abc123-ew.a.run.app`;
+
+/**
+ * What Terraform's templatefile() makes of openapi.yaml with `backends` = function URLs:
+ * `${backends.NAME}` is replaced, `$${` and `%%{` unescape, anything else that Terraform
+ * would treat as a template sequence is an error.
+ */
+function renderLikeTerraform(text: string, backends: Record<string, string>): string {
+  return text.replace(/(\$\$\{|%%\{)|\$\{([^}]*)\}|%\{([^}]*)\}/g, (whole, escape: string | undefined, interp: string | undefined) => {
+    if (escape) return escape.slice(1);
+    const m = interp?.match(/^backends\.([A-Za-z_][\w-]*)$/);
+    if (!m) throw new Error(`openapi.yaml: template sequence Terraform cannot render: ${whole}`);
+    const url = backends[m[1] as string];
+    if (url === undefined) throw new Error(`openapi.yaml: no function ${m[1]} for ${whole}`);
+    return url;
+  });
+}
+
+interface Operation {
+  operationId: string;
+  parameters?: { name: string; in: string; required: boolean; type: string }[];
+  security?: Record<string, string[]>[];
+  'x-google-backend': { address: string; jwt_audience: string; path_translation: string; deadline: number };
+}
+type Doc = { swagger: string; paths: Record<string, Record<string, Operation>>; securityDefinitions: Record<string, unknown> };
+
+let dir: string;
+let renderedPath: string;
+let doc: Doc;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'openapi-'));
+  renderedPath = path.join(dir, 'openapi.yaml');
+  const backends = Object.fromEntries(Object.keys(functionsJson.functions).map((fn) => [fn, fakeUrl(fn)]));
+  writeFileSync(renderedPath, renderLikeTerraform(template, backends));
+  doc = (await SwaggerParser.parse(renderedPath)) as unknown as Doc;
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the generated OpenAPI document', () => {
+  it('is valid OpenAPI 2.0 as rendered by Terraform', async () => {
+    await expect(SwaggerParser.validate(renderedPath)).resolves.toMatchObject({ swagger: '2.0' });
+  });
+
+  it('is valid OpenAPI 2.0 as committed (the template itself)', async () => {
+    const raw = path.join(dir, 'template.yaml');
+    writeFileSync(raw, template);
+    await expect(SwaggerParser.validate(raw)).resolves.toMatchObject({ swagger: '2.0' });
+  });
+
+  it('renders with templatefile(): only backend placeholders of existing functions', () => {
+    expect(() => renderLikeTerraform(template, {})).toThrow(/no function/);
+    expect(renderLikeTerraform('a $${b} %%{c}', {})).toBe('a ${b} %{c}');
+    expect(() => renderLikeTerraform('${var.x}', {})).toThrow(/cannot render/);
+  });
+
+  it('has one operation per route and method, each with its function as backend', () => {
+    let count = 0;
+    for (const route of routes) {
+      for (const method of route.methods) {
+        const op = doc.paths[route.path]?.[method.toLowerCase()];
+        expect(op, `${method} ${route.path}`).toBeDefined();
+        const backend = op?.['x-google-backend'];
+        expect(backend?.address).toBe(fakeUrl(route.fn));
+        expect(backend?.jwt_audience).toBe(fakeUrl(route.fn));
+        expect(backend?.path_translation).toBe('APPEND_PATH_TO_ADDRESS');
+        expect(backend?.deadline).toBe(functionsJson.functions[route.fn]?.timeout_seconds);
+        count++;
+      }
+    }
+    const total = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+    expect(total).toBe(count);
+  });
+
+  it('declares every path parameter', () => {
+    for (const route of routes) {
+      const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      for (const method of route.methods) {
+        const params = doc.paths[route.path]?.[method.toLowerCase()]?.parameters ?? [];
+        expect(params.map((p) => p.name).sort(), `${method} ${route.path}`).toEqual([...names].sort());
+        for (const p of params) expect(p).toMatchObject({ in: 'path', required: true, type: 'string' });
+      }
+    }
+  });
+
+  it('asks for an API key on admin and internal routes only', () => {
+    expect(doc.securityDefinitions).toEqual({ api_key: { type: 'apiKey', name: 'x-api-key', in: 'header' } });
+    for (const route of routes) {
+      for (const method of route.methods) {
+        const security = doc.paths[route.path]?.[method.toLowerCase()]?.security;
+        if (keyedAudiences.includes(route.audience)) expect(security, route.fn).toEqual([{ api_key: [] }]);
+        else expect(security, route.fn).toBeUndefined();
+      }
+    }
+  });
+});
