@@ -4,6 +4,7 @@ import { getBucket, resetClients } from '../shared/clients';
 import { resetAdapters } from '../shared/repositories';
 import { createSigningCredentials, startEmbeddedEmulators, type EmbeddedEmulators } from './embedded';
 import { createGateway, listen } from './gateway';
+import { ensureLocalKeyPair, localAdminEmail } from './local-issuer';
 
 export interface LocalStack {
   url: string;
@@ -26,6 +27,9 @@ export async function startLocalStack(opts: { port?: number; host?: string } = {
   }
   // Emulators need no Google credentials: skip the metadata-server probe (and its warning).
   process.env.METADATA_SERVER_DETECTION ??= 'none';
+  // Admin tokens come from the local issuer (`npm run admin-token`), verified like Google's.
+  process.env.LOCAL_AUTH_PUBLIC_KEY_FILE ??= ensureLocalKeyPair().publicKeyFile;
+  process.env.ADMIN_PRINCIPALS ??= localAdminEmail;
   // URLs are signed with a key made now; production signs through IAM instead.
   process.env.STORAGE_SIGNING_CREDENTIALS ??= JSON.stringify(createSigningCredentials());
   resetConfig();

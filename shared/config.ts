@@ -5,7 +5,7 @@ const MiB = 1024 * 1024;
 const byteCount = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** Every environment variable the functions read; Terraform sets the same names. */
-const configSchema = z.object({
+export const configSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().min(1).default('demo-netboot'),
   BLOB_BUCKET: z.string().min(3).default('demo-netboot-blobs'),
   KERNEL_MAX_BYTES: byteCount(100 * MiB),
@@ -21,6 +21,14 @@ const configSchema = z.object({
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(5).default(1),
   /** Local stack only: a service-account key to sign URLs with. In production signing goes through IAM signBlob. */
   STORAGE_SIGNING_CREDENTIALS: z.string().optional(),
+  /** `token`: verify the bearer ID token here. `gateway`: trust the claims API Gateway forwards (only behind it). */
+  ADMIN_AUTH: z.enum(['token', 'gateway']).default('token'),
+  /** The `aud` admin ID tokens must carry (the gateway or function URL they were minted for). */
+  ADMIN_TOKEN_AUDIENCE: z.string().min(1).default('netboot-admin'),
+  /** Who may administer: emails (`alice@example.com`) and domains (`@example.com`), comma-separated. */
+  ADMIN_PRINCIPALS: z.string().default(''),
+  /** Local stack only: PEM public key of the local token issuer (`npm run admin-token`). */
+  LOCAL_AUTH_PUBLIC_KEY_FILE: z.string().optional(),
   PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   FIRESTORE_EMULATOR_HOST: z.string().optional(),

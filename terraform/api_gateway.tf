@@ -5,12 +5,19 @@
 # its own routes. The gateway calls the functions as google_service_account.gateway
 # (an ID token whose audience is the function's URL).
 #
-# Admin and internal operations require an API key (header x-api-key); boot and health
-# operations are open: iPXE cannot send credentials, and the boot functions check
-# BOOT_ALLOWED_CIDRS themselves.
+# Admin and internal operations require a Google-signed ID token whose audience is
+# var.admin_token_audience (Authorization: Bearer ...). The gateway verifies it and
+# forwards its claims in X-Apigateway-Api-Userinfo; the admin functions (ADMIN_AUTH =
+# gateway) admit only the emails of var.admin_principals. Boot and health operations are
+# open: iPXE cannot send credentials, and the boot functions check BOOT_ALLOWED_CIDRS.
+# The internal operation (the sweeper) is refused even with a token: the gateway may not
+# invoke that function, only Cloud Scheduler may (iam.tf).
 locals {
-  gateway_region   = var.gateway_region != null ? var.gateway_region : var.region
-  openapi_document = templatefile("${path.module}/openapi.yaml", { backends = local.function_uri })
+  gateway_region = var.gateway_region != null ? var.gateway_region : var.region
+  openapi_document = templatefile("${path.module}/openapi.yaml", {
+    backends             = local.function_uri
+    admin_token_audience = var.admin_token_audience
+  })
 }
 
 resource "google_api_gateway_api" "this" {
@@ -59,26 +66,4 @@ resource "google_api_gateway_gateway" "this" {
   api_config   = google_api_gateway_api_config.this.id
   display_name = "netboot"
   labels       = var.labels
-}
-
-# API keys are checked against the gateway's own managed service, which must be enabled.
-resource "google_project_service" "gateway_managed_service" {
-  project            = var.project_id
-  service            = google_api_gateway_api.this.managed_service
-  disable_on_destroy = false
-}
-
-resource "google_apikeys_key" "admin" {
-  count = var.create_admin_api_key ? 1 : 0
-
-  name         = "${var.name_prefix}-admin"
-  display_name = "netboot admin API"
-
-  restrictions {
-    api_targets {
-      service = google_api_gateway_api.this.managed_service
-    }
-  }
-
-  depends_on = [google_project_service.api, google_project_service.gateway_managed_service]
 }

@@ -4,7 +4,6 @@ locals {
   apis = toset(concat(
     [
       "apigateway.googleapis.com",
-      "apikeys.googleapis.com",
       "artifactregistry.googleapis.com",
       "cloudbuild.googleapis.com",
       "cloudfunctions.googleapis.com",

@@ -15,9 +15,12 @@ locals {
   )
 
   # Every environment variable the code reads (shared/config.ts), the same for every
-  # function. FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST and
-  # STORAGE_SIGNING_CREDENTIALS (a key file's content) are for tests and the local stack
-  # only and are never set here: in production URLs are signed through IAM signBlob.
+  # function. FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST,
+  # STORAGE_SIGNING_CREDENTIALS (a key file's content) and LOCAL_AUTH_PUBLIC_KEY_FILE are
+  # for tests and the local stack only and are never set here: in production URLs are
+  # signed through IAM signBlob and admin tokens are Google's. ADMIN_AUTH is "gateway":
+  # admin requests arrive only through API Gateway (only it may invoke the admin
+  # functions), which verifies the ID token and forwards its claims.
   function_env_base = {
     GOOGLE_CLOUD_PROJECT     = var.project_id
     BLOB_BUCKET              = google_storage_bucket.blobs.name
@@ -29,6 +32,9 @@ locals {
     SIGNED_URL_TTL_SECONDS   = tostring(var.signed_url_ttl_seconds)
     BOOT_ALLOWED_CIDRS       = join(",", local.boot_allowed_cidrs)
     TRUSTED_PROXY_HOPS       = tostring(var.trusted_proxy_hops)
+    ADMIN_AUTH               = "gateway"
+    ADMIN_TOKEN_AUDIENCE     = var.admin_token_audience
+    ADMIN_PRINCIPALS         = join(",", var.admin_principals)
     PROBLEM_TYPE_BASE        = var.problem_type_base
     LOG_LEVEL                = var.log_level
   }

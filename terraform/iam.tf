@@ -1,20 +1,28 @@
 # Least privilege per role.
 #   admin    reads and writes machines and profiles; creates blobs (create-only: uploads
-#            never overwrite, the sweeper deletes) and reads their metadata.
+#            never overwrite) and deletes the ones a replaced or deleted profile, or a
+#            failed upload, leaves behind: a custom role with exactly
+#            storage.objects.create/get/delete on the blob bucket.
 #   boot     reads documents and blobs, and signs URLs: V4 signing without a private key
 #            goes through IAM signBlob, which needs Token Creator on itself.
 #   health   reads one document and lists one object.
 #   internal (the sweeper) reads profiles, lists and deletes blobs: a custom role with
 #            exactly storage.objects.list/get/delete on the blob bucket.
 locals {
-  sweeper_role_id = "${replace(var.name_prefix, "-", "_")}_blob_sweeper"
+  # Custom roles, bound on the blob bucket only (predefined roles carry more).
+  blob_roles = {
+    writer  = ["storage.objects.create", "storage.objects.delete", "storage.objects.get"]
+    sweeper = ["storage.objects.delete", "storage.objects.get", "storage.objects.list"]
+  }
+  blob_role_names = {
+    for key in keys(local.blob_roles) : key => "projects/${var.project_id}/roles/${replace(var.name_prefix, "-", "_")}_blob_${key}"
+  }
 
   runtime_permissions = {
     admin = {
       firestore_role = "roles/datastore.user"
       bucket_roles = {
-        create = "roles/storage.objectCreator"
-        read   = "roles/storage.objectViewer"
+        write = local.blob_role_names.writer
       }
       signs_urls = false
     }
@@ -35,7 +43,7 @@ locals {
     internal = {
       firestore_role = "roles/datastore.viewer"
       bucket_roles = {
-        sweep = "projects/${var.project_id}/roles/${local.sweeper_role_id}"
+        sweep = local.blob_role_names.sweeper
       }
       signs_urls = false
     }
@@ -48,11 +56,13 @@ locals {
   ]...)
 }
 
-resource "google_project_iam_custom_role" "blob_sweeper" {
-  role_id     = local.sweeper_role_id
-  title       = "netboot blob sweeper"
-  description = "List, read and delete objects; bound on the blob bucket only."
-  permissions = ["storage.objects.delete", "storage.objects.get", "storage.objects.list"]
+resource "google_project_iam_custom_role" "blob" {
+  for_each = local.blob_roles
+
+  role_id     = regex("[^/]+$", local.blob_role_names[each.key])
+  title       = "netboot blob ${each.key}"
+  description = "Bound on the netboot blob bucket only."
+  permissions = each.value
 }
 
 resource "google_project_iam_member" "runtime_firestore" {
@@ -70,7 +80,7 @@ resource "google_storage_bucket_iam_member" "runtime_blobs" {
   role   = each.value.role
   member = "serviceAccount:${google_service_account.runtime[each.value.audience].email}"
 
-  depends_on = [google_project_iam_custom_role.blob_sweeper]
+  depends_on = [google_project_iam_custom_role.blob]
 }
 
 resource "google_service_account_iam_member" "runtime_signs_urls" {
@@ -107,8 +117,10 @@ resource "google_project_iam_member" "builder_storage" {
 # Who may invoke which function. No function allows unauthenticated calls except the boot
 # functions behind the internal load balancer, whose ingress then admits only VPC and
 # load-balancer traffic (the load balancer does not present an identity).
+# The gateway may invoke every function but the internal ones (the sweeper), which do no
+# authentication of their own.
 resource "google_cloud_run_service_iam_member" "gateway_invokes" {
-  for_each = local.functions
+  for_each = { for name, f in local.functions : name => f if f.audience != "internal" }
 
   project  = var.project_id
   location = var.region

@@ -22,14 +22,8 @@ output "internal_lb_address" {
   value       = try(google_compute_address.internal_lb[0].address, null)
 }
 
-output "admin_api_key" {
-  description = "API key for the admin routes (send it as header x-api-key): terraform output -raw admin_api_key."
-  value       = try(google_apikeys_key.admin[0].key_string, null)
-  sensitive   = true
-}
-
 output "function_urls" {
-  description = "Direct URL of every function (callable only with an identity allowed to invoke it)."
+  description = "Direct URL of every function (callable only with an identity allowed to invoke it: the gateway, and for the sweeper Cloud Scheduler)."
   value       = local.function_uri
 }
 

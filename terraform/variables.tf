@@ -192,10 +192,16 @@ variable "log_level" {
 # Front door
 # ---------------------------------------------------------------------------
 
-variable "create_admin_api_key" {
-  description = "Create an API key restricted to this gateway; admin and internal routes require it (header x-api-key)."
-  type        = bool
-  default     = true
+variable "admin_principals" {
+  description = "ADMIN_PRINCIPALS: who may use the admin API: emails (alice@example.com) and whole domains (@example.com). Empty: nobody."
+  type        = list(string)
+  default     = []
+}
+
+variable "admin_token_audience" {
+  description = "ADMIN_TOKEN_AUDIENCE: the audience (aud) admin ID tokens must carry; API Gateway checks it."
+  type        = string
+  default     = "netboot-admin"
 }
 
 variable "enable_internal_lb" {

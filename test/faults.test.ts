@@ -9,6 +9,7 @@ import type { NewBlobs } from '../shared/repositories/profiles';
 import type { BlobStore } from '../shared/storage/blobs';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
 import { request, useLocalStack } from './helpers/stack';
+import { mintLocalToken } from '../emulators/local-issuer';
 
 const graceSeconds = 1;
 const stack = useLocalStack({ BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds) });
@@ -279,7 +280,7 @@ describe('the client goes away', () => {
         `--${boundary}\r\nContent-Disposition: form-data; name="kernel"; filename="vmlinuz"\r\nContent-Type: application/octet-stream\r\n\r\n`,
     );
     socket.write(
-      `POST /api/v1/profiles HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${announced}\r\n\r\n`,
+      `POST /api/v1/profiles HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${mintLocalToken()}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${announced}\r\n\r\n`,
     );
     socket.write(head);
     for (let written = head.length; written < sent; written += 256 * 1024) {
@@ -326,7 +327,7 @@ describe('the client goes away', () => {
 
     const controller = new AbortController();
     const form = profileForm({ machine_id: machineId, kernel: randomFile(MiB), initrd: randomFile(MiB) });
-    const upload = fetch(`${stack.url}/api/v1/profiles`, { method: 'POST', body: form, signal: controller.signal }).catch((err: unknown) => err);
+    const upload = fetch(`${stack.url}/api/v1/profiles`, { method: 'POST', body: form, headers: { authorization: `Bearer ${mintLocalToken()}` }, signal: controller.signal }).catch((err: unknown) => err);
     await atCommit;
     controller.abort();
     expect(await upload).toBeInstanceOf(Error);

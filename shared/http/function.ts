@@ -1,5 +1,6 @@
 import { http } from '@google-cloud/functions-framework';
 import type { Request, Response } from 'express';
+import { authenticateAdmin, type Principal } from '../auth/verify';
 import { getConfig } from '../config';
 import { parseTraceHeaders, requestLogger, type Logger } from '../logging';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
@@ -16,6 +17,8 @@ export interface RequestContext {
   /** The problem `instance`: the request's path and query as the client sent them. */
   instance: string;
   log: Logger;
+  /** The verified administrator, on admin routes. */
+  principal: Principal | undefined;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
@@ -51,7 +54,8 @@ export function httpFunction(fn: FunctionName, handler: Handler): void {
       if (bodyBytes > getConfig().MAX_REQUEST_BYTES) {
         throw new ProblemError('payload-too-large', `The request body is larger than ${getConfig().MAX_REQUEST_BYTES} bytes`, { max_size: getConfig().MAX_REQUEST_BYTES });
       }
-      await handler({ req, res, route: match.route, params: match.params, requestId, instance, log });
+      const principal = match.route.audience === 'admin' ? await authenticateAdmin(req) : undefined;
+      await handler({ req, res, route: match.route, params: match.params, requestId, instance, log, principal });
     } catch (err) {
       if (err instanceof ProblemError) {
         if (err.status >= 500) log.error(err.detail, { problem: err.type });

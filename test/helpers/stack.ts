@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import { resetConfig } from '../../shared/config';
+import { mintLocalToken } from '../../emulators/local-issuer';
 
 export interface StackHandle {
   /** Base URL of the local gateway. */
@@ -49,8 +50,17 @@ export interface ApiResponse<T = unknown> {
 }
 
 /** One request; the body is parsed when it is JSON of any kind (problem+json included). */
-export async function request<T = Record<string, unknown>>(base: string, method: string, path: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+export async function request<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; anonymous?: boolean } = {},
+): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...init.headers };
+  // Admin calls carry the local admin's token unless the test says otherwise.
+  if (path.startsWith('/api/') && !init.anonymous && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+    headers.authorization = `Bearer ${adminToken()}`;
+  }
   let body = init.body;
   if (init.json !== undefined) {
     headers['content-type'] ??= 'application/json';
@@ -60,6 +70,13 @@ export async function request<T = Record<string, unknown>>(base: string, method:
   const text = await res.text();
   const isJson = /json/.test(res.headers.get('content-type') ?? '');
   return { status: res.status, headers: res.headers, body: (isJson && text ? JSON.parse(text) : undefined) as T, text };
+}
+
+let cachedToken: string | undefined;
+
+function adminToken(): string {
+  cachedToken ??= mintLocalToken();
+  return cachedToken;
 }
 
 /** Changes configuration for the rest of a test file (the functions run in this process). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyedAudiences, type FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
+import { authenticatedAudiences, type FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
 import { routes } from '../../shared/routes';
 import { terraformDir } from './terraform-files';
 
@@ -11,14 +11,18 @@ const template = readFileSync(path.join(terraformDir, 'openapi.yaml'), 'utf8');
 const functionsJson = JSON.parse(readFileSync(path.join(terraformDir, 'functions.json'), 'utf8')) as FunctionsDocument;
 const fakeUrl = (fn: string) => `https://${fn.toLowerCase()}-abc123-ew.a.run.app`;
 
+const audience = 'netboot-admin-test';
+
 /**
- * What Terraform's templatefile() makes of openapi.yaml with `backends` = function URLs:
- * `${backends.NAME}` is replaced, `$${` and `%%{` unescape, anything else that Terraform
- * would treat as a template sequence is an error.
+ * What Terraform's templatefile() makes of openapi.yaml with the variables api_gateway.tf
+ * passes (`backends` = function URLs, `admin_token_audience`): those are replaced,
+ * `$${` and `%%{` unescape, anything else Terraform would treat as a template sequence is
+ * an error.
  */
 function renderLikeTerraform(text: string, backends: Record<string, string>): string {
   return text.replace(/(\$\$\{|%%\{)|\$\{([^}]*)\}|%\{([^}]*)\}/g, (whole, escape: string | undefined, interp: string | undefined) => {
     if (escape) return escape.slice(1);
+    if (interp === 'admin_token_audience') return audience;
     const m = interp?.match(/^backends\.([A-Za-z_][\w-]*)$/);
     if (!m) throw new Error(`openapi.yaml: template sequence Terraform cannot render: ${whole}`);
     const url = backends[m[1] as string];
@@ -95,12 +99,22 @@ describe('the generated OpenAPI document', () => {
     }
   });
 
-  it('asks for an API key on admin and internal routes only', () => {
-    expect(doc.securityDefinitions).toEqual({ api_key: { type: 'apiKey', name: 'x-api-key', in: 'header' } });
+  it('asks for a Google ID token of the admin audience on admin and internal routes only', () => {
+    expect(doc.securityDefinitions).toEqual({
+      google_id_token: {
+        authorizationUrl: '',
+        flow: 'implicit',
+        type: 'oauth2',
+        'x-google-issuer': 'https://accounts.google.com',
+        'x-google-jwks_uri': 'https://www.googleapis.com/oauth2/v3/certs',
+        'x-google-audiences': audience,
+      },
+    });
+    expect(authenticatedAudiences).toEqual(expect.arrayContaining(['admin']));
     for (const route of routes) {
       for (const method of route.methods) {
         const security = doc.paths[route.path]?.[method.toLowerCase()]?.security;
-        if (keyedAudiences.includes(route.audience)) expect(security, route.fn).toEqual([{ api_key: [] }]);
+        if (authenticatedAudiences.includes(route.audience)) expect(security, route.fn).toEqual([{ google_id_token: [] }]);
         else expect(security, route.fn).toBeUndefined();
       }
     }

@@ -22,7 +22,7 @@ function configKeys(): string[] {
 }
 
 /** Variables only tests and the local stack set; production must never carry them (it signs URLs through IAM). */
-const testOnlyConfig = new Set(['FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'STORAGE_SIGNING_CREDENTIALS']);
+const testOnlyConfig = new Set(['FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'STORAGE_SIGNING_CREDENTIALS', 'LOCAL_AUTH_PUBLIC_KEY_FILE']);
 
 function hasTerraform(): boolean {
   try {
@@ -173,6 +173,9 @@ describe('functions', () => {
       GOOGLE_CLOUD_PROJECT: 'var.project_id',
       BLOB_BUCKET: 'google_storage_bucket.blobs.name',
       BOOT_ALLOWED_CIDRS: 'local.boot_allowed_cidrs',
+      // Admin requests come only through API Gateway, which verifies the ID token.
+      ADMIN_AUTH: 'gateway',
+      ADMIN_PRINCIPALS: 'var.admin_principals',
     };
     for (const [key, value] of Object.entries(base)) {
       expect(value, key).toContain(derived[key] ?? `var.${key.toLowerCase()}`);
@@ -224,26 +227,34 @@ describe('least privilege', () => {
     expect(String(mod.locals.get('apis'))).toContain('iamcredentials.googleapis.com');
   });
 
-  it('lets admin write, the sweeper delete, and boot and health only read', () => {
+  it('lets admin write (and clean up), the sweeper delete, and boot and health only read', () => {
     const p = mod.locals.get('runtime_permissions') as Record<string, { firestore_role: string; bucket_roles: Record<string, string> }>;
     expect(p.admin?.firestore_role).toBe('roles/datastore.user');
     for (const reader of ['boot', 'health', 'internal']) expect(p[reader]?.firestore_role, reader).toBe('roles/datastore.viewer');
-    expect(Object.values(p.admin?.bucket_roles ?? {}).sort()).toEqual(['roles/storage.objectCreator', 'roles/storage.objectViewer']);
+    const roles = mod.locals.get('blob_roles') as Record<string, string[]>;
+    expect(roles).toEqual({
+      writer: ['storage.objects.create', 'storage.objects.delete', 'storage.objects.get'],
+      sweeper: ['storage.objects.delete', 'storage.objects.get', 'storage.objects.list'],
+    });
+    expect(Object.values(p.admin?.bucket_roles ?? {})).toEqual(['${local.blob_role_names.writer}']);
+    expect(Object.values(p.internal?.bucket_roles ?? {})).toEqual(['${local.blob_role_names.sweeper}']);
     expect(Object.values(p.boot?.bucket_roles ?? {})).toEqual(['roles/storage.objectViewer']);
     expect(Object.values(p.health?.bucket_roles ?? {})).toEqual(['roles/storage.objectViewer']);
-    expect(resource('google_project_iam_custom_role.blob_sweeper').permissions).toEqual(['storage.objects.delete', 'storage.objects.get', 'storage.objects.list']);
+    expect(resource('google_project_iam_custom_role.blob').permissions).toBe('${each.value}');
     expect(resource('google_storage_bucket_iam_member.runtime_blobs').bucket).toBe('${google_storage_bucket.blobs.name}');
   });
 });
 
 describe('front door and scheduler', () => {
   it('configures API Gateway from the generated OpenAPI template with every function URL', () => {
-    expect(mod.locals.get('openapi_document')).toBe('${templatefile("${path.module}/openapi.yaml", { backends = local.function_uri })}');
+    expect(String(mod.locals.get('openapi_document'))).toMatch(/^\$\{templatefile\("\$\{path\.module\}\/openapi\.yaml", \{\s+backends\s+= local\.function_uri\s+admin_token_audience = var\.admin_token_audience\s+\}\)\}$/);
     expect(String(mod.locals.get('function_uri'))).toContain('for name, f in google_cloudfunctions2_function.fn');
     const config = resource('google_api_gateway_api_config.this');
     expect(get(config, 'openapi_documents', 'document', 'contents')).toBe('${base64encode(local.openapi_document)}');
     expect(get(config, 'gateway_config', 'backend_config', 'google_service_account')).toBe('${google_service_account.gateway.email}');
-    expect(resource('google_cloud_run_service_iam_member.gateway_invokes').for_each).toBe('${local.functions}');
+    // Every function but the internal ones, which authenticate nobody themselves.
+    expect(resource('google_cloud_run_service_iam_member.gateway_invokes').for_each).toBe('${{ for name, f in local.functions : name => f if f.audience != "internal" }}');
+    expect(resource('google_cloud_run_service_iam_member.scheduler_invokes_sweeper').service).toBe('${local.run_service[local.sweeper]}');
   });
 
   it('calls the sweeper hourly with POST and an OIDC token', () => {
