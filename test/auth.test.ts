@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { localAdminEmail, mintLocalToken } from '../emulators/local-issuer';
 import { request, setEnv, useLocalStack } from './helpers/stack';
+import { expectProblem } from './helpers/problem';
 
 const stack = useLocalStack();
 const now = () => Math.floor(Date.now() / 1000);
@@ -9,13 +10,6 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 afterEach(() => setEnv({ ADMIN_PRINCIPALS: localAdminEmail, ADMIN_AUTH: undefined }));
 
-function expectProblem(res: { status: number; headers: Headers; body: unknown }, status: number, slug: string): Record<string, unknown> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  const body = res.body as Record<string, unknown>;
-  expect(body.type).toBe(`https://api.example.com/errors/${slug}`);
-  return body;
-}
 
 /** Header and payload of `token` with the payload's claims changed, the signature kept. */
 function tampered(token: string, claims: Record<string, unknown>): string {

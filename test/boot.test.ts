@@ -7,6 +7,7 @@ import { getBucket } from '../shared/clients';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile, sha256, type ProfileBody } from './helpers/profiles';
 import { request, setEnv, useLocalStack } from './helpers/stack';
+import { expectProblem } from './helpers/problem';
 
 const stack = useLocalStack({ ASSET_DELIVERY: 'proxy' });
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
@@ -30,13 +31,6 @@ afterEach(() => {
   resetAdapters();
 });
 
-function expectProblem(res: { status: number; headers: Headers; body: unknown }, status: number, slug: string): Record<string, unknown> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  const body = res.body as Record<string, unknown>;
-  expect(body).toMatchObject({ type: `https://api.example.com/errors/${slug}`, status });
-  return body;
-}
 
 describe('GET /boot.ipxe', () => {
   it('renders the machine’s script with relative asset URLs and the spec headers', async () => {

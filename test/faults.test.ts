@@ -10,6 +10,7 @@ import type { BlobStore } from '../shared/storage/blobs';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
 import { request, useLocalStack } from './helpers/stack';
 import { mintLocalToken } from '../emulators/local-issuer';
+import { expectProblem as expectSpecProblem } from './helpers/problem';
 
 const graceSeconds = 1;
 const stack = useLocalStack({ BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds) });
@@ -76,10 +77,7 @@ function breakDuringFirstWrite(sink: Writable): void {
 }
 
 function expectProblem(res: { status: number; headers: Headers; body: unknown; text: string }, status: number, slug: string): Record<string, unknown> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  const body = res.body as Record<string, unknown>;
-  expect(body.type).toBe(`https://api.example.com/errors/${slug}`);
+  const body = expectSpecProblem(res, status, slug);
   expect(res.text).not.toContain(secret);
   expect(res.text).not.toMatch(/injected|stack|at \w+ \(/i);
   return body;

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { aMac, aMachine } from './helpers/fixtures';
 import { request, useLocalStack } from './helpers/stack';
+import { expectProblem } from './helpers/problem';
 
 const stack = useLocalStack();
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
 const uuidV7 = /^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/;
 
-function expectProblem(res: { status: number; headers: Headers; body: Record<string, unknown> }, status: number, slug: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body).toMatchObject({ type: `https://api.example.com/errors/${slug}`, status });
-  expect(typeof res.body.title).toBe('string');
-  expect(typeof res.body.detail).toBe('string');
-  expect(res.body.request_id).toBe(res.headers.get('x-request-id'));
-}
 
 async function createMachine(overrides: Record<string, unknown> = {}): Promise<{ id: string; body: Record<string, unknown> }> {
   const body = aMachine(overrides);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
 import { request, setEnv, useLocalStack } from './helpers/stack';
+import { expectProblem } from './helpers/problem';
 
 const MiB = 1024 * 1024;
 // Small limits so the over-limit cases stay fast; the defaults are 100 MiB / 1 GiB.
@@ -8,14 +9,6 @@ const stack = useLocalStack({ KERNEL_MAX_BYTES: String(6 * MiB), INITRD_MAX_BYTE
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 const uuidV7 = /^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/;
 
-function expectProblem(res: { status: number; headers: Headers; body: unknown }, status: number, slug: string): Record<string, unknown> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  const body = res.body as Record<string, unknown>;
-  expect(body.type).toBe(`https://api.example.com/errors/${slug}`);
-  expect(body.status).toBe(status);
-  return body;
-}
 
 describe('boot profile lifecycle through the gateway', () => {
   it('create, read, replace and delete; storage matches the documents at every step', async () => {
