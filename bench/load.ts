@@ -4,7 +4,8 @@ import http from 'node:http';
 import { CpuMeter } from './proc';
 
 export interface LoadOptions {
-  url: string;
+  /** Requested in turn (warm-up included), e.g. one boot script URL per machine. */
+  urls: readonly string[];
   concurrency: number;
   /** Requests before measuring (connections opened, caches and JIT warm). */
   warmupRequests: number;
@@ -49,7 +50,7 @@ function once(agent: http.Agent, url: URL): Promise<{ status: number; ms: number
   });
 }
 
-async function drive(agent: http.Agent, url: URL, opts: LoadOptions, count: number, deadline: number, latencies: number[] | null): Promise<{ errors: number; firstError?: string }> {
+async function drive(agent: http.Agent, next: () => URL, opts: LoadOptions, count: number, deadline: number, latencies: number[] | null): Promise<{ errors: number; firstError?: string }> {
   let issued = 0;
   let errors = 0;
   let firstError: string | undefined;
@@ -57,7 +58,7 @@ async function drive(agent: http.Agent, url: URL, opts: LoadOptions, count: numb
     while (issued < count && performance.now() < deadline) {
       issued++;
       try {
-        const { status, ms } = await once(agent, url);
+        const { status, ms } = await once(agent, next());
         if (status !== opts.expectStatus) {
           errors++;
           firstError ??= `status ${status}`;
@@ -73,15 +74,18 @@ async function drive(agent: http.Agent, url: URL, opts: LoadOptions, count: numb
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const url = new URL(opts.url);
+  const urls = opts.urls.map((u) => new URL(u));
+  if (urls.length === 0) throw new Error('no URLs to load');
+  let turn = 0;
+  const next = () => urls[turn++ % urls.length] as URL;
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
   try {
-    const warm = await drive(agent, url, opts, opts.warmupRequests, performance.now() + 15_000, null);
-    if (warm.errors > 0) throw new Error(`warm-up of ${opts.url} failed: ${warm.errors} errors, first: ${warm.firstError}`);
+    const warm = await drive(agent, next, opts, opts.warmupRequests, performance.now() + 15_000, null);
+    if (warm.errors > 0) throw new Error(`warm-up of ${opts.urls[0]}${urls.length > 1 ? ` (and ${urls.length - 1} more URLs)` : ''} failed: ${warm.errors} errors, first: ${warm.firstError}`);
     const latencies: number[] = [];
     const meter = new CpuMeter(opts.watch);
     const started = performance.now();
-    const { errors, firstError } = await drive(agent, url, opts, opts.maxRequests, started + opts.maxMs, latencies);
+    const { errors, firstError } = await drive(agent, next, opts, opts.maxRequests, started + opts.maxMs, latencies);
     const durationMs = performance.now() - started;
     const cpuPercent = meter.read();
     latencies.sort((a, b) => a - b);

@@ -22,8 +22,8 @@ export interface Child {
  * the process that does the work (the `tsx` CLI would put a wrapper process in between).
  * Resolves once the child reports `ready` over IPC.
  */
-export async function startChild(file: string, env: NodeJS.ProcessEnv, stdout: number | 'ignore' | 'inherit' = 'ignore', timeoutMs = 60_000): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, file)], {
+export async function startChild(file: string, env: NodeJS.ProcessEnv, stdout: number | 'ignore' | 'inherit' = 'ignore', nodeArgs: readonly string[] = [], timeoutMs = 60_000): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', resolve(__dirname, file)], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', stdout, 'inherit', 'ipc'],
@@ -109,10 +109,22 @@ export function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
 }
 
-/** CPU use of several processes (and this one) over a stretch of wall time. */
+/** Busy CPU time of the whole machine (all cores), in ms, from /proc/stat. */
+export function machineBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / ticksPerSecond();
+}
+
+/**
+ * CPU use of several processes (and this one) over a stretch of wall time, and of
+ * everything else on the machine (`other`: processes this benchmark did not start).
+ */
 export class CpuMeter {
   private readonly startWall = performance.now();
   private readonly startSelf = process.cpuUsage();
+  private readonly startMachine = machineBusyMs();
   private readonly startOthers: Map<string, { pid: number; ms: number }>;
 
   constructor(others: Record<string, number>) {
@@ -125,6 +137,8 @@ export class CpuMeter {
     const self = process.cpuUsage(this.startSelf);
     const out: Record<string, number> = { client: ((self.user + self.system) / 1000 / wall) * 100 };
     for (const [name, { pid, ms }] of this.startOthers) out[name] = ((cpuMsOf(pid) - ms) / wall) * 100;
+    const ours = Object.values(out).reduce((a, b) => a + b, 0);
+    out.other = Math.max(0, ((machineBusyMs() - this.startMachine) / wall) * 100 - ours);
     return out;
   }
 }

@@ -2,6 +2,7 @@
 // while the gateway process's RSS is sampled.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { adminAuthorization } from './fixtures';
 import { RssSampler } from './proc';
 import { settle } from './stream';
 
@@ -36,7 +37,7 @@ export function multipartBody(machineId: string, kernelBytes: number, totalBytes
 
 function post(url: string, body: Buffer, contentType: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': String(body.length) } }, (res) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': String(body.length), authorization: adminAuthorization() } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));

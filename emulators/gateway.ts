@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import '../functions';
 import { getConfig } from '../shared/config';
-import { ProblemError, sendProblem } from '../shared/http/problem';
+import { ProblemError, problemBody, sendProblem } from '../shared/http/problem';
 import { requestIdFrom } from '../shared/http/request-id';
 import { resolveRoute, routes } from '../shared/routes';
 
@@ -11,36 +12,170 @@ import { resolveRoute, routes } from '../shared/routes';
  * The local stand-in for API Gateway / the load balancer: one port, the production
  * routes from the route table, each request handed to its own function's
  * functions-framework server (body parsing and all), in this process.
+ *
+ * Like Google's front end, it answers what never reaches a function itself, and
+ * always with problem+json: unknown routes and methods, bodies over MAX_REQUEST_BYTES
+ * (declared or streamed), requests Node's HTTP parser refuses (oversized headers,
+ * malformed request lines, bad framing), CONNECT, unknown `Expect` values.
  */
 export function createGateway(): http.Server {
   const functions = new Map<string, http.Server>(routes.map((route) => [route.fn, getTestServer(route.fn)]));
-  return http.createServer((req, res) => {
+
+  const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void => {
     const path = (req.url ?? '/').split('?')[0] as string;
+    if (req.httpVersionMajor !== 1) {
+      // Node parses HTTP/0.9 and "HTTP/2.0" request lines; neither is HTTP/1.x framing.
+      refuse(req, res, path, new ProblemError('validation-error', `HTTP/${req.httpVersion} is not spoken here (HTTP/1.0 or HTTP/1.1)`, { invalid_fields: [{ field: '(request)', reason: 'unsupported HTTP version' }] }));
+      return;
+    }
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      // Node answers this itself with a bodiless 400 unless told not to (requireHostHeader below).
+      refuse(req, res, path, new ProblemError('validation-error', 'An HTTP/1.1 request needs a Host header', { invalid_fields: [{ field: 'Host', reason: 'required header is missing' }] }));
+      return;
+    }
     const match = resolveRoute(req.method ?? 'GET', path);
-    const declaredLength = Number(req.headers['content-length'] ?? 0);
-    if (match.kind === 'found' && declaredLength > getConfig().MAX_REQUEST_BYTES) {
+    if (match.kind === 'not-found') {
+      refuse(req, res, path, new ProblemError('not-found', `No route for ${req.method} ${path}`));
+      return;
+    }
+    if (match.kind === 'wrong-method') {
+      refuse(req, res, path, new ProblemError('method-not-allowed', `${req.method} is not allowed on ${path}`, {}, { Allow: match.allow.join(', ') }));
+      return;
+    }
+    const max = getConfig().MAX_REQUEST_BYTES;
+    if (Number(req.headers['content-length'] ?? 0) > max) {
       // Cloud Functions refuses such bodies before the function runs; so does the local gateway.
-      refuse(req, res, path, new ProblemError('payload-too-large', `The request body is larger than ${getConfig().MAX_REQUEST_BYTES} bytes`, { max_size: getConfig().MAX_REQUEST_BYTES }));
+      refuse(req, res, path, payloadTooLarge(max));
       return;
     }
-    if (match.kind === 'found') {
-      // Like Google's front ends, the gateway reports the peer it saw; a client's own
-      // X-Forwarded-For is kept but the last entry is always the real peer.
-      const peer = req.socket.remoteAddress ?? '';
-      const forwarded = req.headers['x-forwarded-for'];
-      req.headers['x-forwarded-for'] = forwarded ? `${String(forwarded)}, ${peer}` : peer;
-      functions.get(match.route.fn)?.emit('request', req, res);
-      return;
-    }
-    refuse(
-      req,
-      res,
-      path,
-      match.kind === 'wrong-method'
-        ? new ProblemError('method-not-allowed', `${req.method} is not allowed on ${path}`, {}, { Allow: match.allow.join(', ') })
-        : new ProblemError('not-found', `No route for ${req.method} ${path}`),
-    );
+    if (req.headers['content-length'] === undefined) capStreamedBody(req, res, path, max);
+    // Like Google's front ends, the gateway reports the peer it saw; a client's own
+    // X-Forwarded-For is kept but the last entry is always the real peer.
+    const peer = req.socket.remoteAddress ?? '';
+    const forwarded = req.headers['x-forwarded-for'];
+    req.headers['x-forwarded-for'] = forwarded ? `${String(forwarded)}, ${peer}` : peer;
+    // Only now, when the body will be read, is the client told to send it.
+    if (expectsContinue) res.writeContinue();
+    functions.get(match.route.fn)?.emit('request', req, res);
+  };
+
+  // Node's own answers to these are bodiless; the gateway's are problem+json.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => dispatch(req, res, false));
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => dispatch(req, res, true));
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    refuse(req, res, path, new ProblemError('expectation-failed', `Expect: ${String(req.headers.expect).slice(0, 100)} cannot be met (only 100-continue is supported)`));
   });
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    // Without a listener Node drops a CONNECT without a word. This is not a proxy.
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const match = resolveRoute('CONNECT', path);
+    const problem =
+      match.kind === 'wrong-method'
+        ? new ProblemError('method-not-allowed', `CONNECT is not allowed on ${path}`, {}, { Allow: match.allow.join(', ') })
+        : new ProblemError('not-found', `No route for CONNECT ${path.slice(0, 256)}`);
+    answerOnSocket(socket, problem, (req.url ?? '/').slice(0, 2048), requestIdFrom(req.headers['x-request-id']));
+  });
+  // Requests Node's parser refuses never reach a handler: oversized request line or header
+  // fields (431), malformed framing (400). In production Google's front end answers these
+  // itself, before any function; locally the gateway answers them as the functions would.
+  server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
+    // A parser error repeats while bytes keep arriving on a socket already answered.
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    // As Node itself does: answer only if nothing of a response went out on this socket yet.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    answerOnSocket(socket, problemForParserError(err), instanceOf(err.rawPacket, inFlight), requestIdFrom(undefined));
+  });
+  return server;
+}
+
+const answered = new WeakSet<Duplex>();
+
+function payloadTooLarge(max: number): ProblemError {
+  return new ProblemError('payload-too-large', `The request body is larger than ${max} bytes`, { max_size: max });
+}
+
+/**
+ * A body without Content-Length (chunked) is counted as it arrives, before any parser
+ * sees it: past `max` bytes the client gets 413 and the connection is closed; the
+ * bytes already handed on are at most `max`, and nothing after them is kept.
+ */
+function capStreamedBody(req: http.IncomingMessage, res: http.ServerResponse, path: string, max: number): void {
+  const push = req.push.bind(req);
+  let received = 0;
+  let refused = false;
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (refused) return true; // read and dropped until the socket closes
+    if (chunk !== null && chunk !== undefined) {
+      received += (chunk as Buffer).length;
+      if (received > max) {
+        refused = true;
+        // The function's body parser never sees the end of this body; the socket closes
+        // once the answer is out (Connection: close), which aborts its read.
+        refuse(req, res, path, payloadTooLarge(max));
+        return true;
+      }
+    }
+    return push(chunk, encoding);
+  };
+}
+
+function problemForParserError(err: Error & { code?: string }): ProblemError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ProblemError('request-header-fields-too-large', 'The request line and header fields together are larger than this service accepts');
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return new ProblemError('payload-too-large', 'The chunk extensions of the request body are too large');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ProblemError('request-timeout', 'The request was not received in time');
+    default:
+      return new ProblemError('validation-error', 'The request is not valid HTTP/1.1', { invalid_fields: [{ field: '(request)', reason: parserReason(err.code) }] });
+  }
+}
+
+/** llhttp's codes, in words a client can act on; never the raw bytes. */
+function parserReason(code: string | undefined): string {
+  if (!code) return 'malformed request';
+  if (/METHOD/.test(code)) return 'invalid or unsupported method';
+  if (/URL|VERSION|CONSTANT/.test(code)) return 'malformed request line';
+  if (/HEADER_TOKEN|INVALID_HEADER|LF_EXPECTED|CR_EXPECTED/.test(code)) return 'malformed header field';
+  if (/CONTENT_LENGTH|TRANSFER_ENCODING/.test(code)) return 'invalid or conflicting Content-Length / Transfer-Encoding';
+  if (/CHUNK/.test(code)) return 'malformed chunked body';
+  if (/EOF/.test(code)) return 'the request ended before its body did';
+  return 'malformed request';
+}
+
+/** The problem `instance` for a request the parser refused: its target when the request line got that far. */
+function instanceOf(rawPacket: Buffer | undefined, inFlight: http.ServerResponse | null | undefined): string {
+  const url = inFlight?.req?.url;
+  if (url) return url.slice(0, 2048);
+  const line = /^[A-Za-z-]{1,32} (\/[\x21-\x7e]{0,2047})/.exec(rawPacket?.subarray(0, 2100).toString('latin1') ?? '');
+  return line?.[1] ?? '/';
+}
+
+/** A whole HTTP/1.1 answer written on the bare socket, which is then closed. */
+function answerOnSocket(socket: Duplex, problem: ProblemError, instance: string, requestId: string): void {
+  const body = JSON.stringify(problemBody(problem, instance, requestId));
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/problem+json',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Request-Id': requestId,
+    ...(instance.startsWith('/api/') ? { 'X-API-Version': 'v1' } : {}),
+    ...problem.headers,
+    Connection: 'close',
+  };
+  const head = [`HTTP/1.1 ${problem.status} ${http.STATUS_CODES[problem.status] ?? ''}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  // Leave the client a moment to read the answer before unread bytes reset the connection.
+  const linger = setTimeout(() => socket.destroy(), 1000);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }
 
 function refuse(req: http.IncomingMessage, res: http.ServerResponse, path: string, problem: ProblemError): void {

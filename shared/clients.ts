@@ -11,6 +11,15 @@ export function getFirestore(): Firestore {
   return firestore;
 }
 
+let rateLimitFirestore: Firestore | undefined;
+
+/** The database of rate-limit counters and download leases (`RATE_LIMIT_DATABASE`), apart from the inventory. */
+export function getRateLimitFirestore(): Firestore {
+  const { GOOGLE_CLOUD_PROJECT: projectId, RATE_LIMIT_DATABASE: databaseId } = getConfig();
+  rateLimitFirestore ??= new Firestore({ projectId, databaseId, ignoreUndefinedProperties: true });
+  return rateLimitFirestore;
+}
+
 export function getStorage(): Storage {
   storage ??= new Storage({ projectId: getConfig().GOOGLE_CLOUD_PROJECT });
   return storage;
@@ -33,7 +42,9 @@ export function getSigningBucket(): Bucket {
 /** Drops cached clients (tests switch projects between files). */
 export async function resetClients(): Promise<void> {
   await firestore?.terminate();
+  await rateLimitFirestore?.terminate();
   firestore = undefined;
+  rateLimitFirestore = undefined;
   storage = undefined;
   signingStorage = undefined;
 }

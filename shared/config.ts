@@ -3,6 +3,8 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 
 const byteCount = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A rate limit: requests per minute, or concurrent downloads; 0 switches it off. */
+const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 /** Every environment variable the functions read; Terraform sets the same names. */
 export const configSchema = z.object({
@@ -29,6 +31,21 @@ export const configSchema = z.object({
   ADMIN_PRINCIPALS: z.string().default(''),
   /** Local stack only: PEM public key of the local token issuer (`npm run admin-token`). */
   LOCAL_AUTH_PUBLIC_KEY_FILE: z.string().optional(),
+  /** Boot script requests per minute per MAC address (0: no limit). */
+  RATE_LIMIT_BOOT_PER_MAC: limit(10),
+  /** Admin API requests per minute per administrator (verified email). */
+  RATE_LIMIT_ADMIN_PER_PRINCIPAL: limit(100),
+  /** Admin API requests per minute per client address (an IPv6 client by its /64). */
+  RATE_LIMIT_ADMIN_PER_IP: limit(300),
+  /** Admin API requests per minute in total. */
+  RATE_LIMIT_ADMIN_GLOBAL: limit(1000),
+  /** Concurrent streamed asset downloads per boot profile (proxy mode). */
+  RATE_LIMIT_DOWNLOADS_PER_PROFILE: limit(5),
+  /** The Firestore database holding rate-limit counters and download leases (its own, so boot functions may write it and nothing else). */
+  RATE_LIMIT_DATABASE: z.string().regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/).default('rate-limits'),
+  /** What a request gets when the rate-limit store does not answer in RATE_LIMIT_TIMEOUT_MS: `open` (served, unlimited) or `closed` (503). */
+  RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+  RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1000),
   PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   FIRESTORE_EMULATOR_HOST: z.string().optional(),

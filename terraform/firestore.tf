@@ -42,3 +42,53 @@ resource "google_firestore_index" "machines_by_mac_then_id" {
 
   depends_on = [google_firestore_database.default]
 }
+
+# Rate-limit state (shared/ratelimit): per-minute counters and download-slot leases. A
+# database of its own, so that the boot functions, which must write this state, get write
+# access to it alone (iam.tf) and stay read-only on the inventory. Its data lives for
+# minutes: no delete protection, and the TTL policies below delete what has expired.
+resource "google_firestore_database" "rate_limits" {
+  name                    = "${var.name_prefix}-rate-limits"
+  location_id             = var.firestore_location != null ? var.firestore_location : var.region
+  type                    = "FIRESTORE_NATIVE"
+  delete_protection_state = "DELETE_PROTECTION_DISABLED"
+  deletion_policy         = "DELETE"
+
+  depends_on = [google_project_service.api]
+}
+
+# TTL on `expire_at` (a counter's window end plus a minute; a lease's expiry), without
+# single-field indexes: no query filters on it, and indexing an ever-increasing timestamp
+# would only create a write hot spot. Expired documents are deleted within about a day;
+# the code never relies on that (windows and lease expiries are checked on read).
+resource "google_firestore_field" "rate_limit_ttl" {
+  for_each = toset(["rate_limits", "download_slots"])
+
+  project    = var.project_id
+  database   = google_firestore_database.rate_limits.name
+  collection = each.value
+  field      = "expire_at"
+
+  ttl_config {}
+
+  index_config {}
+}
+
+# sum(n) over a counter's shards: where('counter', '==', id) with the summed field indexed.
+# Download slots query where('pool', '==', pool), which the automatic index serves.
+resource "google_firestore_index" "rate_limit_window_totals" {
+  project     = var.project_id
+  database    = google_firestore_database.rate_limits.name
+  collection  = "rate_limits"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "counter"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "n"
+    order      = "ASCENDING"
+  }
+}

@@ -36,7 +36,19 @@ locals {
     ADMIN_TOKEN_AUDIENCE     = var.admin_token_audience
     ADMIN_PRINCIPALS         = join(",", var.admin_principals)
     PROBLEM_TYPE_BASE        = var.problem_type_base
-    LOG_LEVEL                = var.log_level
+    # Rate limits (shared/ratelimit), kept in their own database (firestore.tf). Admin
+    # requests reach the functions through API Gateway, which has no Cloud Armor: the
+    # admin limits are the functions' alone. Boot routes behind the internal load balancer
+    # are also limited per client address by Cloud Armor (internal_lb.tf).
+    RATE_LIMIT_BOOT_PER_MAC          = tostring(var.rate_limit_boot_per_mac)
+    RATE_LIMIT_ADMIN_PER_PRINCIPAL   = tostring(var.rate_limit_admin_per_principal)
+    RATE_LIMIT_ADMIN_PER_IP          = tostring(var.rate_limit_admin_per_ip)
+    RATE_LIMIT_ADMIN_GLOBAL          = tostring(var.rate_limit_admin_global)
+    RATE_LIMIT_DOWNLOADS_PER_PROFILE = tostring(var.rate_limit_downloads_per_profile)
+    RATE_LIMIT_DATABASE              = google_firestore_database.rate_limits.name
+    RATE_LIMIT_FAIL_MODE             = var.rate_limit_fail_mode
+    RATE_LIMIT_TIMEOUT_MS            = tostring(var.rate_limit_timeout_ms)
+    LOG_LEVEL                        = var.log_level
   }
   # Optional: unset means the code's default (storage.googleapis.com).
   function_env_optional = var.storage_public_url == null ? {} : { STORAGE_PUBLIC_URL = var.storage_public_url }

@@ -4,7 +4,8 @@
 #            failed upload, leaves behind: a custom role with exactly
 #            storage.objects.create/get/delete on the blob bucket.
 #   boot     reads documents and blobs, and signs URLs: V4 signing without a private key
-#            goes through IAM signBlob, which needs Token Creator on itself.
+#            goes through IAM signBlob, which needs Token Creator on itself. Writes only
+#            the rate-limit database (counters, download leases), as admin does.
 #   health   reads one document and lists one object.
 #   internal (the sweeper) reads profiles, lists and deletes blobs: a custom role with
 #            exactly storage.objects.list/get/delete on the blob bucket.
@@ -71,6 +72,22 @@ resource "google_project_iam_member" "runtime_firestore" {
   project = var.project_id
   role    = each.value.firestore_role
   member  = "serviceAccount:${google_service_account.runtime[each.key].email}"
+}
+
+# The functions that enforce rate limits (admin, boot) read and write the rate-limit
+# database (firestore.tf) and only it: boot stays read-only on the inventory.
+resource "google_project_iam_member" "runtime_rate_limits" {
+  for_each = toset(["admin", "boot"])
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.runtime[each.key].email}"
+
+  condition {
+    title       = "rate-limit-database-only"
+    description = "Rate-limit counters and download leases; not the inventory."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.rate_limits.name}\""
+  }
 }
 
 resource "google_storage_bucket_iam_member" "runtime_blobs" {

@@ -188,6 +188,86 @@ variable "log_level" {
   }
 }
 
+# Rate limits (shared/ratelimit). Requests per minute in fixed one-minute windows, or
+# concurrent downloads; 0 switches a limit off.
+
+variable "rate_limit_boot_per_mac" {
+  description = "RATE_LIMIT_BOOT_PER_MAC: boot script requests per minute per MAC address (the spec: 10)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.rate_limit_boot_per_mac >= 0 && floor(var.rate_limit_boot_per_mac) == var.rate_limit_boot_per_mac
+    error_message = "rate_limit_boot_per_mac must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_admin_per_principal" {
+  description = "RATE_LIMIT_ADMIN_PER_PRINCIPAL: admin API requests per minute per administrator (the spec: 100)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.rate_limit_admin_per_principal >= 0 && floor(var.rate_limit_admin_per_principal) == var.rate_limit_admin_per_principal
+    error_message = "rate_limit_admin_per_principal must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_admin_per_ip" {
+  description = "RATE_LIMIT_ADMIN_PER_IP: admin API requests per minute per client address, an IPv6 client by its /64 (the spec: 300)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rate_limit_admin_per_ip >= 0 && floor(var.rate_limit_admin_per_ip) == var.rate_limit_admin_per_ip
+    error_message = "rate_limit_admin_per_ip must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_admin_global" {
+  description = "RATE_LIMIT_ADMIN_GLOBAL: admin API requests per minute in total (the spec: 1000)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.rate_limit_admin_global >= 0 && floor(var.rate_limit_admin_global) == var.rate_limit_admin_global
+    error_message = "rate_limit_admin_global must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_downloads_per_profile" {
+  description = "RATE_LIMIT_DOWNLOADS_PER_PROFILE: concurrent streamed asset downloads per boot profile (ASSET_DELIVERY = proxy)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.rate_limit_downloads_per_profile >= 0 && floor(var.rate_limit_downloads_per_profile) == var.rate_limit_downloads_per_profile
+    error_message = "rate_limit_downloads_per_profile must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_fail_mode" {
+  description = "RATE_LIMIT_FAIL_MODE: when the rate-limit database does not answer in time, open (serve the request unlimited) or closed (503)."
+  type        = string
+  default     = "open"
+
+  validation {
+    condition     = contains(["open", "closed"], var.rate_limit_fail_mode)
+    error_message = "rate_limit_fail_mode must be open or closed."
+  }
+}
+
+variable "rate_limit_timeout_ms" {
+  description = "RATE_LIMIT_TIMEOUT_MS: how long a request waits for the rate-limit database before RATE_LIMIT_FAIL_MODE applies (50 to 10000)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.rate_limit_timeout_ms >= 50 && var.rate_limit_timeout_ms <= 10000 && floor(var.rate_limit_timeout_ms) == var.rate_limit_timeout_ms
+    error_message = "rate_limit_timeout_ms must be an integer from 50 to 10000."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Front door
 # ---------------------------------------------------------------------------

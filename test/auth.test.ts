@@ -47,6 +47,8 @@ describe('admin authentication', () => {
     ['a tampered token (email changed)', () => bearer(tampered(mintLocalToken({ email: 'mallory@example.org' }), { email: localAdminEmail })), 'invalid_token'],
     ['a tampered token (expiry extended)', () => bearer(tampered(mintLocalToken({ iat: now() - 7200, exp: now() - 3600 }), { exp: now() + 3600 })), 'invalid_token'],
     ['a token signed with alg none', () => bearer(`${Buffer.from('{"alg":"none","kid":"netboot-local"}').toString('base64url')}.${mintLocalToken().split('.')[1]}.`), 'invalid_token'],
+    ['a JWT whose header is not JSON', () => bearer(`bm90LWpzb24.${mintLocalToken().split('.')[1]}.c2ln`), 'invalid_token'],
+    ['an HS256 token', () => bearer(`${Buffer.from('{"alg":"HS256","kid":"netboot-local"}').toString('base64url')}.${mintLocalToken().split('.')[1]}.c2ln`), 'invalid_token'],
     ['an unverified email', () => bearer(mintLocalToken({ email_verified: false })), 'invalid_token'],
   ];
 
@@ -55,6 +57,10 @@ describe('admin authentication', () => {
     expectProblem(res, 401, 'unauthorized');
     expect(res.headers.get('www-authenticate')).toBe(`Bearer realm="netboot-admin", error="${error}"`);
     expect(res.text).not.toMatch(/eyJ/); // the token never comes back
+  });
+
+  it('the scheme name is case-insensitive', async () => {
+    expect((await request(stack.url, 'GET', '/api/v1/machines', { headers: { authorization: `bearer ${mintLocalToken()}` } })).status).toBe(200);
   });
 
   it('403 for a valid identity that is not an administrator', async () => {

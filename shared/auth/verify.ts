@@ -23,20 +23,25 @@ function unauthorized(detail: string, error = 'invalid_token'): ProblemError {
 
 function bearerToken(req: IncomingMessage): string {
   const header = req.headers.authorization;
-  const match = header ? /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header) : null;
+  const match = header ? /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header) : null;
   if (!header) throw new ProblemError('unauthorized', 'Admin endpoints need a bearer ID token', {}, { 'WWW-Authenticate': 'Bearer realm="netboot-admin"' });
   if (!match) throw unauthorized('The Authorization header is not a bearer JWT', 'invalid_request');
   return match[1] as string;
 }
 
-/** The unverified key id, only to choose which keys verify the token. */
+/**
+ * The unverified key id, only to choose which keys verify the token. A header that is
+ * not an RS256 JWS header is refused here, before any certificate is fetched.
+ */
 function keyIdOf(token: string): string | undefined {
+  let header: { alg?: unknown; kid?: unknown };
   try {
-    const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: unknown };
-    return typeof header.kid === 'string' ? header.kid : undefined;
+    header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as typeof header;
   } catch {
-    return undefined;
+    throw unauthorized('The ID token was rejected: malformed');
   }
+  if (header?.alg !== 'RS256') throw unauthorized('The ID token was rejected: malformed');
+  return typeof header.kid === 'string' ? header.kid : undefined;
 }
 
 let localKey: { file: string; pem: string } | undefined;

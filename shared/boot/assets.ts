@@ -7,6 +7,7 @@ import { getConfig } from '../config';
 import type { AssetKind, BlobRef, BootProfile } from '../domain/profile';
 import { ProblemError } from '../http/problem';
 import type { Logger } from '../logging';
+import { acquireDownloadSlot } from '../ratelimit';
 import { blobStore, profileRepository } from '../repositories';
 import type { BlobRange } from '../storage/blobs';
 import { SignedUrlCache } from './signed-urls';
@@ -76,32 +77,43 @@ export async function streamAsset(req: Request, res: Response, kind: AssetKind, 
     if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0];
   }
 
-  if (range) {
-    res.status(206);
-    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
-  } else {
-    res.status(200);
-  }
-  res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : blob.size));
+  const setStatus = () => {
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    } else {
+      res.status(200);
+    }
+    res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : blob.size));
+  };
   if (req.method === 'HEAD') {
+    setStatus();
     res.end();
     return;
   }
 
-  const source = blobStore().read(blob.id, range);
+  // One of the profile's concurrent download slots (429 when all are held), released
+  // however the download ends: finished, failed, or the client gone.
+  const slot = await acquireDownloadSlot(res, profileId, log);
   try {
-    await firstBytes(source);
-  } catch (err) {
-    source.destroy();
-    if ((err as { code?: number }).code === 404) throw assetNotFound(kind, profileId);
-    throw Object.assign(storageError(kind), { cause: err });
-  }
-  try {
-    // pipeline destroys the Storage read when the client goes away.
-    await pipeline(source, res);
-  } catch (err) {
-    if (res.destroyed && !res.writableFinished) log.info('client went away mid-download', { blob_id: blob.id, sent: res.socket?.bytesWritten });
-    else throw Object.assign(storageError(kind), { cause: err });
+    setStatus();
+    const source = blobStore().read(blob.id, range);
+    try {
+      await firstBytes(source);
+    } catch (err) {
+      source.destroy();
+      if ((err as { code?: number }).code === 404) throw assetNotFound(kind, profileId);
+      throw Object.assign(storageError(kind), { cause: err });
+    }
+    try {
+      // pipeline destroys the Storage read when the client goes away.
+      await pipeline(source, res);
+    } catch (err) {
+      if (res.destroyed && !res.writableFinished) log.info('client went away mid-download', { blob_id: blob.id, sent: res.socket?.bytesWritten });
+      else throw Object.assign(storageError(kind), { cause: err });
+    }
+  } finally {
+    await slot.release();
   }
 }
 

@@ -7,17 +7,26 @@ function machineNotConfigured(mac: string): ProblemError {
   return new ProblemError('machine-not-configured', `No boot configuration found for MAC address ${mac}`, { mac_address: mac });
 }
 
-/** The iPXE script for the machine that owns `rawMac` (as iPXE sent it, already URL-decoded). */
-export async function bootScriptFor(rawMac: unknown, now = new Date()): Promise<string> {
+/** The canonical MAC of a `mac` query parameter (as iPXE sent it, already URL-decoded); 400 when it is not one. */
+export function bootMac(rawMac: unknown): string {
   if (typeof rawMac !== 'string') {
     throw new ProblemError('invalid-mac-address', macRejectionReasons.format, rawMac === undefined ? {} : { mac_address: String(rawMac).slice(0, 64) });
   }
   const parsed = parseMac(rawMac);
   if (!parsed.ok) throw new ProblemError('invalid-mac-address', macRejectionReasons[parsed.reason], { mac_address: rawMac.slice(0, 64) });
+  return parsed.mac;
+}
 
-  const machine = await machineRepository().findByMac(parsed.mac);
-  if (!machine?.bootProfileId) throw machineNotConfigured(parsed.mac);
+/** The iPXE script for the machine that owns `mac` (canonical form). */
+export async function bootScriptForMac(mac: string, now = new Date()): Promise<string> {
+  const machine = await machineRepository().findByMac(mac);
+  if (!machine?.bootProfileId) throw machineNotConfigured(mac);
   const profile = await profileRepository().get(machine.bootProfileId);
-  if (!profile) throw machineNotConfigured(parsed.mac);
-  return renderIpxeScript({ machineId: machine.id, mac: parsed.mac, profile, generatedAt: now });
+  if (!profile) throw machineNotConfigured(mac);
+  return renderIpxeScript({ machineId: machine.id, mac, profile, generatedAt: now });
+}
+
+/** The iPXE script for the machine that owns `rawMac` (as iPXE sent it, already URL-decoded). */
+export async function bootScriptFor(rawMac: unknown, now = new Date()): Promise<string> {
+  return bootScriptForMac(bootMac(rawMac), now);
 }

@@ -46,6 +46,16 @@ export function installFrameworkErrorBridge(): void {
   const express = require(require.resolve('express', { paths: [frameworkDir] })) as { application: { handle: Handle } };
   const original = express.application.handle;
   express.application.handle = function handle(this: Application, req, res, callback) {
+    // The body parser would inflate a compressed body whole before any size check: a few
+    // kilobytes of gzip can become gigabytes. No client of this API compresses its uploads.
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity' && encoding !== '') {
+      const requestId = requestIdFrom(req.headers['x-request-id']);
+      res.setHeader('X-Request-Id', requestId);
+      if (req.url?.startsWith('/api/')) res.setHeader('X-API-Version', 'v1');
+      sendProblem(res, new ProblemError('unsupported-media-type', 'Compressed request bodies are not accepted (Content-Encoding must be identity)'), req.url ?? '/', requestId);
+      return;
+    }
     original.call(this, req, res, callback ?? ((err?: unknown) => {
       const requestId = requestIdFrom(req.headers['x-request-id']);
       res.setHeader('X-Request-Id', requestId);

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { authenticateAdmin, type Principal } from '../auth/verify';
 import { getConfig } from '../config';
 import { parseTraceHeaders, requestLogger, type Logger } from '../logging';
+import { enforceAdminLimits } from '../ratelimit';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
 import { installFrameworkErrorBridge } from './framework-errors';
 import { ProblemError, sendProblem } from './problem';
@@ -55,10 +56,12 @@ export function httpFunction(fn: FunctionName, handler: Handler): void {
         throw new ProblemError('payload-too-large', `The request body is larger than ${getConfig().MAX_REQUEST_BYTES} bytes`, { max_size: getConfig().MAX_REQUEST_BYTES });
       }
       const principal = match.route.audience === 'admin' ? await authenticateAdmin(req) : undefined;
+      // Per administrator, per client address and in total; 429 past any of them.
+      if (principal) await enforceAdminLimits(req, res, principal, log);
       await handler({ req, res, route: match.route, params: match.params, requestId, instance, log, principal });
     } catch (err) {
       if (err instanceof ProblemError) {
-        if (err.status >= 500) log.error(err.detail, { problem: err.type });
+        if (err.status >= 500) log.error(err.detail, { problem: err.type, ...(err.cause ? { cause: err.cause instanceof Error ? err.cause.stack : String(err.cause) } : {}) });
         sendProblem(res, err, instance, requestId);
       } else {
         log.error('unhandled error', { err: err instanceof Error ? err.stack : String(err) });

@@ -37,9 +37,12 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, det
   return result.data;
 }
 
-/** Admin write endpoints take JSON only. */
+/**
+ * Admin write endpoints take JSON only, as `application/json`: the only type the
+ * framework's body parser parses as JSON. A `+json` type would arrive as raw bytes.
+ */
 export function requireJsonBody(contentType: string | undefined): void {
-  if (!contentType || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+  if (!contentType || !/^application\/json\s*(?:;|$)/i.test(contentType)) {
     throw new ProblemError('unsupported-media-type', 'The request body must be application/json');
   }
 }

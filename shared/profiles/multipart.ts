@@ -172,6 +172,9 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     }
   });
   bb.on('file', (name, stream) => {
+    // A part cut short errors its stream as well as the form (which marks the body malformed).
+    // Listen before anything awaits: an unheard 'error' escapes the request as a crash (500).
+    stream.on('error', () => undefined);
     // `curl -F kernel_args=@args.json` sends the JSON as a file part: read it as the field.
     if (name === 'kernel_args') {
       if (claim(name)) pending.push(readSmallPart(stream, formLimits.fieldSize).then(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import { resetConfig } from '../../shared/config';
+import { resetRateLimits } from '../../shared/ratelimit';
 import { mintLocalToken } from '../../emulators/local-issuer';
 
 export interface StackHandle {
@@ -9,6 +10,18 @@ export interface StackHandle {
   readonly url: string;
   readonly emulatorKind: 'embedded' | 'official';
 }
+
+/**
+ * Rate limits high enough that no test trips them by accident (files make hundreds of
+ * admin requests a minute); test/ratelimit*.test.ts pass their own.
+ */
+export const highRateLimits: Record<string, string> = {
+  RATE_LIMIT_BOOT_PER_MAC: '100000',
+  RATE_LIMIT_ADMIN_PER_PRINCIPAL: '100000',
+  RATE_LIMIT_ADMIN_PER_IP: '100000',
+  RATE_LIMIT_ADMIN_GLOBAL: '100000',
+  RATE_LIMIT_DOWNLOADS_PER_PROFILE: '100000',
+};
 
 /**
  * The whole local stack for one test file: the run's shared emulators, a project id
@@ -24,8 +37,10 @@ export function useLocalStack(env: Record<string, string> = {}): StackHandle {
       STORAGE_EMULATOR_HOST: inject('storageHost'),
       GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
       BLOB_BUCKET: `demo-test-${suffix}-blobs`,
+      ...highRateLimits,
       ...env,
     });
+    resetRateLimits();
     stack = await startLocalStack();
   });
   afterAll(async () => {

@@ -176,6 +176,7 @@ describe('functions', () => {
       // Admin requests come only through API Gateway, which verifies the ID token.
       ADMIN_AUTH: 'gateway',
       ADMIN_PRINCIPALS: 'var.admin_principals',
+      RATE_LIMIT_DATABASE: 'google_firestore_database.rate_limits.name',
     };
     for (const [key, value] of Object.entries(base)) {
       expect(value, key).toContain(derived[key] ?? `var.${key.toLowerCase()}`);
