@@ -1,6 +1,7 @@
 // `npm run bench`: boot-path latency, asset streaming, redirects and upload memory against
 // the local stack. The emulators and each gateway run in child processes of their own, so
 // the gateway's RSS and CPU are measured alone. Prints a table, writes bench/results.json.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -38,6 +39,17 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const progress = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
 const t0 = performance.now();
 
+/** The commit measured, and how many files outside bench/ differ from it (others edit the tree meanwhile). */
+function codeVersion(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: resolve(__dirname, '..'), encoding: 'utf8' }).trim();
+    const changed = git('status', '--porcelain').split('\n').filter((l) => l && !/ (bench\/|BENCHMARKS\.md)/.test(l)).length;
+    return `${git('rev-parse', '--short', 'HEAD')}${changed ? ` + ${changed} uncommitted file(s) outside bench/` : ''}`;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
 function machineInfo() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
@@ -52,6 +64,7 @@ function machineInfo() {
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
     /** Other work on the machine skews every number below: shown so that a busy run is recognisable. */
     loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    code: codeVersion(),
   };
 }
 
@@ -67,6 +80,7 @@ async function main(): Promise<void> {
   out(`command: ${meta.command}`);
   out(`date:    ${meta.date}`);
   out(`node:    ${meta.node}`);
+  out(`code:    ${meta.code}`);
   out(`cpu:     ${meta.cpuModel}, ${meta.cores} cores, ${meta.memoryGiB} GiB RAM, Linux ${meta.kernel}`);
   out(`load:    ${meta.loadAverageAtStart} (1/5/15 min load average at start); other processes used ${pct(meta.otherCpuAtStartPercent)} of a core in the second before`);
   if (meta.otherCpuAtStartPercent > 25) out('WARNING: the machine is busy with work this benchmark did not start; see the "not ours" CPU of each step.');
