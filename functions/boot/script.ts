@@ -8,8 +8,12 @@ httpFunction('bootScript', async ({ req, res, log }) => {
   assertFromBootNetwork(req);
   const mac = bootMac(req.query.mac);
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
-  await enforceBootScriptLimit(res, mac, log);
-  const script = await bootScriptForMac(mac);
+  // The count and the lookup are independent round trips: run them side by side, and
+  // let a refusal win over whatever the lookup found.
+  const [limit, lookup] = await Promise.allSettled([enforceBootScriptLimit(res, mac, log), bootScriptForMac(mac)]);
+  if (limit.status === 'rejected') throw limit.reason;
+  if (lookup.status === 'rejected') throw lookup.reason;
+  const script = lookup.value;
   res.status(200);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Cache-Control', noStore);
