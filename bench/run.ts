@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const ceiling = await runLoad({ urls: [echoUrl], concurrency: LOAD.concurrency, warmupRequests: LOAD.warmupRequests, maxRequests: 10_000, maxMs: 3_000, expectStatus: 200, watch: { server: echo.pid } });
 
     const startServer = async (env: Record<string, string>, stdout: number | 'ignore' = 'ignore'): Promise<Child & { url: string }> => {
-      const child = await startChild('server.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB), ...env }, stdout);
+      const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB), ...env }, stdout);
       if (!('url' in child.ready)) throw new Error('server child sent no url');
       return { ...child, url: child.ready.url };
     };
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     const bootInfo = await runLoad({ urls: bootUrls(infoServer.url, macSets.info), ...LOAD, expectStatus: 200, watch: { server: infoServer.pid, emulators: emulators.pid } });
     await infoServer.stop();
     const logBytes = statSync(logPath).size;
-    const logLines = readFileSync(logPath, 'utf8').split('\n').filter(Boolean).length;
+    const logLines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).length;
 
     // --- the same with the per-MAC limiter off: what counting each request costs ---
     progress('gateway: RATE_LIMIT_BOOT_PER_MAC=0 (limiter off); boot.ipxe');
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     out(table('Extra', [{ name: 'JS CRC32C (@google-cloud/storage, one core, 64 KiB pieces)', value: `${crcMibPerSec.toFixed(0)} MiB/s (runs: ${crcRuns.map((r) => r.toFixed(0)).join(', ')})` }]));
 
     const results = {
-      meta: { ...meta, emulators: 'embedded (bench/emulators.ts child)', gateway: 'bench/server.ts child (startLocalStack, emulators from env)' },
+      meta: { ...meta, emulators: 'embedded (bench/emulators.ts child)', gateway: 'emulators/gateway-process.ts child (startLocalStack, emulators from env)' },
       calibration: { description: 'bare node:http server child, same client and concurrency', ...ceiling },
       bootScriptSingleClient: bootSingle,
       bootScriptLimiterOff: bootNoLimit,

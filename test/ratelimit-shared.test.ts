@@ -16,7 +16,7 @@ const children: ChildProcess[] = [];
 let urls: string[] = [];
 
 function startGateway(): Promise<string> {
-  const child = spawn('npx', ['tsx', path.join('test', 'helpers', 'gateway-process.ts')], {
+  const child = spawn('npx', ['tsx', path.join('emulators', 'gateway-process.ts')], {
     cwd: path.resolve(__dirname, '..'),
     env: {
       ...process.env,
