@@ -74,6 +74,31 @@ describe('GET /boot.ipxe', () => {
   });
 });
 
+describe('the boot lookup follows every change to machines and profiles', () => {
+  it('profile created, replaced, deleted; MACs added and removed', async () => {
+    const first = aMac();
+    const created = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac: first }] }) });
+    const id = created.body.id;
+    const script = () => api('GET', `/boot.ipxe?mac=${first}`);
+    expectProblem(await script(), 404, 'machine-not-configured');
+
+    const made = await postProfile(stack.url, profileForm({ machine_id: id, kernel: randomFile(64), initrd: randomFile(64), kernel_args: '["one"]' }));
+    expect((await script()).text).toContain(`kernel /asset/${made.body.id}/kernel initrd=initrd one`);
+
+    // A MAC added later boots the same profile; the one removed no longer boots anything.
+    const second = aMac();
+    expect((await api('PUT', `/api/v1/machines/${id}`, { json: aMachine({ nics: [{ mac: second }] }) })).status).toBe(200);
+    expect((await api('GET', `/boot.ipxe?mac=${second}`)).text).toContain(`# Boot Profile ID: ${made.body.id}`);
+    expectProblem(await script(), 404, 'machine-not-configured');
+
+    await api('PUT', `/api/v1/boot/${id}/profile`, { body: profileForm({ kernel: randomFile(64), initrd: randomFile(64), kernel_args: '["two"]' }) });
+    expect((await api('GET', `/boot.ipxe?mac=${second}`)).text).toContain('initrd=initrd two');
+
+    expect((await api('DELETE', `/api/v1/boot/${id}/profile`)).status).toBe(204);
+    expectProblem(await api('GET', `/boot.ipxe?mac=${second}`), 404, 'machine-not-configured');
+  });
+});
+
 describe('who may boot', () => {
   it('403 problem+json for a client outside BOOT_ALLOWED_CIDRS, on every boot endpoint', async () => {
     setEnv({ BOOT_ALLOWED_CIDRS: '10.8.0.0/24,fd00::/64' });

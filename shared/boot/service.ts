@@ -19,11 +19,11 @@ export function bootMac(rawMac: unknown): string {
 
 /** The iPXE script for the machine that owns `mac` (canonical form). */
 export async function bootScriptForMac(mac: string, now = new Date()): Promise<string> {
-  const machine = await machineRepository().findByMac(mac);
-  if (!machine?.bootProfileId) throw machineNotConfigured(mac);
-  const profile = await profileRepository().get(machine.bootProfileId);
+  const target = await machineRepository().findBootTarget(mac);
+  if (!target?.bootProfileId) throw machineNotConfigured(mac);
+  const profile = await profileRepository().get(target.bootProfileId);
   if (!profile) throw machineNotConfigured(mac);
-  return renderIpxeScript({ machineId: machine.id, mac, profile, generatedAt: now });
+  return renderIpxeScript({ machineId: target.machineId, mac, profile, generatedAt: now });
 }
 
 /** The iPXE script for the machine that owns `rawMac` (as iPXE sent it, already URL-decoded). */

@@ -3,7 +3,7 @@ import { macsOf, repeatedMac, type Machine, type MachineSpec } from '../domain/m
 import { newId } from '../domain/ids';
 import { ProblemError } from '../http/problem';
 import { collections } from './collections';
-import type { MachineListQuery, MachinePage, MachineRecord, MachineRepository } from './machines';
+import type { BootTarget, MachineListQuery, MachinePage, MachineRecord, MachineRepository } from './machines';
 
 /** The stored form: the API's fields plus the internal ones. */
 interface MachineDocument extends Machine {
@@ -52,7 +52,7 @@ export class FirestoreMachineRepository implements MachineRepository {
     await this.db.runTransaction(async (tx) => {
       await this.assertMacsFree(tx, spec, doc.id);
       tx.create(this.machineRef(doc.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
-      for (const mac of doc.macs) tx.create(this.macRef(mac), { machine_id: doc.id });
+      for (const mac of doc.macs) tx.create(this.macRef(mac), { machine_id: doc.id, boot_profile_id: null });
     });
     return toMachine(doc);
   }
@@ -67,11 +67,10 @@ export class FirestoreMachineRepository implements MachineRepository {
     return snap.exists ? toRecord(snap.data() as MachineDocument) : null;
   }
 
-  async findByMac(mac: string): Promise<MachineRecord | null> {
+  async findBootTarget(mac: string): Promise<BootTarget | null> {
     const claim = await this.macRef(mac).get();
     if (!claim.exists) return null;
-    const snap = await this.machineRef(claim.get('machine_id') as string).get();
-    return snap.exists ? toRecord(snap.data() as MachineDocument) : null;
+    return { machineId: claim.get('machine_id') as string, bootProfileId: (claim.get('boot_profile_id') as string | null | undefined) ?? null };
   }
 
   async list({ page, perPage, mac }: MachineListQuery): Promise<MachinePage> {
@@ -103,7 +102,7 @@ export class FirestoreMachineRepository implements MachineRepository {
 
       const doc: MachineDocument = { ...spec, id, macs: macsOf(spec), boot_profile_id: before.boot_profile_id ?? null };
       for (const mac of before.macs.filter((m) => !doc.macs.includes(m))) tx.delete(this.macRef(mac));
-      for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) tx.create(this.macRef(mac), { machine_id: id });
+      for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) tx.create(this.macRef(mac), { machine_id: id, boot_profile_id: doc.boot_profile_id });
       tx.set(this.machineRef(id), { ...doc, updated_at: FieldValue.serverTimestamp() }, { merge: true });
       return toMachine(doc);
     });

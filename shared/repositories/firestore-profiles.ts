@@ -31,6 +31,15 @@ export class FirestoreProfileRepository implements ProfileRepository {
     return this.db.collection(collections.machines).doc(id);
   }
 
+  private macRef(mac: string) {
+    return this.db.collection(collections.machineMacs).doc(mac);
+  }
+
+  /** Keeps the boot index on each of the machine's MAC documents in step with its profile link. */
+  private linkMacs(tx: Transaction, macs: readonly string[], profileId: string | null): void {
+    for (const mac of macs) tx.update(this.macRef(mac), { boot_profile_id: profileId });
+  }
+
   private profileRef(id: string) {
     return this.db.collection(collections.profiles).doc(id);
   }
@@ -55,13 +64,14 @@ export class FirestoreProfileRepository implements ProfileRepository {
       if (existing) throw profileExists(machineId, existing);
       tx.create(this.profileRef(profile.id), { ...profile, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
       tx.update(this.machineRef(machineId), { boot_profile_id: profile.id });
+      this.linkMacs(tx, machine.get('macs') as string[], profile.id);
     });
     return profile;
   }
 
   async replaceBlobs(machineId: string, blobs: NewBlobs): Promise<{ before: BootProfile; after: BootProfile }> {
     return this.db.runTransaction(async (tx) => {
-      const before = await this.currentProfile(tx, machineId);
+      const { profile: before } = await this.currentProfile(tx, machineId);
       const after: BootProfile = { ...before, ...blobs };
       tx.update(this.profileRef(before.id), { kernel: after.kernel, initrd: after.initrd, updated_at: FieldValue.serverTimestamp() });
       return { before, after };
@@ -70,9 +80,10 @@ export class FirestoreProfileRepository implements ProfileRepository {
 
   async delete(machineId: string): Promise<BootProfile> {
     return this.db.runTransaction(async (tx) => {
-      const profile = await this.currentProfile(tx, machineId);
+      const { profile, macs } = await this.currentProfile(tx, machineId);
       tx.delete(this.profileRef(profile.id));
       tx.update(this.machineRef(machineId), { boot_profile_id: null });
+      this.linkMacs(tx, macs, null);
       return profile;
     });
   }
@@ -87,13 +98,13 @@ export class FirestoreProfileRepository implements ProfileRepository {
     return ids;
   }
 
-  private async currentProfile(tx: Transaction, machineId: string): Promise<BootProfile> {
+  private async currentProfile(tx: Transaction, machineId: string): Promise<{ profile: BootProfile; macs: string[] }> {
     const machine = await tx.get(this.machineRef(machineId));
     const profileId = machine.exists ? (machine.get('boot_profile_id') as string | null) : null;
     if (!profileId) throw bootProfileNotFound(machineId);
     const profile = await tx.get(this.profileRef(profileId));
     if (!profile.exists) throw bootProfileNotFound(machineId);
-    return toProfile(profile.data() ?? {});
+    return { profile: toProfile(profile.data() ?? {}), macs: machine.get('macs') as string[] };
   }
 }
 
