@@ -9,6 +9,7 @@
  * channel closes, or when a piped stdin ends.
  */
 import { fstatSync } from 'node:fs';
+import { exitAfterStopping } from './shutdown';
 import { startLocalStack } from './stack';
 
 async function main(): Promise<void> {
@@ -16,21 +17,10 @@ async function main(): Promise<void> {
     throw new Error('FIRESTORE_EMULATOR_HOST and STORAGE_EMULATOR_HOST must name the emulators to use');
   }
   const stack = await startLocalStack({ port: Number(process.env.PORT ?? 0) });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('disconnect', stop);
+  const stop = exitAfterStopping(() => stack.stop(), 'gateway process');
   const stdin = fstatSync(0);
   if (stdin.isFIFO() || stdin.isSocket()) {
-    process.stdin.on('end', stop);
+    process.stdin.on('end', () => stop('stdin closed'));
     process.stdin.resume();
   }
   process.stdout.write(`listening ${stack.url}\n`);

@@ -1,5 +1,6 @@
 /** `npm start`: the whole service on embedded emulators behind one local gateway. */
 import { routes } from '../shared/routes';
+import { exitAfterStopping } from './shutdown';
 import { startLocalStack } from './stack';
 
 async function main(): Promise<void> {
@@ -13,21 +14,7 @@ async function main(): Promise<void> {
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping\n`);
-    stack.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`error while stopping: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  exitAfterStopping(() => stack.stop(), 'the local stack');
 }
 
 main().catch((err: unknown) => {

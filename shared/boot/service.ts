@@ -25,8 +25,3 @@ export async function bootScriptForMac(mac: string, now = new Date()): Promise<s
   if (!profile) throw machineNotConfigured(mac);
   return renderIpxeScript({ machineId: target.machineId, mac, profile, generatedAt: now });
 }
-
-/** The iPXE script for the machine that owns `rawMac` (as iPXE sent it, already URL-decoded). */
-export async function bootScriptFor(rawMac: unknown, now = new Date()): Promise<string> {
-  return bootScriptForMac(bootMac(rawMac), now);
-}
