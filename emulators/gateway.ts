@@ -6,6 +6,7 @@ import '../functions';
 import { getConfig } from '../shared/config';
 import { ProblemError, problemBody, sendProblem } from '../shared/http/problem';
 import { requestIdFrom } from '../shared/http/request-id';
+import { payloadTooLarge, unroutedProblem } from '../shared/http/route-problems';
 import { resolveRoute, routes } from '../shared/routes';
 
 /**
@@ -34,12 +35,8 @@ export function createGateway(): http.Server {
       return;
     }
     const match = resolveRoute(req.method ?? 'GET', path);
-    if (match.kind === 'not-found') {
-      refuse(req, res, path, new ProblemError('not-found', `No route for ${req.method} ${path}`));
-      return;
-    }
-    if (match.kind === 'wrong-method') {
-      refuse(req, res, path, new ProblemError('method-not-allowed', `${req.method} is not allowed on ${path}`, {}, { Allow: match.allow.join(', ') }));
+    if (match.kind !== 'found') {
+      refuse(req, res, path, unroutedProblem(match, req.method ?? 'GET', path));
       return;
     }
     const max = getConfig().MAX_REQUEST_BYTES;
@@ -70,10 +67,8 @@ export function createGateway(): http.Server {
     // Without a listener Node drops a CONNECT without a word. This is not a proxy.
     const path = (req.url ?? '/').split('?')[0] as string;
     const match = resolveRoute('CONNECT', path);
-    const problem =
-      match.kind === 'wrong-method'
-        ? new ProblemError('method-not-allowed', `CONNECT is not allowed on ${path}`, {}, { Allow: match.allow.join(', ') })
-        : new ProblemError('not-found', `No route for CONNECT ${path.slice(0, 256)}`);
+    // CONNECT is in no route, so this is always 404 or 405.
+    const problem = match.kind === 'found' ? unroutedProblem({ kind: 'not-found' }, 'CONNECT', path) : unroutedProblem(match, 'CONNECT', path);
     answerOnSocket(socket, problem, (req.url ?? '/').slice(0, 2048), requestIdFrom(req.headers['x-request-id']));
   });
   // Requests Node's parser refuses never reach a handler: oversized request line or header
@@ -95,10 +90,6 @@ export function createGateway(): http.Server {
 }
 
 const answered = new WeakSet<Duplex>();
-
-function payloadTooLarge(max: number): ProblemError {
-  return new ProblemError('payload-too-large', `The request body is larger than ${max} bytes`, { max_size: max });
-}
 
 /**
  * A body without Content-Length (chunked) is counted as it arrives, before any parser

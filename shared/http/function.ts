@@ -7,6 +7,7 @@ import { enforceAdminLimits } from '../ratelimit';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
 import { installFrameworkErrorBridge } from './framework-errors';
 import { ProblemError, sendProblem } from './problem';
+import { payloadTooLarge, unroutedProblem } from './route-problems';
 import { requestIdFrom } from './request-id';
 
 export interface RequestContext {
@@ -47,14 +48,9 @@ export function httpFunction(fn: FunctionName, handler: Handler): void {
 
     try {
       const match = resolveRoute(req.method, req.path, own);
-      if (match.kind === 'not-found') throw new ProblemError('not-found', `No route for ${req.method} ${req.path}`);
-      if (match.kind === 'wrong-method') {
-        throw new ProblemError('method-not-allowed', `${req.method} is not allowed on ${req.path}`, {}, { Allow: match.allow.join(', ') });
-      }
+      if (match.kind !== 'found') throw unroutedProblem(match, req.method, req.path);
       const bodyBytes = (req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0;
-      if (bodyBytes > getConfig().MAX_REQUEST_BYTES) {
-        throw new ProblemError('payload-too-large', `The request body is larger than ${getConfig().MAX_REQUEST_BYTES} bytes`, { max_size: getConfig().MAX_REQUEST_BYTES });
-      }
+      if (bodyBytes > getConfig().MAX_REQUEST_BYTES) throw payloadTooLarge(getConfig().MAX_REQUEST_BYTES);
       const principal = match.route.audience === 'admin' ? await authenticateAdmin(req) : undefined;
       // Per administrator, per client address and in total; 429 past any of them.
       if (principal) await enforceAdminLimits(req, res, principal, log);
