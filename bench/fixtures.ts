@@ -1,14 +1,13 @@
 // Test data the benchmarks need: machines made through the API, big blobs written
-// straight into the bucket, profiles made through the repository layer.
+// straight into the bucket, profiles made through the inventory.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { getBucket, getFirestore } from '../shared/clients';
+import type { Clients } from '../shared/clients';
 import { newId } from '../shared/domain/ids';
 import { machineSpecSchema } from '../shared/domain/machine';
 import type { BlobRef, BootProfile } from '../shared/domain/profile';
-import { FirestoreMachineRepository } from '../shared/repositories/firestore-machines';
-import { FirestoreProfileRepository } from '../shared/repositories/firestore-profiles';
+import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
 import { blobObjectName } from '../shared/storage/blobs';
 import { aMac, aMachine } from '../test/helpers/fixtures';
 import { mintLocalToken } from '../emulators/local-issuer';
@@ -46,9 +45,9 @@ export async function createMachine(baseUrl: string): Promise<{ id: string; mac:
  * checked afterwards by SHA-256 (a full read through the gateway), so the client-side
  * CRC32C pass is skipped.
  */
-export async function writeBlob(data: Buffer): Promise<BlobRef> {
+export async function writeBlob(clients: Clients, data: Buffer): Promise<BlobRef> {
   const id = newId();
-  const sink = getBucket().file(blobObjectName(id)).createWriteStream({ resumable: true, contentType: 'application/octet-stream', validation: false });
+  const sink = clients.bucket.file(blobObjectName(id)).createWriteStream({ resumable: true, contentType: 'application/octet-stream', validation: false });
   const done = finished(sink);
   done.catch(() => undefined);
   for (let offset = 0; offset < data.length && !sink.destroyed; offset += 8 * MiB) {
@@ -60,32 +59,31 @@ export async function writeBlob(data: Buffer): Promise<BlobRef> {
 }
 
 /** A profile whose initrd is `initrdBytes` of random data (kernel 1 MiB). */
-export async function createProfileWithBigInitrd(machineId: string, initrdBytes: number): Promise<{ profile: BootProfile; initrdSha256: string; uploadMs: number }> {
+export async function createProfileWithBigInitrd(clients: Clients, machineId: string, initrdBytes: number): Promise<{ profile: BootProfile; initrdSha256: string; uploadMs: number }> {
   const started = performance.now();
-  const kernel = await writeBlob(randomBytes(MiB));
-  const initrd = await writeBlob(randomBytes(initrdBytes));
+  const kernel = await writeBlob(clients, randomBytes(MiB));
+  const initrd = await writeBlob(clients, randomBytes(initrdBytes));
   const uploadMs = performance.now() - started;
-  const profile = await new FirestoreProfileRepository(getFirestore()).create(machineId, { kernel: { ...kernel, args: ['console=ttyS0', 'ip=dhcp'] }, initrd });
+  const profile = await new FirestoreInventory(clients.firestore).createProfile({ id: newId(), machine_id: machineId, kernel: { ...kernel, args: ['console=ttyS0', 'ip=dhcp'] }, initrd });
   return { profile, initrdSha256: initrd.sha256, uploadMs };
 }
 
 /**
  * `count` machines with one MAC and a profile each (sharing `blobs`), made through the
- * repository layer (the admin API's own rate limit would refuse hundreds of calls a
+ * inventory (the admin API's own rate limit would refuse hundreds of calls a
  * minute). A rack boots many machines once each, not one machine over and over, and the
  * boot path limits requests per MAC. Returns the MACs.
  */
-export async function createBootFleet(count: number, blobs: Pick<BootProfile, 'kernel' | 'initrd'>): Promise<string[]> {
-  const machines = new FirestoreMachineRepository(getFirestore());
-  const profiles = new FirestoreProfileRepository(getFirestore());
+export async function createBootFleet(clients: Clients, count: number, blobs: Pick<BootProfile, 'kernel' | 'initrd'>): Promise<string[]> {
+  const inventory = new FirestoreInventory(clients.firestore);
   const macs: string[] = [];
   let started = 0;
   const worker = async () => {
     while (started < count) {
       started++;
       const mac = aMac();
-      const machine = await machines.create(machineSpecSchema.parse(aMachine({ nics: [{ mac }] })));
-      await profiles.create(machine.id, { kernel: blobs.kernel, initrd: blobs.initrd });
+      const machine = await inventory.createMachine(machineSpecSchema.parse(aMachine({ nics: [{ mac }] })));
+      await inventory.createProfile({ id: newId(), machine_id: machine.id, kernel: blobs.kernel, initrd: blobs.initrd });
       macs.push(mac);
     }
   };

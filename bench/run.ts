@@ -7,8 +7,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, write
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
-import { resetClients } from '../shared/clients';
-import { resetConfig } from '../shared/config';
+import { createClients, type Clients } from '../shared/clients';
+import { loadConfig } from '../shared/config';
 import { blobObjectName } from '../shared/storage/blobs';
 import { createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
 import { runLoad, type LoadResult } from './load';
@@ -76,6 +76,7 @@ async function foreignLoad(): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  let clients: Clients | undefined;
   const meta = { ...machineInfo(), otherCpuAtStartPercent: await foreignLoad() };
   out(`command: ${meta.command}`);
   out(`date:    ${meta.date}`);
@@ -99,8 +100,7 @@ async function main(): Promise<void> {
     if (!('firestoreHost' in emulators.ready)) throw new Error('emulators child sent no hosts');
     const { firestoreHost, storageHost } = emulators.ready;
     Object.assign(process.env, { FIRESTORE_EMULATOR_HOST: firestoreHost, STORAGE_EMULATOR_HOST: storageHost });
-    resetConfig();
-    await resetClients();
+    clients = createClients(loadConfig(process.env));
 
     // --- what the client and loopback manage against a bare node:http server ---
     progress('calibration: bare node:http server, 50 concurrent clients');
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const proxyServer = await startServer({});
     const machine = await createMachine(proxyServer.url);
     progress(`writing a ${mib(STREAM_BYTES)} initrd to the Storage emulator (resumable session, one streamed PUT)`);
-    const { profile, initrdSha256, uploadMs } = await createProfileWithBigInitrd(machine.id, STREAM_BYTES);
+    const { profile, initrdSha256, uploadMs } = await createProfileWithBigInitrd(clients, machine.id, STREAM_BYTES);
     const proxyUrl = `${proxyServer.url}/asset/${profile.id}/initrd`;
     const directUrl = `${storageHost}/download/storage/v1/b/${bucket}/o/${encodeURIComponent(blobObjectName(profile.initrd.id))}?alt=media`;
     const pipeUrl = `${echoUrl}/pipe?u=${encodeURIComponent(directUrl)}`;
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     const fleetSize = 2 * macsFor(LOAD) + macsFor(SINGLE);
     progress(`boot fleet: ${fleetSize} machines with profiles (repository layer)`);
     const fleetStart = performance.now();
-    const fleet = await createBootFleet(fleetSize, { kernel: profile.kernel, initrd: profile.initrd });
+    const fleet = await createBootFleet(clients, fleetSize, { kernel: profile.kernel, initrd: profile.initrd });
     const fleetMs = performance.now() - fleetStart;
     const macSets = { warn: fleet.slice(0, macsFor(LOAD)), info: fleet.slice(macsFor(LOAD), 2 * macsFor(LOAD)), single: fleet.slice(2 * macsFor(LOAD)) };
     const bootUrls = (base: string, macs: readonly string[]) => macs.map((mac) => `${base}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     out(`results written to bench/results.json (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   } finally {
     await stopAllChildren();
-    await resetClients().catch(() => undefined);
+    await clients?.close().catch(() => undefined);
     removeTempDirs();
   }
 }

@@ -2,11 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import '../functions';
-import { getConfig } from '../shared/config';
+import { definitions } from '../functions/definitions';
 import { ProblemError, problemBody, sendProblem } from '../shared/http/problem';
+import { registerFunctions } from '../shared/http/register';
 import { requestIdFrom } from '../shared/http/request-id';
 import { payloadTooLarge, unroutedProblem } from '../shared/http/route-problems';
+import type { Root } from '../shared/root';
 import { resolveRoute, routes } from '../shared/routes';
 
 /**
@@ -19,8 +20,11 @@ import { resolveRoute, routes } from '../shared/routes';
  * (declared or streamed), requests Node's HTTP parser refuses (oversized headers,
  * malformed request lines, bad framing), CONNECT, unknown `Expect` values.
  */
-export function createGateway(): http.Server {
+export function createGateway(root: () => Root): http.Server {
+  registerFunctions(definitions, root);
   const functions = new Map<string, http.Server>(routes.map((route) => [route.fn, getTestServer(route.fn)]));
+  const typeBase = () => root().config.PROBLEM_TYPE_BASE;
+  const refuse = (req: http.IncomingMessage, res: http.ServerResponse, path: string, problem: ProblemError) => refuseWith(req, res, path, problem, typeBase());
 
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void => {
     const path = (req.url ?? '/').split('?')[0] as string;
@@ -39,13 +43,13 @@ export function createGateway(): http.Server {
       refuse(req, res, path, unroutedProblem(match, req.method ?? 'GET', path));
       return;
     }
-    const max = getConfig().MAX_REQUEST_BYTES;
+    const max = root().config.MAX_REQUEST_BYTES;
     if (Number(req.headers['content-length'] ?? 0) > max) {
       // Cloud Functions refuses such bodies before the function runs; so does the local gateway.
       refuse(req, res, path, payloadTooLarge(max));
       return;
     }
-    if (req.headers['content-length'] === undefined) capStreamedBody(req, res, path, max);
+    if (req.headers['content-length'] === undefined) capStreamedBody(req, () => refuse(req, res, path, payloadTooLarge(max)), max);
     // Like Google's front ends, the gateway reports the peer it saw; a client's own
     // X-Forwarded-For is kept but the last entry is always the real peer.
     const peer = req.socket.remoteAddress ?? '';
@@ -69,7 +73,7 @@ export function createGateway(): http.Server {
     const match = resolveRoute('CONNECT', path);
     // CONNECT is in no route, so this is always 404 or 405.
     const problem = match.kind === 'found' ? unroutedProblem({ kind: 'not-found' }, 'CONNECT', path) : unroutedProblem(match, 'CONNECT', path);
-    answerOnSocket(socket, problem, (req.url ?? '/').slice(0, 2048), requestIdFrom(req.headers['x-request-id']));
+    answerOnSocket(socket, problem, (req.url ?? '/').slice(0, 2048), requestIdFrom(req.headers['x-request-id']), typeBase());
   });
   // Requests Node's parser refuses never reach a handler: oversized request line or header
   // fields (431), malformed framing (400). In production Google's front end answers these
@@ -84,7 +88,7 @@ export function createGateway(): http.Server {
       socket.destroy();
       return;
     }
-    answerOnSocket(socket, problemForParserError(err), instanceOf(err.rawPacket, inFlight), requestIdFrom(undefined));
+    answerOnSocket(socket, problemForParserError(err), instanceOf(err.rawPacket, inFlight), requestIdFrom(undefined), typeBase());
   });
   return server;
 }
@@ -96,7 +100,7 @@ const answered = new WeakSet<Duplex>();
  * sees it: past `max` bytes the client gets 413 and the connection is closed; the
  * bytes already handed on are at most `max`, and nothing after them is kept.
  */
-function capStreamedBody(req: http.IncomingMessage, res: http.ServerResponse, path: string, max: number): void {
+function capStreamedBody(req: http.IncomingMessage, refuseBody: () => void, max: number): void {
   const push = req.push.bind(req);
   let received = 0;
   let refused = false;
@@ -108,7 +112,7 @@ function capStreamedBody(req: http.IncomingMessage, res: http.ServerResponse, pa
         refused = true;
         // The function's body parser never sees the end of this body; the socket closes
         // once the answer is out (Connection: close), which aborts its read.
-        refuse(req, res, path, payloadTooLarge(max));
+        refuseBody();
         return true;
       }
     }
@@ -150,8 +154,8 @@ function instanceOf(rawPacket: Buffer | undefined, inFlight: http.ServerResponse
 }
 
 /** A whole HTTP/1.1 answer written on the bare socket, which is then closed. */
-function answerOnSocket(socket: Duplex, problem: ProblemError, instance: string, requestId: string): void {
-  const body = JSON.stringify(problemBody(problem, instance, requestId));
+function answerOnSocket(socket: Duplex, problem: ProblemError, instance: string, requestId: string, typeBase: string): void {
+  const body = JSON.stringify(problemBody(problem, instance, requestId, typeBase));
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/problem+json',
     'Content-Length': Buffer.byteLength(body),
@@ -169,13 +173,13 @@ function answerOnSocket(socket: Duplex, problem: ProblemError, instance: string,
   socket.once('close', () => clearTimeout(linger));
 }
 
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, path: string, problem: ProblemError): void {
+function refuseWith(req: http.IncomingMessage, res: http.ServerResponse, path: string, problem: ProblemError, typeBase: string): void {
   const requestId = requestIdFrom(req.headers['x-request-id']);
   res.setHeader('X-Request-Id', requestId);
   if (path.startsWith('/api/')) res.setHeader('X-API-Version', 'v1');
   // The body is not read: say so, and do not keep a connection with unread bytes on it.
   res.setHeader('Connection', 'close');
-  sendProblem(res, problem, (req.url ?? '/').slice(0, 2048), requestId);
+  sendProblem(res, problem, (req.url ?? '/').slice(0, 2048), requestId, typeBase);
 }
 
 export async function listen(server: http.Server, port: number, host = '127.0.0.1'): Promise<number> {

@@ -1,7 +1,6 @@
 import type http from 'node:http';
-import { resetConfig } from '../shared/config';
-import { getBucket, resetClients } from '../shared/clients';
-import { resetAdapters } from '../shared/repositories';
+import { loadConfig, type Config } from '../shared/config';
+import { createRoot, type Root, type RootParts } from '../shared/root';
 import { createSigningCredentials, startEmbeddedEmulators, type EmbeddedEmulators } from './embedded';
 import { createGateway, listen } from './gateway';
 import { ensureLocalKeyPair, localAdminEmail } from './local-issuer';
@@ -11,33 +10,49 @@ export interface LocalStack {
   port: number;
   /** Started here, or undefined when FIRESTORE_EMULATOR_HOST / STORAGE_EMULATOR_HOST were given. */
   emulators: EmbeddedEmulators | undefined;
+  /** The composition root serving requests now. */
+  root(): Root;
+  /** Serves from now on with the environment changed by `env` (undefined removes a variable); the clients stay. */
+  reconfigure(env: Record<string, string | undefined>): void;
   stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  port?: number;
+  host?: string;
+  /** Wraps or replaces parts of the composition root (tests: faults, a clock of their own). */
+  decorate?: (parts: RootParts) => RootParts;
 }
 
 /**
  * Emulators (embedded unless the environment already names running ones), the blob
- * bucket, and every function behind the local gateway on `port`.
+ * bucket, and every function behind the local gateway on `port`, served from one
+ * composition root built from the environment plus the local stack's own settings.
  */
-export async function startLocalStack(opts: { port?: number; host?: string } = {}): Promise<LocalStack> {
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   let emulators: EmbeddedEmulators | undefined;
   if (!process.env.FIRESTORE_EMULATOR_HOST || !process.env.STORAGE_EMULATOR_HOST) {
     emulators = await startEmbeddedEmulators();
     process.env.FIRESTORE_EMULATOR_HOST ??= emulators.firestoreHost;
     process.env.STORAGE_EMULATOR_HOST ??= emulators.storageHost;
   }
+  // The Google clients read these from the environment themselves.
   // Emulators need no Google credentials: skip the metadata-server probe (and its warning).
   process.env.METADATA_SERVER_DETECTION ??= 'none';
-  // Admin tokens come from the local issuer (`npm run admin-token`), verified like Google's.
-  process.env.LOCAL_AUTH_PUBLIC_KEY_FILE ??= ensureLocalKeyPair().publicKeyFile;
-  process.env.ADMIN_PRINCIPALS ??= localAdminEmail;
-  // URLs are signed with a key made now; production signs through IAM instead.
-  process.env.STORAGE_SIGNING_CREDENTIALS ??= JSON.stringify(createSigningCredentials());
-  resetConfig();
-  resetAdapters();
-  await resetClients();
-  await ensureBucket();
+  const localDefaults = {
+    // Admin tokens come from the local issuer (`npm run admin-token`), verified like Google's.
+    LOCAL_AUTH_PUBLIC_KEY_FILE: ensureLocalKeyPair().publicKeyFile,
+    ADMIN_PRINCIPALS: localAdminEmail,
+    // URLs are signed with a key made now; production signs through IAM instead.
+    STORAGE_SIGNING_CREDENTIALS: JSON.stringify(createSigningCredentials()),
+  };
+  let env: Record<string, string | undefined> = { ...localDefaults, ...process.env };
+  const config: Config = loadConfig(env);
+  let root = createRoot(config, { decorate: opts.decorate });
+  const { clients } = root;
+  await clients.bucket.getFiles({ maxResults: 1 }); // the Storage emulator creates a bucket on first use of any object path
 
-  const server: http.Server = createGateway();
+  const server: http.Server = createGateway(() => root);
   const port = await listen(server, opts.port ?? 0, opts.host);
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
 
@@ -45,16 +60,17 @@ export async function startLocalStack(opts: { port?: number; host?: string } = {
     url,
     port,
     emulators,
+    root: () => root,
+    reconfigure(changes) {
+      env = { ...env, ...changes };
+      for (const [name, value] of Object.entries(changes)) if (value === undefined) Reflect.deleteProperty(env, name);
+      root = createRoot(loadConfig(env), { clients, decorate: opts.decorate });
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await resetClients();
+      await clients.close();
       await emulators?.stop();
     },
   };
-}
-
-/** The Storage emulator creates a bucket on first use of any object path under it. */
-async function ensureBucket(): Promise<void> {
-  await getBucket().getFiles({ maxResults: 1 });
 }

@@ -1,4 +1,5 @@
 /** `npm start`: the whole service on embedded emulators behind one local gateway. */
+import { ConfigError } from '../shared/config';
 import { routes } from '../shared/routes';
 import { exitAfterStopping } from './shutdown';
 import { startLocalStack } from './stack';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // A configuration mistake is one line naming the variable; anything else, the whole story.
+  process.stderr.write(err instanceof ConfigError ? `npm start: ${err.message}\n` : `failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -1,19 +1,24 @@
 /**
- * Entry module: loading it registers every function with functions-framework.
- * Deploy one with `--target=<name>` (the route table's `fn`).
+ * The production entry module: loading it registers every function with
+ * functions-framework (deploy one with `--target=<name>`, the route table's `fn`), all
+ * served from one composition root built from the environment at start-up. A
+ * configuration the service cannot run with stops the instance with one line naming the
+ * variable.
  */
-import './machines/create';
-import './machines/list';
-import './machines/get';
-import './machines/update';
-import './machines/delete';
-import './profiles/create';
-import './profiles/get';
-import './profiles/update';
-import './profiles/delete';
-import './boot/script';
-import './boot/kernel';
-import './boot/initrd';
-import './health/startup';
-import './health/liveness';
-import './blobs/sweep';
+import { ConfigError, loadConfig } from '../shared/config';
+import { registerFunctions } from '../shared/http/register';
+import { createRoot, type Root } from '../shared/root';
+import { definitions } from './definitions';
+
+function productionRoot(): Root {
+  try {
+    return createRoot(loadConfig(process.env));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`netboot: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const root = productionRoot();
+registerFunctions(definitions, () => root);

@@ -15,6 +15,11 @@ export const configSchema = z.object({
   /** Refused before parsing: Cloud Functions itself stops at 32 MiB. */
   MAX_REQUEST_BYTES: byteCount(32 * MiB),
   BLOB_SWEEP_GRACE_SECONDS: z.coerce.number().int().positive().default(2 * 60 * 60),
+  /**
+   * How long the kernel and initrd a profile had before a replace stay downloadable under
+   * their versioned URLs: longer than the slowest boot that fetched its script before.
+   */
+  PROFILE_VERSION_RETENTION_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(60 * 60),
   ASSET_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
   SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(15 * 60),
   STORAGE_PUBLIC_URL: z.string().url().optional(),
@@ -29,6 +34,10 @@ export const configSchema = z.object({
   ADMIN_TOKEN_AUDIENCE: z.string().min(1).default('netboot-admin'),
   /** Who may administer: emails (`alice@example.com`) and domains (`@example.com`), comma-separated. */
   ADMIN_PRINCIPALS: z.string().default(''),
+  /** Gateway mode: the API Gateway's service account; admin requests whose `Authorization` is not its ID token are refused (unset: every admin request fails). */
+  ADMIN_GATEWAY_SERVICE_ACCOUNT: z.string().email().optional(),
+  /** Gateway mode: that account's numeric unique id (the `sub` of its ID tokens), accepted in place of the email claim. */
+  ADMIN_GATEWAY_SERVICE_ACCOUNT_ID: z.string().regex(/^\d{1,32}$/).optional(),
   /** Local stack only: PEM public key of the local token issuer (`npm run admin-token`). */
   LOCAL_AUTH_PUBLIC_KEY_FILE: z.string().optional(),
   /** Boot script requests per minute per MAC address (0: no limit). */
@@ -54,15 +63,25 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-let cached: Config | undefined;
-
-/** Parsed once per process; a bad value fails loudly at the first request instead of misbehaving later. */
-export function getConfig(): Config {
-  cached ??= configSchema.parse(process.env);
-  return cached;
+/** A configuration the service cannot run with; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
-/** For tests and the local stack, which set the environment after import. */
-export function resetConfig(): void {
-  cached = undefined;
+/**
+ * The configuration from an environment (process.env in production). Read once, by the
+ * composition root; a bad value fails here, at start-up, with one line per variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    const value = env[name];
+    return `${name}${value === undefined ? '' : `="${value.slice(0, 80)}"`}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
 }

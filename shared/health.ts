@@ -1,4 +1,4 @@
-import { getBucket, getFirestore } from './clients';
+import type { Clients } from './clients';
 import type { Logger } from './logging';
 
 const checkTimeoutMs = 5000;
@@ -12,11 +12,11 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
 }
 
 /** Whether Firestore and the blob bucket answer; failures are logged, never returned to the caller. */
-export async function dependenciesReachable(log: Logger): Promise<boolean> {
+export async function dependenciesReachable({ firestore, bucket }: Pick<Clients, 'firestore' | 'bucket'>, log: Logger): Promise<boolean> {
   const checks = await Promise.allSettled([
-    withTimeout(getFirestore().collection('_health').doc('probe').get(), 'Firestore'),
+    withTimeout(firestore.collection('_health').doc('probe').get(), 'Firestore'),
     // Listing one object proves both reachability and the read permission the functions need.
-    withTimeout(getBucket().getFiles({ maxResults: 1, prefix: 'blobs/' }), 'Cloud Storage'),
+    withTimeout(bucket.getFiles({ maxResults: 1, prefix: 'blobs/' }), 'Cloud Storage'),
   ]);
   const failures = checks.flatMap((c) => (c.status === 'rejected' ? [String(c.reason)] : []));
   if (failures.length > 0) log.error('dependency check failed', { failures });

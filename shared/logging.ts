@@ -1,21 +1,18 @@
 import { LOGGING_SPAN_KEY, LOGGING_TRACE_KEY, LoggingWinston } from '@google-cloud/logging-winston';
 import winston from 'winston';
-import { getConfig } from './config';
+import type { Config } from './config';
 
 export type Logger = winston.Logger;
-
-let root: Logger | undefined;
 
 /**
  * One JSON line per entry on stdout, in the form Cloud Logging parses on Cloud Run
  * and Functions (severity, trace correlation); no API calls from the request path.
  */
-export function rootLogger(): Logger {
-  root ??= winston.createLogger({
-    level: getConfig().LOG_LEVEL,
-    transports: [new LoggingWinston({ redirectToStdout: true, useMessageField: false, projectId: getConfig().GOOGLE_CLOUD_PROJECT })],
+export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'GOOGLE_CLOUD_PROJECT'>): Logger {
+  return winston.createLogger({
+    level: config.LOG_LEVEL,
+    transports: [new LoggingWinston({ redirectToStdout: true, useMessageField: false, projectId: config.GOOGLE_CLOUD_PROJECT })],
   });
-  return root;
 }
 
 export interface TraceContext {
@@ -32,11 +29,12 @@ export function parseTraceHeaders(traceparent: string | undefined, cloudTrace: s
   return undefined;
 }
 
-export function requestLogger(requestId: string, trace: TraceContext | undefined): Logger {
+/** A child of `root` whose lines carry the request id and the trace Cloud Logging correlates them with. */
+export function requestLogger(root: Logger, projectId: string, requestId: string, trace: TraceContext | undefined): Logger {
   const meta: Record<string, string> = { request_id: requestId };
   if (trace) {
-    meta[LOGGING_TRACE_KEY] = `projects/${getConfig().GOOGLE_CLOUD_PROJECT}/traces/${trace.traceId}`;
+    meta[LOGGING_TRACE_KEY] = `projects/${projectId}/traces/${trace.traceId}`;
     if (trace.spanId) meta[LOGGING_SPAN_KEY] = trace.spanId;
   }
-  return rootLogger().child(meta);
+  return root.child(meta);
 }

@@ -8,13 +8,17 @@
 # Admin and internal operations require a Google-signed ID token whose audience is
 # var.admin_token_audience (Authorization: Bearer ...). The gateway verifies it and
 # forwards its claims in X-Apigateway-Api-Userinfo; the admin functions (ADMIN_AUTH =
-# gateway) admit only the emails of var.admin_principals. Boot and health operations are
-# open: iPXE cannot send credentials, and the boot functions check BOOT_ALLOWED_CIDRS.
+# gateway) first check that Authorization carries the gateway's own ID token (the caller's
+# moves to X-Forwarded-Authorization), then admit only var.admin_principals. Health
+# operations are open. Boot operations are published only with var.boot_on_api_gateway
+# (iPXE cannot send credentials; BOOT_ALLOWED_CIDRS must then name ranges): by default boot
+# traffic reaches the boot functions through the internal load balancer alone.
 # The internal operation (the sweeper) is refused even with a token: the gateway may not
 # invoke that function, only Cloud Scheduler may (iam.tf).
 locals {
   gateway_region = var.gateway_region != null ? var.gateway_region : var.region
-  openapi_document = templatefile("${path.module}/openapi.yaml", {
+  # openapi.yaml has no boot operations; openapi-with-boot.yaml (boot_on_api_gateway) has.
+  openapi_document = templatefile("${path.module}/${var.boot_on_api_gateway ? "openapi-with-boot.yaml" : "openapi.yaml"}", {
     backends             = local.function_uri
     admin_token_audience = var.admin_token_audience
   })

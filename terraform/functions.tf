@@ -8,12 +8,6 @@ locals {
   # The function Cloud Scheduler calls (audience internal, POST).
   sweeper = "blobsSweep"
 
-  private_ranges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
-  boot_allowed_cidrs = (
-    var.boot_allowed_cidrs != null ? var.boot_allowed_cidrs :
-    var.enable_internal_lb ? local.private_ranges : ["0.0.0.0/0", "::/0"]
-  )
-
   # Every environment variable the code reads (shared/config.ts), the same for every
   # function. FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST,
   # STORAGE_SIGNING_CREDENTIALS (a key file's content) and LOCAL_AUTH_PUBLIC_KEY_FILE are
@@ -22,20 +16,24 @@ locals {
   # admin requests arrive only through API Gateway (only it may invoke the admin
   # functions), which verifies the ID token and forwards its claims.
   function_env_base = {
-    GOOGLE_CLOUD_PROJECT     = var.project_id
-    BLOB_BUCKET              = google_storage_bucket.blobs.name
-    KERNEL_MAX_BYTES         = tostring(var.kernel_max_bytes)
-    INITRD_MAX_BYTES         = tostring(var.initrd_max_bytes)
-    MAX_REQUEST_BYTES        = tostring(var.max_request_bytes)
-    BLOB_SWEEP_GRACE_SECONDS = tostring(var.blob_sweep_grace_seconds)
-    ASSET_DELIVERY           = var.asset_delivery
-    SIGNED_URL_TTL_SECONDS   = tostring(var.signed_url_ttl_seconds)
-    BOOT_ALLOWED_CIDRS       = join(",", local.boot_allowed_cidrs)
-    TRUSTED_PROXY_HOPS       = tostring(var.trusted_proxy_hops)
-    ADMIN_AUTH               = "gateway"
-    ADMIN_TOKEN_AUDIENCE     = var.admin_token_audience
-    ADMIN_PRINCIPALS         = join(",", var.admin_principals)
-    PROBLEM_TYPE_BASE        = var.problem_type_base
+    GOOGLE_CLOUD_PROJECT              = var.project_id
+    BLOB_BUCKET                       = google_storage_bucket.blobs.name
+    KERNEL_MAX_BYTES                  = tostring(var.kernel_max_bytes)
+    INITRD_MAX_BYTES                  = tostring(var.initrd_max_bytes)
+    MAX_REQUEST_BYTES                 = tostring(var.max_request_bytes)
+    BLOB_SWEEP_GRACE_SECONDS          = tostring(var.blob_sweep_grace_seconds)
+    PROFILE_VERSION_RETENTION_SECONDS = tostring(var.profile_version_retention_seconds)
+    ASSET_DELIVERY                    = var.asset_delivery
+    SIGNED_URL_TTL_SECONDS            = tostring(var.signed_url_ttl_seconds)
+    BOOT_ALLOWED_CIDRS                = join(",", local.boot_allowed_cidrs)
+    ADMIN_AUTH                        = "gateway"
+    # Gateway mode: the functions admit admin requests only when Authorization carries an
+    # ID token of the gateway's own service account (shared/auth/verify.ts).
+    ADMIN_GATEWAY_SERVICE_ACCOUNT    = google_service_account.gateway.email
+    ADMIN_GATEWAY_SERVICE_ACCOUNT_ID = google_service_account.gateway.unique_id
+    ADMIN_TOKEN_AUDIENCE             = var.admin_token_audience
+    ADMIN_PRINCIPALS                 = join(",", var.admin_principals)
+    PROBLEM_TYPE_BASE                = var.problem_type_base
     # Rate limits (shared/ratelimit), kept in their own database (firestore.tf). Admin
     # requests reach the functions through API Gateway, which has no Cloud Armor: the
     # admin limits are the functions' alone. Boot routes behind the internal load balancer
@@ -52,7 +50,12 @@ locals {
   }
   # Optional: unset means the code's default (storage.googleapis.com).
   function_env_optional = var.storage_public_url == null ? {} : { STORAGE_PUBLIC_URL = var.storage_public_url }
-  function_env          = merge(local.function_env_base, local.function_env_optional)
+  # Per function: the shared environment plus its front door's hop count.
+  function_env = {
+    for name, f in local.functions : name => merge(local.function_env_base, local.function_env_optional, {
+      TRUSTED_PROXY_HOPS = tostring(local.front_door_hops[local.front_door[name]])
+    })
+  }
 
   # Boot functions behind the internal load balancer accept only internal and
   # load-balancer traffic; everything else is reached through API Gateway (or Cloud
@@ -101,7 +104,7 @@ resource "google_cloudfunctions2_function" "fn" {
     service_account_email            = google_service_account.runtime[each.value.audience].email
     ingress_settings                 = local.ingress[each.key]
     all_traffic_on_latest_revision   = true
-    environment_variables            = local.function_env
+    environment_variables            = local.function_env[each.key]
     vpc_connector                    = local.uses_vpc_connector[each.key] ? google_vpc_access_connector.boot[0].id : null
     vpc_connector_egress_settings    = local.uses_vpc_connector[each.key] ? "PRIVATE_RANGES_ONLY" : null
   }
@@ -112,3 +115,4 @@ resource "google_cloudfunctions2_function" "fn" {
     google_project_iam_member.builder_storage,
   ]
 }
+

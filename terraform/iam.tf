@@ -135,9 +135,10 @@ resource "google_project_iam_member" "builder_storage" {
 # functions behind the internal load balancer, whose ingress then admits only VPC and
 # load-balancer traffic (the load balancer does not present an identity).
 # The gateway may invoke every function but the internal ones (the sweeper), which do no
-# authentication of their own.
+# authentication of their own, and the boot functions unless boot_on_api_gateway publishes
+# them there: by default boot traffic reaches them only through the internal load balancer.
 resource "google_cloud_run_service_iam_member" "gateway_invokes" {
-  for_each = { for name, f in local.functions : name => f if f.audience != "internal" }
+  for_each = { for name, f in local.functions : name => f if f.audience != "internal" && (f.audience != "boot" || var.boot_on_api_gateway) }
 
   project  = var.project_id
   location = var.region

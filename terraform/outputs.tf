@@ -1,11 +1,11 @@
 output "gateway_url" {
-  description = "Base URL of the API Gateway: the admin API is under /api/v1, boot routes at /boot.ipxe and /asset/..."
+  description = "Base URL of the API Gateway: the admin API is under /api/v1 (boot routes at /boot.ipxe and /asset/... only with boot_on_api_gateway)."
   value       = "https://${google_api_gateway_gateway.this.default_hostname}"
 }
 
 output "ipxe_chain" {
-  description = "The line to put in an embedded iPXE script (or type at the iPXE prompt) to boot through the gateway."
-  value       = "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}"
+  description = "The line to put in an embedded iPXE script (or type at the iPXE prompt) to boot through the public gateway; null unless boot_on_api_gateway (boot over the VPN: internal_lb_ipxe_chain)."
+  value       = var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}" : null
 }
 
 output "internal_lb_ipxe_chain" {

@@ -105,6 +105,17 @@ variable "max_request_bytes" {
   }
 }
 
+variable "profile_version_retention_seconds" {
+  description = "PROFILE_VERSION_RETENTION_SECONDS: how long a replaced kernel and initrd stay downloadable under their versioned URLs (longer than the slowest boot)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.profile_version_retention_seconds >= 0 && var.profile_version_retention_seconds <= 604800 && floor(var.profile_version_retention_seconds) == var.profile_version_retention_seconds
+    error_message = "profile_version_retention_seconds must be a whole number of seconds from 0 to 604800 (7 days)."
+  }
+}
+
 variable "blob_sweep_grace_seconds" {
   description = "BLOB_SWEEP_GRACE_SECONDS: an unreferenced blob younger than this is kept (an upload may still be finishing)."
   type        = number
@@ -150,24 +161,50 @@ variable "storage_public_url" {
 }
 
 variable "boot_allowed_cidrs" {
-  description = "BOOT_ALLOWED_CIDRS: client networks allowed to call the boot routes. Null: the private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) when the internal load balancer is enabled, otherwise any address. Behind the public gateway, set it to your data centres' egress ranges."
+  description = "BOOT_ALLOWED_CIDRS: client networks allowed to call the boot routes. Null: the private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) behind the internal load balancer, and nothing at all otherwise. Required (your boot networks' egress ranges) with boot_on_api_gateway. Never 0.0.0.0/0 or ::/0 (nor anything broader than an IPv4 /8 or IPv6 /16): that needs boot_allow_any_address."
   type        = list(string)
   default     = null
 
   validation {
-    condition     = try(alltrue([for c in var.boot_allowed_cidrs : can(cidrhost(c, 0))]), true)
-    error_message = "boot_allowed_cidrs must be null or a list of CIDR ranges."
+    condition = alltrue([
+      for c in(var.boot_allowed_cidrs == null ? [] : var.boot_allowed_cidrs) :
+      can(cidrhost(c, 0)) && try(tonumber(split("/", c)[1]) >= (strcontains(c, ":") ? 16 : 8), false)
+    ])
+    error_message = "boot_allowed_cidrs: each entry must be an IPv4 CIDR of /8 or narrower or an IPv6 CIDR of /16 or narrower (0.0.0.0/0 and ::/0 are refused). Name your boot networks' ranges; to admit every address on purpose, set boot_allow_any_address = true instead."
   }
 }
 
-variable "trusted_proxy_hops" {
-  description = "TRUSTED_PROXY_HOPS: entries Google's front ends append to X-Forwarded-For after the client's address; the client is that many entries from the right. Google's load balancers append '<client>,<load balancer>' (2). Check it on a real deployment before relying on boot_allowed_cidrs."
+variable "boot_on_api_gateway" {
+  description = "Publish the boot routes (/boot.ipxe, /asset/...) on the public API Gateway. Off by default: boot traffic belongs on the VPN (enable_internal_lb). When on, boot_allowed_cidrs must name the boot networks' public egress ranges, and enable_internal_lb must be off (each boot function has one front door)."
+  type        = bool
+  default     = false
+}
+
+variable "boot_allow_any_address" {
+  description = "Second, explicit acknowledgement that the boot routes may answer every address (adds 0.0.0.0/0 and ::/0 to BOOT_ALLOWED_CIDRS). With boot_on_api_gateway this lets anyone on the internet enumerate MACs, read kernel arguments and download images. Leave false."
+  type        = bool
+  default     = false
+}
+
+variable "trusted_proxy_hops_api_gateway" {
+  description = "TRUSTED_PROXY_HOPS of the functions behind API Gateway (admin, health, and boot with boot_on_api_gateway): X-Forwarded-For entries appended after the client's address. API Gateway's front end appends the client, the function's Cloud Run front end appends the gateway's egress address: 2. Not documented by Google: check it once on a deployment (README, Security)."
   type        = number
   default     = 2
 
   validation {
-    condition     = var.trusted_proxy_hops >= 1 && var.trusted_proxy_hops <= 5 && floor(var.trusted_proxy_hops) == var.trusted_proxy_hops
-    error_message = "trusted_proxy_hops must be an integer from 1 to 5."
+    condition     = var.trusted_proxy_hops_api_gateway >= 1 && var.trusted_proxy_hops_api_gateway <= 5 && floor(var.trusted_proxy_hops_api_gateway) == var.trusted_proxy_hops_api_gateway
+    error_message = "trusted_proxy_hops_api_gateway must be an integer from 1 to 5."
+  }
+}
+
+variable "trusted_proxy_hops_internal_lb" {
+  description = "TRUSTED_PROXY_HOPS of the boot functions behind the internal Application Load Balancer: it appends '<client-ip>,<load-balancer-ip>' to X-Forwarded-For (Google's load balancing docs): 2."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.trusted_proxy_hops_internal_lb >= 1 && var.trusted_proxy_hops_internal_lb <= 5 && floor(var.trusted_proxy_hops_internal_lb) == var.trusted_proxy_hops_internal_lb
+    error_message = "trusted_proxy_hops_internal_lb must be an integer from 1 to 5."
   }
 }
 

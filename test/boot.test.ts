@@ -1,15 +1,15 @@
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { blobStore, overrideAdapters, resetAdapters } from '../shared/repositories';
 import type { BlobStore } from '../shared/storage/blobs';
-import { getBucket } from '../shared/clients';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile, sha256, type ProfileBody } from './helpers/profiles';
-import { request, setEnv, useLocalStack } from './helpers/stack';
+import { currentRoot, request, setEnv, useLocalStack } from './helpers/stack';
 import { expectProblem } from './helpers/problem';
+import { Switchable, withOverrides } from './helpers/switchable';
 
-const stack = useLocalStack({ ASSET_DELIVERY: 'proxy' });
+const blobs = new Switchable<BlobStore>();
+const stack = useLocalStack({ ASSET_DELIVERY: 'proxy' }, { decorate: (parts) => ({ ...parts, blobs: blobs.wrap(parts.blobs) }) });
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
 const mac = aMac();
@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   setEnv({ ASSET_DELIVERY: 'proxy', BOOT_ALLOWED_CIDRS: undefined, TRUSTED_PROXY_HOPS: undefined });
-  resetAdapters();
+  blobs.reset();
 });
 
 
@@ -40,7 +40,13 @@ describe('GET /boot.ipxe', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
     const lines = res.text.split('\n');
     expect(lines.slice(0, 5)).toEqual(['#!ipxe', '', `# Boot configuration for ${machineId} (${mac})`, `# Boot Profile ID: ${profile.id}`, expect.stringMatching(/^# Generated: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)]);
-    expect(lines.slice(5)).toEqual(['', `kernel /asset/${profile.id}/kernel initrd=initrd console=tty0 console=ttyS0 ip=dhcp`, `initrd --name initrd /asset/${profile.id}/initrd`, 'boot', '']);
+    expect(lines.slice(5)).toEqual([
+      '',
+      `kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd console=tty0 console=ttyS0 ip=dhcp`,
+      `initrd --name initrd /asset/${profile.id}/initrd?v=${profile.initrd.id}`,
+      'boot',
+      '',
+    ]);
   });
 
   it.each([
@@ -83,7 +89,7 @@ describe('the boot lookup follows every change to machines and profiles', () => 
     expectProblem(await script(), 404, 'machine-not-configured');
 
     const made = await postProfile(stack.url, profileForm({ machine_id: id, kernel: randomFile(64), initrd: randomFile(64), kernel_args: '["one"]' }));
-    expect((await script()).text).toContain(`kernel /asset/${made.body.id}/kernel initrd=initrd one`);
+    expect((await script()).text).toContain(`kernel /asset/${made.body.id}/kernel?v=${made.body.kernel.id} initrd=initrd one`);
 
     // A MAC added later boots the same profile; the one removed no longer boots anything.
     const second = aMac();
@@ -123,9 +129,10 @@ describe('who may boot', () => {
     expect(res.status).toBe(200);
   });
 
-  it('an unparsable BOOT_ALLOWED_CIDRS fails closed', async () => {
-    setEnv({ BOOT_ALLOWED_CIDRS: '10.0.0.0/33' });
-    expect((await api('GET', `/boot.ipxe?mac=${mac}`)).status).toBe(500);
+  it('an unparsable BOOT_ALLOWED_CIDRS is refused at start-up, naming the variable; nothing is served with it', async () => {
+    expect(() => setEnv({ BOOT_ALLOWED_CIDRS: '10.0.0.0/33' })).toThrow(/^invalid configuration: BOOT_ALLOWED_CIDRS: "10\.0\.0\.0\/33" is not an IPv4 or IPv6 CIDR$/);
+    // The stack goes on with the configuration it had.
+    expect((await api('GET', `/boot.ipxe?mac=${mac}`)).status).toBe(200);
   });
 });
 
@@ -136,7 +143,8 @@ describe('assets in proxy mode', () => {
     expect(res.headers.get('content-type')).toBe('application/octet-stream');
     expect(res.headers.get('content-length')).toBe(String(kernel.length));
     expect(res.headers.get('etag')).toBe(`"${sha256(kernel)}"`);
-    expect(res.headers.get('cache-control')).toBe('public, max-age=3600');
+    // Unversioned: "the current kernel", which a replace changes; a cache must ask again.
+    expect(res.headers.get('cache-control')).toBe('no-cache');
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(kernel));
     const rd = await fetch(`${stack.url}/asset/${profile.id}/initrd`);
@@ -180,11 +188,19 @@ describe('assets in proxy mode', () => {
 
   it('If-None-Match with the ETag gives 304; If-Range with another ETag ignores Range', async () => {
     const etag = `"${sha256(kernel)}"`;
-    // fetch() adds Cache-Control: no-cache to conditional requests, which rightly disables 304.
     const notModified = await rawGet(`${stack.url}/asset/${profile.id}/kernel`, { 'if-none-match': etag });
     expect(notModified.status).toBe(304);
     expect(notModified.headers.etag).toBe(etag);
     expect(notModified.bytes).toBe(0);
+    // RFC 9110 13.2.1: an origin server evaluates the precondition whatever the request's
+    // Cache-Control says (fetch() sends no-cache with conditional requests).
+    for (const cacheControl of ['no-cache', 'no-store', 'max-age=0']) {
+      const res = await rawGet(`${stack.url}/asset/${profile.id}/kernel`, { 'if-none-match': `W/"x", ${etag}`, 'cache-control': cacheControl, pragma: 'no-cache' });
+      expect(res.status).toBe(304);
+    }
+    expect((await rawGet(`${stack.url}/asset/${profile.id}/kernel`, { 'if-none-match': '*' })).status).toBe(304);
+    const viaFetch = await fetch(`${stack.url}/asset/${profile.id}/kernel`, { headers: { 'if-none-match': etag } });
+    expect(viaFetch.status).toBe(304);
     const other = await fetch(`${stack.url}/asset/${profile.id}/kernel`, { headers: { 'if-none-match': '"other"' } });
     expect(other.status).toBe(200);
     await other.arrayBuffer();
@@ -210,20 +226,19 @@ describe('assets in proxy mode', () => {
   });
 
   it('500 storage-error when Storage fails, 404 when the blob is gone', async () => {
-    const real = blobStore();
-    overrideAdapters({ blobs: { ...bind(real), read: () => failingStream(Object.assign(new Error('backend exploded'), { code: 503 })) } });
+    blobs.use(withOverrides(blobs.real, { read: () => failingStream(Object.assign(new Error('backend exploded'), { code: 503 })) }));
     const res = await api('GET', `/asset/${profile.id}/initrd`);
     const body = expectProblem(res, 500, 'storage-error');
     expect(body.detail).toBe('Failed to retrieve initrd from storage due to an internal error');
     expect(res.text).not.toContain('exploded');
-    overrideAdapters({ blobs: { ...bind(real), read: () => failingStream(Object.assign(new Error('No such object'), { code: 404 })) } });
+    blobs.use(withOverrides(blobs.real, { read: () => failingStream(Object.assign(new Error('No such object'), { code: 404 })) }));
     expectProblem(await api('GET', `/asset/${profile.id}/initrd`), 404, 'initrd-not-found');
   });
 
   it('a client that disconnects mid-stream stops the Storage read', async () => {
-    const real = blobStore();
+    const real = blobs.real;
     const reads: Readable[] = [];
-    overrideAdapters({ blobs: { ...bind(real), read: (id, range) => { const s = real.read(id, range); reads.push(s); return s; } } });
+    blobs.use(withOverrides(real, { read: (id: string, range?: { start: number; end: number }) => { const s = real.read(id, range); reads.push(s); return s; } }));
     const controller = new AbortController();
     const res = await fetch(`${stack.url}/asset/${profile.id}/kernel`, { signal: controller.signal });
     const reader = res.body?.getReader();
@@ -240,7 +255,7 @@ describe('assets in redirect mode', () => {
     expect(first.status).toBe(302);
     expect(first.headers.get('cache-control')).toBe('no-store');
     const location = first.headers.get('location') as string;
-    expect(location).toContain(`/${getBucket().name}/blobs/${profile.kernel.id}?`);
+    expect(location).toContain(`/${currentRoot().clients.bucket.name}/blobs/${profile.kernel.id}?`);
     expect(location).toMatch(/X-Goog-Signature=[\da-f]+/);
     expect(location).toMatch(/X-Goog-Expires=900\b/);
     const again = await api('GET', `/asset/${profile.id}/kernel`);
@@ -255,9 +270,8 @@ describe('assets in redirect mode', () => {
 
   it('STORAGE_PUBLIC_URL sets the host clients are sent to', async () => {
     setEnv({ ASSET_DELIVERY: 'redirect', STORAGE_PUBLIC_URL: 'http://10.0.2.2:9199' });
-    resetAdapters();
     const res = await api('GET', `/asset/${profile.id}/initrd`);
-    expect(res.headers.get('location')).toMatch(new RegExp(`^http://10\\.0\\.2\\.2:9199/${getBucket().name}/blobs/${profile.initrd.id}\\?`));
+    expect(res.headers.get('location')).toMatch(new RegExp(`^http://10\\.0\\.2\\.2:9199/${currentRoot().clients.bucket.name}/blobs/${profile.initrd.id}\\?`));
     setEnv({ STORAGE_PUBLIC_URL: undefined });
   });
 });
@@ -270,17 +284,6 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
     }).on('error', reject);
   });
-}
-
-/** The store's methods bound to it, to spread into a partial override. */
-function bind(store: BlobStore): BlobStore {
-  return {
-    openWrite: store.openWrite.bind(store),
-    delete: store.delete.bind(store),
-    read: store.read.bind(store),
-    signedReadUrl: store.signedReadUrl.bind(store),
-    list: store.list.bind(store),
-  };
 }
 
 function failingStream(err: Error): Readable {

@@ -4,16 +4,22 @@ import net from 'node:net';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blobStore, overrideAdapters, profileRepository, resetAdapters } from '../shared/repositories';
-import type { NewBlobs } from '../shared/repositories/profiles';
+import type { BootProfile } from '../shared/domain/profile';
+import type { Inventory, ProfileContent } from '../shared/inventory/inventory';
 import type { BlobStore } from '../shared/storage/blobs';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
 import { request, useLocalStack } from './helpers/stack';
 import { mintLocalToken } from '../emulators/local-issuer';
 import { expectProblem as expectSpecProblem } from './helpers/problem';
+import { Switchable, withOverrides as wrap } from './helpers/switchable';
 
 const graceSeconds = 1;
-const stack = useLocalStack({ BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds) });
+const blobs = new Switchable<BlobStore>();
+const inventory = new Switchable<Inventory>();
+const stack = useLocalStack(
+  { BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds), PROFILE_VERSION_RETENTION_SECONDS: '1' },
+  { decorate: (parts) => ({ ...parts, blobs: blobs.wrap(parts.blobs), inventory: inventory.wrap(parts.inventory) }) },
+);
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 const MiB = 1024 * 1024;
 
@@ -21,20 +27,12 @@ const MiB = 1024 * 1024;
 const secret = `injected-fault-${randomBytes(6).toString('hex')}`;
 const injected = (what: string) => new Error(`${secret}: ${what}`);
 
-afterEach(() => {
-  resetAdapters();
-});
-
-/** `real` with some methods replaced; the others still run against the emulators. */
-function wrap<T extends object>(real: T, overrides: Partial<T>): T {
-  return new Proxy(real, {
-    get(target, prop) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof T];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+function resetFaults(): void {
+  blobs.reset();
+  inventory.reset();
 }
+
+afterEach(resetFaults);
 
 type WriteFault =
   /** openWrite itself throws. */
@@ -46,7 +44,7 @@ type WriteFault =
 
 /** The real store, except that the `n`th openWrite fails as `fault` says. */
 function failingWrites(n: number, fault: WriteFault): { store: BlobStore; opened: string[] } {
-  const real = blobStore();
+  const real = blobs.real;
   const opened: string[] = [];
   const store = wrap(real, {
     openWrite(id: string) {
@@ -90,7 +88,7 @@ async function expectNoProfile(machineId: string): Promise<void> {
 
 /** The machine is not left linked to a profile that is not there: a new profile can be created. */
 async function expectMachineFree(machineId: string): Promise<void> {
-  resetAdapters();
+  resetFaults();
   const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(64), initrd: randomFile(64) }));
   expect(res.status).toBe(201);
 }
@@ -119,7 +117,7 @@ describe('POST /api/v1/profiles: a failure at any step leaves nothing behind', (
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
     const { store, opened } = failingWrites(2, fault);
-    overrideAdapters({ blobs: store });
+    blobs.use(store);
 
     const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(MiB), initrd: randomFile(MiB) }));
     const body = expectProblem(res, 500, 'storage-error');
@@ -133,17 +131,17 @@ describe('POST /api/v1/profiles: a failure at any step leaves nothing behind', (
   it('Firestore create fails after both blobs were written: 500, both new blobs deleted, no profile', async () => {
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
-    let attempted: NewBlobs | undefined;
+    let attempted: ProfileContent | undefined;
     let storedAtCommit: string[] = [];
-    overrideAdapters({
-      profiles: wrap(profileRepository(), {
-        async create(_machineId: string, blobs: NewBlobs) {
-          attempted = blobs;
+    inventory.use(
+      wrap(inventory.real, {
+        async createProfile(profile: BootProfile): Promise<never> {
+          attempted = profile;
           storedAtCommit = await storedBlobIds();
           throw injected('Firestore transaction aborted');
         },
       }),
-    });
+    );
 
     const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(MiB), initrd: randomFile(MiB) }));
     const body = expectProblem(res, 500, 'internal-error');
@@ -164,7 +162,7 @@ describe('PUT /api/v1/boot/{id}/profile: the old profile survives every failure'
   ])('Storage write of file %i fails (%s): 500 storage-error, old profile and blobs intact, no new blob', async (n, fault) => {
     const { machineId, profile } = await createProfile();
     const before = await storedBlobIds();
-    overrideAdapters({ blobs: failingWrites(n, fault).store });
+    blobs.use(failingWrites(n, fault).store);
 
     const res = await api('PUT', `/api/v1/boot/${machineId}/profile`, { body: profileForm({ kernel: randomFile(MiB), initrd: randomFile(MiB) }) });
     expectProblem(res, 500, 'storage-error');
@@ -172,57 +170,49 @@ describe('PUT /api/v1/boot/{id}/profile: the old profile survives every failure'
     await expectProfileIntact(machineId, profile);
   });
 
-  it('Firestore replaceBlobs fails: 500, old profile and blobs intact, new blobs deleted', async () => {
+  it('Firestore replace fails: 500, old profile and blobs intact, new blobs deleted', async () => {
     const { machineId, profile } = await createProfile();
     const before = await storedBlobIds();
-    let attempted: NewBlobs | undefined;
+    let attempted: ProfileContent | undefined;
     let storedAtCommit: string[] = [];
-    overrideAdapters({
-      profiles: wrap(profileRepository(), {
-        async replaceBlobs(_machineId: string, blobs: NewBlobs): Promise<never> {
-          attempted = blobs;
+    inventory.use(
+      wrap(inventory.real, {
+        async replaceProfile(_machineId: string, content: ProfileContent): Promise<never> {
+          attempted = content;
           storedAtCommit = await storedBlobIds();
           throw injected('Firestore deadline exceeded');
         },
       }),
-    });
+    );
 
     const res = await api('PUT', `/api/v1/boot/${machineId}/profile`, { body: profileForm({ kernel: randomFile(MiB), initrd: randomFile(MiB) }) });
     expectProblem(res, 500, 'internal-error');
-    if (!attempted) throw new Error('replaceBlobs was never reached');
+    if (!attempted) throw new Error('replace was never reached');
     expect(storedAtCommit).toEqual(sortedIds([...before, attempted.kernel.id, attempted.initrd.id]));
     expect(await storedBlobIds()).toEqual(before);
-    resetAdapters();
+    resetFaults();
     await expectProfileIntact(machineId, profile);
   });
 
-  it('deleting the old blobs fails after the switch: 200 on the new blobs; the old ones are orphans the sweeper removes', async () => {
+  it('the old version stays downloadable for its retention, then the sweeper removes exactly its blobs', async () => {
     const { machineId, profile } = await createProfile();
     const before = await storedBlobIds();
     const deleteAttempts: string[] = [];
-    overrideAdapters({
-      blobs: wrap(blobStore(), {
-        async delete(id: string): Promise<never> {
-          deleteAttempts.push(id);
-          throw injected('Storage delete failed');
-        },
-      }),
-    });
+    blobs.use(wrap(blobs.real, { delete: async (id: string) => (deleteAttempts.push(id), blobs.real.delete(id)) }));
 
     const kernel = randomFile(MiB);
     const initrd = randomFile(MiB / 2);
     const res = await api<ProfileBody>('PUT', `/api/v1/boot/${machineId}/profile`, { body: profileForm({ kernel, initrd, kernel_args: '["ip=dhcp"]' }) });
     expect(res.status).toBe(200);
-    expect(res.text).not.toContain(secret);
     expect(res.body).toMatchObject({ id: profile.id, machine_id: machineId, kernel: { args: ['ip=dhcp'], sha256: sha256(kernel) }, initrd: { sha256: sha256(initrd) } });
     const old = [profile.kernel.id, profile.initrd.id];
     const fresh = [res.body.kernel.id, res.body.initrd.id];
-    expect(sortedIds(deleteAttempts)).toEqual(sortedIds(old));
-    resetAdapters();
+    // Nothing is deleted by the replace itself: scripts served before it link to the old version.
+    expect(deleteAttempts).toEqual([]);
     await expectProfileIntact(machineId, res.body);
     expect(await storedBlobIds()).toEqual(sortedIds([...before, ...fresh]));
 
-    // The sweeper removes exactly the two orphans: every other test in this file left none.
+    // Past the retention (1 s) and the sweeper's grace (1 s), exactly the old version goes.
     await pastGrace();
     const swept = await sweep();
     expect(swept.status).toBe(200);
@@ -236,14 +226,10 @@ describe('DELETE /api/v1/boot/{id}/profile', () => {
   it('Firestore delete fails: 500, profile and blobs intact', async () => {
     const { machineId, profile } = await createProfile();
     const before = await storedBlobIds();
-    overrideAdapters({
-      profiles: wrap(profileRepository(), {
-        delete: (): Promise<never> => Promise.reject(injected('Firestore unavailable')),
-      }),
-    });
+    inventory.use(wrap(inventory.real, { deleteProfile: (): Promise<never> => Promise.reject(injected('Firestore unavailable')) }));
 
     expectProblem(await api('DELETE', `/api/v1/boot/${machineId}/profile`), 500, 'internal-error');
-    resetAdapters();
+    resetFaults();
     expect(await storedBlobIds()).toEqual(before);
     await expectProfileIntact(machineId, profile);
   });
@@ -251,11 +237,11 @@ describe('DELETE /api/v1/boot/{id}/profile', () => {
   it('deleting the blobs fails after the profile is gone: 204; the blobs are orphans the sweeper removes', async () => {
     const { machineId, profile } = await createProfile();
     const before = await storedBlobIds();
-    overrideAdapters({ blobs: wrap(blobStore(), { delete: (): Promise<never> => Promise.reject(injected('Storage delete failed')) }) });
+    blobs.use(wrap(blobs.real, { delete: (): Promise<never> => Promise.reject(injected('Storage delete failed')) }));
 
     const res = await api('DELETE', `/api/v1/boot/${machineId}/profile`);
     expect(res.status).toBe(204);
-    resetAdapters();
+    resetFaults();
     await expectNoProfile(machineId);
     expect(await storedBlobIds()).toEqual(before);
 
@@ -291,9 +277,9 @@ describe('the client goes away', () => {
   it('mid-body: no blob, no profile, and the handler never ran', async () => {
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
-    const real = blobStore();
+    const real = blobs.real;
     const opened: string[] = [];
-    overrideAdapters({ blobs: wrap(real, { openWrite: (id: string) => (opened.push(id), real.openWrite(id)) }) });
+    blobs.use(wrap(real, { openWrite: (id: string) => (opened.push(id), real.openWrite(id)) }));
 
     await abortedUpload(machineId, 8 * MiB, 2 * MiB);
     await sleep(500);
@@ -308,20 +294,20 @@ describe('the client goes away', () => {
   it('while the profile is being committed: the request completes (all or nothing), no orphan', async () => {
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
-    const real = profileRepository();
+    const real = inventory.real;
     let reached!: () => void;
     const atCommit = new Promise<void>((resolve) => (reached = resolve));
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    overrideAdapters({
-      profiles: wrap(real, {
-        async create(id: string, blobs: NewBlobs) {
+    inventory.use(
+      wrap(real, {
+        async createProfile(profile: BootProfile) {
           reached();
           await released;
-          return real.create(id, blobs);
+          return real.createProfile(profile);
         },
       }),
-    });
+    );
 
     const controller = new AbortController();
     const form = profileForm({ machine_id: machineId, kernel: randomFile(MiB), initrd: randomFile(MiB) });
@@ -331,7 +317,7 @@ describe('the client goes away', () => {
     expect(await upload).toBeInstanceOf(Error);
     release();
     await sleep(500);
-    resetAdapters();
+    resetFaults();
 
     const read = await api<ProfileBody>('GET', `/api/v1/boot/${machineId}/profile`);
     expect(read.status).toBe(200);

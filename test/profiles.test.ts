@@ -45,7 +45,8 @@ describe('boot profile lifecycle through the gateway', () => {
     expect(replaced.body.kernel).toEqual({ id: expect.stringMatching(uuidV7), args: ['quiet'], sha256: sha256(kernel2), size: kernel2.length });
     expect(replaced.body.initrd).toEqual({ id: expect.stringMatching(uuidV7), sha256: sha256(initrd2), size: initrd2.length });
     expect(replaced.body.kernel.id).not.toBe(profile.kernel.id);
-    expect(await storedBlobIds()).toEqual([...before, replaced.body.kernel.id, replaced.body.initrd.id].sort());
+    // The replaced version stays for scripts already served (PROFILE_VERSION_RETENTION_SECONDS); the sweeper removes it later.
+    expect(await storedBlobIds()).toEqual([...before, profile.kernel.id, profile.initrd.id, replaced.body.kernel.id, replaced.body.initrd.id].sort());
     expect((await api('GET', `/api/v1/boot/${machineId}/profile`)).body).toEqual(replaced.body);
 
     const deleted = await api('DELETE', `/api/v1/boot/${machineId}/profile`);

@@ -3,22 +3,37 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localAdminEmail, mintLocalToken } from '../emulators/local-issuer';
-import { getRateLimitFirestore } from '../shared/clients';
-import { overrideRateLimits, rateLimitCollections, rateLimitStore, type RateLimitStore } from '../shared/ratelimit';
+import { defaultLeaseTiming, rateLimitCollections, type LeaseTiming, type RateLimitStore } from '../shared/ratelimit';
 import { addressKey } from '../shared/ratelimit/keys';
 import { mostConstraining, shardsFor } from '../shared/ratelimit/policy';
-import { blobStore, overrideAdapters, resetAdapters } from '../shared/repositories';
 import type { BlobStore } from '../shared/storage/blobs';
 import { aMac, aMachine } from './helpers/fixtures';
 import { expectProblem } from './helpers/problem';
 import { postProfile, profileForm, randomFile, sha256, type ProfileBody } from './helpers/profiles';
-import { highRateLimits, request, setEnv, useLocalStack } from './helpers/stack';
+import { currentRoot, highRateLimits, request, setEnv, useLocalStack } from './helpers/stack';
+import { Switchable, withOverrides } from './helpers/switchable';
 
-const stack = useLocalStack({ ASSET_DELIVERY: 'proxy' });
+/** The limits' clock and lease timing, which the tests move; the store and blobs, which they make misbehave. */
+let clockMs = 0;
+let leaseTiming: LeaseTiming = defaultLeaseTiming;
+const store = new Switchable<RateLimitStore>();
+const blobs = new Switchable<BlobStore>();
+const stack = useLocalStack(
+  { ASSET_DELIVERY: 'proxy' },
+  {
+    decorate: (parts) => ({
+      ...parts,
+      clock: () => clockMs,
+      leaseTiming: () => leaseTiming,
+      rateLimitStore: store.wrap(parts.rateLimitStore),
+      blobs: blobs.wrap(parts.blobs),
+    }),
+  },
+);
+const rateLimitDb = () => currentRoot().clients.rateLimitFirestore;
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
-/** The limits' clock: each test starts 1 s into a minute no other test used, so nobody waits for a window to end. */
-let clockMs = 0;
+/** Each test starts 1 s into a minute no other test used, so nobody waits for a window to end. */
 let windowsUsed = 0;
 function freshWindow(): void {
   windowsUsed += 1;
@@ -53,7 +68,6 @@ const kernel = randomFile(256 * 1024 + 3);
 let profile: ProfileBody;
 
 beforeAll(async () => {
-  overrideRateLimits({ clock: () => clockMs });
   freshWindow();
   const machine = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
   const res = await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel, initrd: randomFile(1000) }));
@@ -67,8 +81,9 @@ beforeEach(() => {
 
 afterEach(() => {
   setEnv({ ...highRateLimits, ASSET_DELIVERY: 'proxy', ADMIN_PRINCIPALS: localAdminEmail, TRUSTED_PROXY_HOPS: undefined, RATE_LIMIT_FAIL_MODE: undefined, RATE_LIMIT_TIMEOUT_MS: undefined });
-  overrideRateLimits({ store: undefined, lease: undefined });
-  resetAdapters();
+  store.reset();
+  blobs.reset();
+  leaseTiming = defaultLeaseTiming;
 });
 
 describe('boot script: per MAC', () => {
@@ -182,7 +197,7 @@ describe('admin API', () => {
       expect(res.headers.get('x-ratelimit-remaining')).toBe(String(60 - i));
     }
     expect429(await api('GET', '/api/v1/machines'), 61);
-    const shards = await getRateLimitFirestore().collection(rateLimitCollections.counters).where('n', '>', 0).get();
+    const shards = await rateLimitDb().collection(rateLimitCollections.counters).where('n', '>', 0).get();
     const global = shards.docs.filter((d) => String(d.get('counter')).startsWith('admin-global:') && String(d.get('counter')).endsWith(`:${Math.floor(clockMs / 60_000)}`));
     expect(global.length).toBeGreaterThan(1);
     expect(global.reduce((sum, d) => sum + (d.get('n') as number), 0)).toBe(62);
@@ -225,7 +240,7 @@ describe('admin API', () => {
 describe('when the store does not answer', () => {
   /** The real store, except that counting hangs forever. */
   const hanging = (): RateLimitStore => {
-    const real = rateLimitStore();
+    const real = store.real;
     return {
       increment: () => new Promise<number[]>(() => undefined),
       acquireSlot: () => new Promise(() => undefined),
@@ -237,7 +252,7 @@ describe('when the store does not answer', () => {
   it('fails open by default: served after RATE_LIMIT_TIMEOUT_MS, without rate-limit headers', async () => {
     setEnv({ RATE_LIMIT_ADMIN_PER_PRINCIPAL: '1', RATE_LIMIT_BOOT_PER_MAC: '1', RATE_LIMIT_DOWNLOADS_PER_PROFILE: '1', RATE_LIMIT_TIMEOUT_MS: '200' });
     expect((await api('GET', '/api/v1/machines')).status).toBe(200); // warm: the first call of a process gets longer
-    overrideRateLimits({ store: hanging() });
+    store.use(hanging());
     for (const path of ['/api/v1/machines', `/boot.ipxe?mac=${mac}`, `/asset/${profile.id}/kernel`]) {
       const started = Date.now();
       const res = await api('GET', path);
@@ -250,7 +265,7 @@ describe('when the store does not answer', () => {
   it('fails closed when configured: 503', async () => {
     setEnv({ RATE_LIMIT_FAIL_MODE: 'closed', RATE_LIMIT_TIMEOUT_MS: '200' });
     expect((await api('GET', '/api/v1/machines')).status).toBe(200);
-    overrideRateLimits({ store: hanging() });
+    store.use(hanging());
     for (const path of ['/api/v1/machines', `/boot.ipxe?mac=${mac}`, `/asset/${profile.id}/kernel`]) {
       const res = await api('GET', path);
       expectProblem(res, 503, 'service-unavailable');
@@ -264,20 +279,16 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
   let downloads: PassThrough[] = [];
   beforeEach(() => {
     downloads = [];
-    const real = blobStore();
-    const held: BlobStore = {
-      openWrite: (id) => real.openWrite(id),
-      delete: (id) => real.delete(id),
-      signedReadUrl: (id, at) => real.signedReadUrl(id, at),
-      list: () => real.list(),
-      read: () => {
-        const source = new PassThrough();
-        source.write(kernel.subarray(0, 1024));
-        downloads.push(source);
-        return source;
-      },
-    };
-    overrideAdapters({ blobs: held });
+    blobs.use(
+      withOverrides(blobs.real, {
+        read: () => {
+          const source = new PassThrough();
+          source.write(kernel.subarray(0, 1024));
+          downloads.push(source);
+          return source;
+        },
+      }),
+    );
     setEnv({ RATE_LIMIT_DOWNLOADS_PER_PROFILE: '5' });
   });
 
@@ -291,7 +302,7 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
   const finish = (i: number) => downloads[i]?.end(kernel.subarray(1024));
 
   async function liveLeases(): Promise<{ id: string; expireAt: number; holder: string }[]> {
-    const snap = await getRateLimitFirestore().collection(rateLimitCollections.slots).where('pool', '==', `download:${profile.id}`).get();
+    const snap = await rateLimitDb().collection(rateLimitCollections.slots).where('pool', '==', `download:${profile.id}`).get();
     return snap.docs.map((d) => ({ id: d.id, expireAt: (d.get('expire_at') as { toMillis(): number }).toMillis(), holder: d.get('holder') as string })).filter((l) => l.expireAt > clockMs);
   }
 
@@ -353,7 +364,7 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
   });
 
   it('takes over leases that expired (their instance died), not live ones', async () => {
-    const slots = getRateLimitFirestore().collection(rateLimitCollections.slots);
+    const slots = rateLimitDb().collection(rateLimitCollections.slots);
     const pool = `download:${profile.id}`;
     const lease = (index: number, expireAt: number) => slots.doc(`${pool}:${index}`).set({ pool, index, holder: 'a-dead-instance', expire_at: new Date(expireAt) });
     for (let i = 0; i < 5; i++) await lease(i, clockMs + 30_000);
@@ -373,7 +384,7 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
   });
 
   it('renews the lease while a long download runs, so it is not taken over', async () => {
-    overrideRateLimits({ lease: { leaseMs: 60_000, renewMs: 50 } });
+    leaseTiming = { leaseMs: 60_000, renewMs: 50 };
     const long = await start();
     expect(long.status).toBe(200);
     const [before] = await liveLeases();

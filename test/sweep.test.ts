@@ -2,17 +2,18 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import winston from 'winston';
-import { getBucket } from '../shared/clients';
 import { newId } from '../shared/domain/ids';
+import type { BootProfile } from '../shared/domain/profile';
+import type { Inventory } from '../shared/inventory/inventory';
 import { sweepOrphanBlobs } from '../shared/profiles/sweep';
-import { overrideAdapters, profileRepository, resetAdapters } from '../shared/repositories';
-import type { NewBlobs, ProfileRepository } from '../shared/repositories/profiles';
 import type { BlobInfo, BlobStore } from '../shared/storage/blobs';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
-import { request, useLocalStack } from './helpers/stack';
+import { currentRoot, request, useLocalStack } from './helpers/stack';
+import { Switchable, withOverrides } from './helpers/switchable';
 
 const graceSeconds = 2;
-const stack = useLocalStack({ BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds) });
+const inventory = new Switchable<Inventory>();
+const stack = useLocalStack({ BLOB_SWEEP_GRACE_SECONDS: String(graceSeconds) }, { decorate: (parts) => ({ ...parts, inventory: inventory.wrap(parts.inventory) }) });
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
 interface SweepBody {
@@ -28,7 +29,7 @@ const sorted = (ids: Iterable<string>): string[] => [...ids].sort();
 /** An object under blobs/ that no profile references, as a crash between two steps leaves it. */
 async function writeOrphan(): Promise<string> {
   const id = newId();
-  await getBucket().file(`blobs/${id}`).save(randomFile(512), { resumable: false });
+  await currentRoot().clients.bucket.file(`blobs/${id}`).save(randomFile(512), { resumable: false });
   return id;
 }
 
@@ -90,24 +91,20 @@ describe('POST /internal/blobs/sweep through the gateway', () => {
     await sleep(graceSeconds * 1000 + 300);
 
     // Hold the upload between "both blobs written" and "profile committed": the window a sweep must respect.
-    const real = profileRepository();
-    let reachedCommit!: (blobs: NewBlobs) => void;
-    const atCommit = new Promise<NewBlobs>((resolve) => (reachedCommit = resolve));
+    const real = inventory.real;
+    let reachedCommit!: (profile: BootProfile) => void;
+    const atCommit = new Promise<BootProfile>((resolve) => (reachedCommit = resolve));
     let releaseCommit!: () => void;
     const released = new Promise<void>((resolve) => (releaseCommit = resolve));
-    const gated: ProfileRepository = {
-      get: (id) => real.get(id),
-      getForMachine: (id) => real.getForMachine(id),
-      async create(machineId, blobs) {
-        reachedCommit(blobs);
-        await released;
-        return real.create(machineId, blobs);
-      },
-      replaceBlobs: (id, blobs) => real.replaceBlobs(id, blobs),
-      delete: (id) => real.delete(id),
-      referencedBlobIds: () => real.referencedBlobIds(),
-    };
-    overrideAdapters({ profiles: gated });
+    inventory.use(
+      withOverrides(real, {
+        async createProfile(profile: BootProfile) {
+          reachedCommit(profile);
+          await released;
+          return real.createProfile(profile);
+        },
+      }),
+    );
     try {
       const machineId = await createMachineId(stack.url);
       const kernel = randomFile(3 * 1024 * 1024);
@@ -131,7 +128,7 @@ describe('POST /internal/blobs/sweep through the gateway', () => {
       expect(sha256(await storedBlob(created.body.initrd.id))).toBe(sha256(initrd));
     } finally {
       releaseCommit();
-      resetAdapters();
+      inventory.reset();
     }
   });
 
@@ -182,9 +179,23 @@ describe('sweepOrphanBlobs', () => {
     };
   }
 
-  function profilesReferencing(ids: () => Iterable<string>): ProfileRepository {
+  function profilesReferencing(ids: () => Iterable<string>): Inventory {
     const unused = () => Promise.reject(new Error('not used'));
-    return { get: unused, getForMachine: unused, create: unused, replaceBlobs: unused, delete: unused, referencedBlobIds: async () => new Set(ids()) };
+    return {
+      createMachine: unused,
+      getMachine: unused,
+      listMachines: unused,
+      replaceMachine: unused,
+      deleteMachine: unused,
+      findBootTarget: unused,
+      getProfile: unused,
+      getProfileOfMachine: unused,
+      createProfile: unused,
+      replaceProfile: unused,
+      deleteProfile: unused,
+      blobsInUse: unused,
+      referencedBlobIds: async () => new Set(ids()),
+    };
   }
 
   it('judges age against the grace period: exactly at the cutoff is still young', async () => {
@@ -195,7 +206,7 @@ describe('sweepOrphanBlobs', () => {
       { id: 'old-referenced', size: 1, created: ago(10 * graceMs) },
     ]);
     const { log } = capturingLogger();
-    const result = await sweepOrphanBlobs({ store, profiles: profilesReferencing(() => ['old-referenced']), graceMs, now, log });
+    const result = await sweepOrphanBlobs({ store, inventory: profilesReferencing(() => ['old-referenced']), graceMs, now, log });
     expect(result).toEqual({ scanned: 4, deleted: ['old-orphan'], kept: 1, young: 2 });
     expect(store.ids()).toEqual(['at-cutoff', 'fresh', 'old-referenced']);
   });
@@ -205,7 +216,7 @@ describe('sweepOrphanBlobs', () => {
     // A profile that commits while the listing runs, naming a blob already listed.
     const store = memoryStore([{ id: 'committed-during-listing', size: 1, created: ago(2 * graceMs) }], { onListed: () => referenced.push('committed-during-listing') });
     const { log } = capturingLogger();
-    const result = await sweepOrphanBlobs({ store, profiles: profilesReferencing(() => referenced), graceMs, now, log });
+    const result = await sweepOrphanBlobs({ store, inventory: profilesReferencing(() => referenced), graceMs, now, log });
     expect(result).toEqual({ scanned: 1, deleted: [], kept: 1, young: 0 });
     expect(store.ids()).toEqual(['committed-during-listing']);
   });
@@ -214,7 +225,7 @@ describe('sweepOrphanBlobs', () => {
     const blobs = Array.from({ length: 20 }, (_, i) => ({ id: `orphan-${String(i).padStart(2, '0')}`, size: 1, created: ago(graceMs + 1000) }));
     const store = memoryStore(blobs, { failDelete: (id) => id === 'orphan-03' || id === 'orphan-17' });
     const { log, entries } = capturingLogger();
-    const result = await sweepOrphanBlobs({ store, profiles: profilesReferencing(() => []), graceMs, now, log });
+    const result = await sweepOrphanBlobs({ store, inventory: profilesReferencing(() => []), graceMs, now, log });
     expect(result.scanned).toBe(20);
     expect(result.kept).toBe(2);
     expect(result.young).toBe(0);

@@ -1,4 +1,4 @@
-import { assetHandler } from '../../shared/boot/asset-function';
-import { httpFunction } from '../../shared/http/function';
+import { defineFunction } from '../../shared/http/function';
+import { assetHandler } from './asset';
 
-httpFunction('assetKernel', assetHandler('kernel'));
+export const assetKernel = defineFunction('assetKernel', assetHandler('kernel'));

@@ -1,18 +1,17 @@
-import { httpFunction } from '../../shared/http/function';
+import { bootMac } from '../../shared/boot/service';
+import { defineFunction } from '../../shared/http/function';
+import { asProblem, ProblemError } from '../../shared/http/problem';
 import { noStore } from '../../shared/http/respond';
-import { assertFromBootNetwork } from '../../shared/boot/guard';
-import { bootMac, bootScriptForMac } from '../../shared/boot/service';
-import { enforceBootScriptLimit } from '../../shared/ratelimit';
 
-httpFunction('bootScript', async ({ req, res, log }) => {
-  assertFromBootNetwork(req);
+export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter }) => async ({ req, res, log }) => {
+  bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.
-  const [limit, lookup] = await Promise.allSettled([enforceBootScriptLimit(res, mac, log), bootScriptForMac(mac)]);
+  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.scriptFor(mac)]);
   if (limit.status === 'rejected') throw limit.reason;
-  if (lookup.status === 'rejected') throw lookup.reason;
+  if (lookup.status === 'rejected') throw asProblem(lookup.reason) ?? scriptFailed(lookup.reason);
   const script = lookup.value;
   res.status(200);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -20,3 +19,8 @@ httpFunction('bootScript', async ({ req, res, log }) => {
   res.setHeader('Content-Length', Buffer.byteLength(script));
   res.end(script);
 });
+
+/** The spec's 500 for a database or template error. */
+function scriptFailed(cause: unknown): ProblemError {
+  return Object.assign(new ProblemError('internal-error', 'Failed to generate boot script due to an internal error'), { cause });
+}

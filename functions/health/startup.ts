@@ -1,9 +1,9 @@
-import { httpFunction } from '../../shared/http/function';
-import { noStore, sendEmpty } from '../../shared/http/respond';
 import { dependenciesReachable } from '../../shared/health';
+import { defineFunction } from '../../shared/http/function';
+import { noStore, sendEmpty } from '../../shared/http/respond';
 
-httpFunction('healthStartup', async ({ res, log }) => {
-  const ok = await dependenciesReachable(log);
+export const healthStartup = defineFunction('healthStartup', ({ clients }) => async ({ res, log }) => {
+  const ok = await dependenciesReachable(clients, log);
   res.setHeader('Cache-Control', noStore);
   sendEmpty(res, ok ? 200 : 503);
 });

@@ -1,9 +1,8 @@
-import { httpFunction } from '../../shared/http/function';
+import { defineFunction } from '../../shared/http/function';
 import { sendJson } from '../../shared/http/respond';
-import { createProfile } from '../../shared/profiles/service';
 
-httpFunction('profilesCreate', async ({ req, res, log }) => {
-  const profile = await createProfile(req, log);
+export const profilesCreate = defineFunction('profilesCreate', ({ profiles }) => async ({ req, res, log }) => {
+  const profile = await profiles.create(req, log);
   res.setHeader('Location', `/api/v1/boot/${profile.machine_id}/profile`);
   sendJson(res, 201, profile);
 });

@@ -1,8 +1,7 @@
-import { httpFunction } from '../../shared/http/function';
+import { defineFunction } from '../../shared/http/function';
 import { uuidV7Param } from '../../shared/http/params';
 import { sendJson } from '../../shared/http/respond';
-import { getProfile } from '../../shared/profiles/service';
 
-httpFunction('profilesGet', async ({ res, params }) => {
-  sendJson(res, 200, await getProfile(uuidV7Param(params, 'machine_id')));
+export const profilesGet = defineFunction('profilesGet', ({ profiles }) => async ({ res, params }) => {
+  sendJson(res, 200, await profiles.get(uuidV7Param(params, 'machine_id')));
 });

@@ -24,10 +24,21 @@ export function parseCidrs(spec: string): BlockList {
  * came from the client and is ignored. Without the header, the socket's peer.
  */
 export function clientAddress(req: IncomingMessage, trustedHops: number): string {
-  const header = req.headers['x-forwarded-for'];
-  const entries = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+  return clientAddressFrom(req.headers['x-forwarded-for'], req.socket.remoteAddress, trustedHops);
+}
+
+/**
+ * Pure: the client address from an X-Forwarded-For value and the socket's peer. Each front
+ * door has its own `trustedHops` (Terraform sets it per function: README, Security):
+ *   function URL:              `<client>`                          -> 1
+ *   internal Application LB:   `<client>,<load-balancer-ip>`       -> 2
+ *   API Gateway:               `<client>,<gateway egress>`         -> 2
+ * each after whatever the client itself sent, which is ignored.
+ */
+export function clientAddressFrom(forwardedFor: string | string[] | undefined, peer: string | undefined, trustedHops: number): string {
+  const entries = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
   const fromHeader = entries.length >= trustedHops ? entries[entries.length - trustedHops] : undefined;
-  return normalise(fromHeader ?? req.socket.remoteAddress ?? '');
+  return normalise(fromHeader ?? peer ?? '');
 }
 
 /** `::ffff:10.0.0.1` is an IPv4 client on a dual-stack socket. */

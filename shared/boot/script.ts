@@ -1,3 +1,4 @@
+import { assertKernelLineSafe, initrdImageName, kernelLineTokens } from '../domain/kernel-args';
 import type { BootProfile } from '../domain/profile';
 
 export interface ScriptInput {
@@ -8,18 +9,25 @@ export interface ScriptInput {
 }
 
 /**
- * The iPXE script for one machine. Asset URLs are relative, so they resolve against
- * whichever gateway host the client chained from. Kernel arguments were validated on
- * upload to hold no iPXE syntax, so they are written as they are.
- *
- * `initrd --name initrd` plus `initrd=initrd` on the kernel line is what UEFI iPXE
- * needs: the kernel's EFI stub loads only the initrd named on its command line, and
- * without it boots with no initrd and panics. BIOS iPXE ignores both.
+ * The URL of one asset of one version of a profile, relative so that it resolves against
+ * whichever gateway host the client chained from. `v` is the blob id: the URL names
+ * immutable bytes, so a script fetched before a replace still boots the version it
+ * describes, and caches may keep the answer for good.
  */
-const initrdName = 'initrd';
+export function assetUrl(profileId: string, kind: 'kernel' | 'initrd', blobId: string): string {
+  return `/asset/${profileId}/${kind}?v=${blobId}`;
+}
 
+/**
+ * The iPXE script for one machine. `initrd --name initrd` plus `initrd=initrd` on the
+ * kernel line is what UEFI iPXE needs: the kernel's EFI stub loads only the initrd named
+ * on its command line, and without it boots with no initrd and panics. BIOS iPXE ignores
+ * both. The kernel line is checked again here, whatever was stored: a token iPXE would
+ * read as syntax throws UnsafeKernelLine, and no script is served.
+ */
 export function renderIpxeScript({ machineId, mac, profile, generatedAt }: ScriptInput): string {
-  const base = `/asset/${profile.id}`;
+  const tokens = kernelLineTokens(profile.kernel.args);
+  assertKernelLineSafe(tokens);
   return [
     '#!ipxe',
     '',
@@ -27,8 +35,8 @@ export function renderIpxeScript({ machineId, mac, profile, generatedAt }: Scrip
     `# Boot Profile ID: ${profile.id}`,
     `# Generated: ${generatedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
     '',
-    [`kernel ${base}/kernel`, `initrd=${initrdName}`, ...profile.kernel.args].join(' '),
-    `initrd --name ${initrdName} ${base}/initrd`,
+    [`kernel ${assetUrl(profile.id, 'kernel', profile.kernel.id)}`, ...tokens].join(' '),
+    `initrd --name ${initrdImageName} ${assetUrl(profile.id, 'initrd', profile.initrd.id)}`,
     'boot',
     '',
   ].join('\n');

@@ -1,11 +1,8 @@
+import { MachineNotConfigured } from '../domain/errors';
 import { macRejectionReasons, parseMac } from '../domain/mac';
 import { ProblemError } from '../http/problem';
-import { machineRepository, profileRepository } from '../repositories';
+import type { Inventory } from '../inventory/inventory';
 import { renderIpxeScript } from './script';
-
-function machineNotConfigured(mac: string): ProblemError {
-  return new ProblemError('machine-not-configured', `No boot configuration found for MAC address ${mac}`, { mac_address: mac });
-}
 
 /** The canonical MAC of a `mac` query parameter (as iPXE sent it, already URL-decoded); 400 when it is not one. */
 export function bootMac(rawMac: unknown): string {
@@ -17,11 +14,19 @@ export function bootMac(rawMac: unknown): string {
   return parsed.mac;
 }
 
-/** The iPXE script for the machine that owns `mac` (canonical form). */
-export async function bootScriptForMac(mac: string, now = new Date()): Promise<string> {
-  const target = await machineRepository().findBootTarget(mac);
-  if (!target?.bootProfileId) throw machineNotConfigured(mac);
-  const profile = await profileRepository().get(target.bootProfileId);
-  if (!profile) throw machineNotConfigured(mac);
-  return renderIpxeScript({ machineId: target.machineId, mac, profile, generatedAt: now });
+/** Boot scripts: from a MAC to the script of the machine that owns it. */
+export class BootScripts {
+  constructor(
+    private readonly inventory: Inventory,
+    private readonly clock: () => number,
+  ) {}
+
+  /** The iPXE script for the machine that owns `mac` (canonical form); MachineNotConfigured otherwise. */
+  async scriptFor(mac: string): Promise<string> {
+    const target = await this.inventory.findBootTarget(mac);
+    if (!target?.bootProfileId) throw new MachineNotConfigured(mac);
+    const record = await this.inventory.getProfile(target.bootProfileId);
+    if (!record) throw new MachineNotConfigured(mac);
+    return renderIpxeScript({ machineId: target.machineId, mac, profile: record.profile, generatedAt: new Date(this.clock()) });
+  }
 }

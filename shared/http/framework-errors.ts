@@ -1,8 +1,8 @@
 import { dirname } from 'node:path';
 import type { Application, Request, Response } from 'express';
+import type { Logger } from '../logging';
 import { ProblemError, sendProblem } from './problem';
 import { requestIdFrom } from './request-id';
-import { rootLogger } from '../logging';
 
 interface BodyParserError {
   type?: string;
@@ -30,7 +30,13 @@ export function problemForFrameworkError(err: unknown): ProblemError {
 
 type Handle = (this: Application, req: Request, res: Response, callback?: (err?: unknown) => void) => void;
 
-let installed = false;
+/** What the bridge needs of the service: where problem types live, and where to log. */
+export interface BridgeTarget {
+  typeBase: string;
+  logger: Logger;
+}
+
+let target: (() => BridgeTarget) | undefined;
 
 /**
  * functions-framework parses every body before the function runs and has no error
@@ -38,9 +44,11 @@ let installed = false;
  * `application.handle` into each app it creates, so wrapping it before the framework
  * builds its app turns those errors into problem+json too.
  */
-export function installFrameworkErrorBridge(): void {
-  if (installed) return;
-  installed = true;
+export function installFrameworkErrorBridge(current: () => BridgeTarget): void {
+  // Express is patched once per process; a later call only points the patch at its service.
+  const patched = target !== undefined;
+  target = current;
+  if (patched) return;
   const frameworkDir = dirname(require.resolve('@google-cloud/functions-framework'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const express = require(require.resolve('express', { paths: [frameworkDir] })) as { application: { handle: Handle } };
@@ -53,7 +61,7 @@ export function installFrameworkErrorBridge(): void {
       const requestId = requestIdFrom(req.headers['x-request-id']);
       res.setHeader('X-Request-Id', requestId);
       if (req.url?.startsWith('/api/')) res.setHeader('X-API-Version', 'v1');
-      sendProblem(res, new ProblemError('unsupported-media-type', 'Compressed request bodies are not accepted (Content-Encoding must be identity)'), req.url ?? '/', requestId);
+      sendProblem(res, new ProblemError('unsupported-media-type', 'Compressed request bodies are not accepted (Content-Encoding must be identity)'), req.url ?? '/', requestId, targetNow().typeBase);
       return;
     }
     original.call(this, req, res, callback ?? ((err?: unknown) => {
@@ -61,8 +69,13 @@ export function installFrameworkErrorBridge(): void {
       res.setHeader('X-Request-Id', requestId);
       if (req.path.startsWith('/api/')) res.setHeader('X-API-Version', 'v1');
       const problem = err ? problemForFrameworkError(err) : new ProblemError('not-found', `No route for ${req.method} ${req.path}`);
-      if (problem.status >= 500) rootLogger().error('request failed before the function ran', { request_id: requestId, err: String(err) });
-      sendProblem(res, problem, req.originalUrl, requestId);
+      if (problem.status >= 500) targetNow().logger.error('request failed before the function ran', { request_id: requestId, err: String(err) });
+      sendProblem(res, problem, req.originalUrl, requestId, targetNow().typeBase);
     }));
   };
+}
+
+function targetNow(): BridgeTarget {
+  if (!target) throw new Error('the framework error bridge is not installed');
+  return target();
 }

@@ -1,12 +1,9 @@
-import { http } from '@google-cloud/functions-framework';
 import type { Request, Response } from 'express';
-import { authenticateAdmin, type Principal } from '../auth/verify';
-import { getConfig } from '../config';
+import type { Principal } from '../auth/verify';
 import { parseTraceHeaders, requestLogger, type Logger } from '../logging';
-import { enforceAdminLimits } from '../ratelimit';
+import type { Root } from '../root';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
-import { installFrameworkErrorBridge } from './framework-errors';
-import { ProblemError, sendProblem } from './problem';
+import { asProblem, ProblemError, sendProblem } from './problem';
 import { payloadTooLarge, unroutedProblem } from './route-problems';
 import { requestIdFrom } from './request-id';
 
@@ -25,59 +22,136 @@ export interface RequestContext {
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
 
-installFrameworkErrorBridge();
-
-/**
- * Registers one HTTP function. Deployed alone, a function receives every path, so it
- * answers only its own routes from the route table (404 / 405 otherwise); then it
- * runs the handler and turns whatever it throws into problem+json.
- */
-export function httpFunction(fn: FunctionName, handler: Handler): void {
-  const own = routesOf(fn);
-  http(fn, async (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    const log = requestLogger(requestId, parseTraceHeaders(req.header('traceparent'), req.header('x-cloud-trace-context')));
-    const instance = req.originalUrl.slice(0, 2048);
-    res.setHeader('X-Request-Id', requestId);
-    if (own[0]?.audience === 'admin') res.setHeader('X-API-Version', 'v1');
-    res.on('finish', () => logAccess(log, req, res, started));
-    res.on('close', () => {
-      if (!res.writableFinished) log.warn('client went away before the response ended', { path: req.path });
-    });
-
-    try {
-      const match = resolveRoute(req.method, req.path, own);
-      if (match.kind !== 'found') throw unroutedProblem(match, req.method, req.path);
-      const bodyBytes = (req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0;
-      if (bodyBytes > getConfig().MAX_REQUEST_BYTES) throw payloadTooLarge(getConfig().MAX_REQUEST_BYTES);
-      const principal = match.route.audience === 'admin' ? await authenticateAdmin(req) : undefined;
-      // Per administrator, per client address and in total; 429 past any of them.
-      if (principal) await enforceAdminLimits(req, res, principal, log);
-      await handler({ req, res, route: match.route, params: match.params, requestId, instance, log, principal });
-    } catch (err) {
-      if (err instanceof ProblemError) {
-        if (err.status >= 500) log.error(err.detail, { problem: err.type, ...(err.cause ? { cause: err.cause instanceof Error ? err.cause.stack : String(err.cause) } : {}) });
-        sendProblem(res, err, instance, requestId);
-      } else {
-        log.error('unhandled error', { err: err instanceof Error ? err.stack : String(err) });
-        sendProblem(res, new ProblemError('internal-error', 'The request failed due to an internal error'), instance, requestId);
-      }
-    }
-  });
+/** One HTTP function: its name in the route table, and how to build its handler from the composition root. */
+export interface FunctionDefinition {
+  fn: FunctionName;
+  build(root: Root): Handler;
 }
 
-function logAccess(log: Logger, req: Request, res: Response, started: bigint): void {
-  if (getConfig().LOG_LEVEL === 'error' || getConfig().LOG_LEVEL === 'warn') return;
-  const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-  log.info(`${req.method} ${req.path} ${res.statusCode}`, {
-    httpRequest: {
-      requestMethod: req.method,
-      requestUrl: req.originalUrl.slice(0, 2048),
-      status: res.statusCode,
-      userAgent: req.header('user-agent'),
-      remoteIp: req.socket.remoteAddress,
-      latency: `${(latencyMs / 1000).toFixed(6)}s`,
-    },
+export function defineFunction(fn: FunctionName, build: (root: Root) => Handler): FunctionDefinition {
+  return { fn, build };
+}
+
+/** A request on its way through the steps; each step fills in what the next ones need. */
+interface Exchange {
+  req: Request;
+  res: Response;
+  root: Root;
+  own: readonly Route[];
+  requestId: string;
+  instance: string;
+  log: Logger;
+  route?: Route;
+  params?: PathParams;
+  principal?: Principal;
+}
+
+type Step = (x: Exchange, next: () => Promise<void>) => Promise<void>;
+
+/** Request id and logger for every line of this request; the id is echoed to the client. */
+const identify: Step = async (x, next) => {
+  const { req, res, root, own } = x;
+  x.requestId = requestIdFrom(req.headers['x-request-id']);
+  x.log = requestLogger(root.logger, root.config.GOOGLE_CLOUD_PROJECT, x.requestId, parseTraceHeaders(req.header('traceparent'), req.header('x-cloud-trace-context')));
+  res.setHeader('X-Request-Id', x.requestId);
+  if (own[0]?.audience === 'admin') res.setHeader('X-API-Version', 'v1');
+  await next();
+};
+
+/** One access line per request (LOG_LEVEL info), and a warning when the client leaves early. */
+const logAccess: Step = async ({ req, res, root, log }, next) => {
+  const started = process.hrtime.bigint();
+  if (root.config.LOG_LEVEL === 'info' || root.config.LOG_LEVEL === 'debug') {
+    res.on('finish', () => {
+      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info(`${req.method} ${req.path} ${res.statusCode}`, {
+        httpRequest: {
+          requestMethod: req.method,
+          requestUrl: req.originalUrl.slice(0, 2048),
+          status: res.statusCode,
+          userAgent: req.header('user-agent'),
+          remoteIp: req.socket.remoteAddress,
+          latency: `${(latencyMs / 1000).toFixed(6)}s`,
+        },
+      });
+    });
+  }
+  res.on('close', () => {
+    if (!res.writableFinished) log.warn('client went away before the response ended', { path: req.path });
   });
+  await next();
+};
+
+/** Whatever a later step throws becomes problem+json; an unexpected error, a bare 500 with the details in the log only. */
+const answerProblems: Step = async ({ res, root, log, instance, requestId }, next) => {
+  try {
+    await next();
+  } catch (err) {
+    let problem = asProblem(err);
+    if (!problem) {
+      log.error('unhandled error', { err: err instanceof Error ? err.stack : String(err) });
+      problem = new ProblemError('internal-error', 'The request failed due to an internal error');
+    } else if (problem.status >= 500) {
+      const cause = (err as { cause?: unknown }).cause;
+      log.error(problem.detail, { problem: problem.type, ...(cause ? { cause: cause instanceof Error ? cause.stack : String(cause) } : {}) });
+    }
+    sendProblem(res, problem, instance, requestId, root.config.PROBLEM_TYPE_BASE);
+  }
+};
+
+/** Deployed alone, a function receives every path: it answers only its own routes (404 / 405 otherwise). */
+const routeToOwn: Step = async (x, next) => {
+  const match = resolveRoute(x.req.method, x.req.path, x.own);
+  if (match.kind !== 'found') throw unroutedProblem(match, x.req.method, x.req.path);
+  x.route = match.route;
+  x.params = match.params;
+  await next();
+};
+
+/** The platform refuses larger bodies before the function runs; so does the function, whatever sits in front. */
+const capBody: Step = async ({ req, root }, next) => {
+  const max = root.config.MAX_REQUEST_BYTES;
+  if (((req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0) > max) throw payloadTooLarge(max);
+  await next();
+};
+
+/** Admin routes: a verified administrator (401 / 403). */
+const authenticate: Step = async (x, next) => {
+  if (x.route?.audience === 'admin') x.principal = await x.root.admins.authenticate(x.req);
+  await next();
+};
+
+/** Admin routes: per administrator, per client address and in total; 429 past any of them. */
+const limitAdministrators: Step = async ({ req, res, root, principal, log }, next) => {
+  if (principal) await root.limiter.enforceAdmin(res, principal.email, root.bootNetwork.clientAddress(req), log);
+  await next();
+};
+
+/** The wrapper every function runs in, in order. */
+const steps: readonly Step[] = [identify, logAccess, answerProblems, routeToOwn, capBody, authenticate, limitAdministrators];
+
+const built = new WeakMap<Root, Map<FunctionName, Handler>>();
+
+function handlerOf(def: FunctionDefinition, root: Root): Handler {
+  let handlers = built.get(root);
+  if (!handlers) built.set(root, (handlers = new Map()));
+  let handler = handlers.get(def.fn);
+  if (!handler) handlers.set(def.fn, (handler = def.build(root)));
+  return handler;
+}
+
+/** The functions-framework handler of one function, running the steps and then its own handler. */
+export function serve(def: FunctionDefinition, root: () => Root): (req: Request, res: Response) => Promise<void> {
+  const own = routesOf(def.fn);
+  return async (req, res) => {
+    const current = root();
+    const handler = handlerOf(def, current);
+    const x: Exchange = { req, res, root: current, own, requestId: '', instance: req.originalUrl.slice(0, 2048), log: current.logger };
+    const run = (i: number): Promise<void> => {
+      const step = steps[i];
+      if (step) return step(x, () => run(i + 1));
+      return handler({ req, res, route: x.route as Route, params: x.params ?? {}, requestId: x.requestId, instance: x.instance, log: x.log, principal: x.principal });
+    };
+    await run(0);
+  };
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { getConfig } from '../config';
+import { DomainError } from '../domain/errors';
 
 /** Every problem type the service answers with: the slug is the last segment of the `type` URI. */
 export const problemCatalog = {
@@ -64,6 +64,18 @@ export class ProblemError extends Error {
   }
 }
 
+/** A domain error as the problem of the same name (the catalog gives its status and title). */
+export function problemFromDomain(error: DomainError): ProblemError {
+  return new ProblemError(error.kind, error.message, error.members);
+}
+
+/** What a thrown value becomes on the wire: its problem, or undefined for an unexpected error (a bare 500). */
+export function asProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof DomainError) return problemFromDomain(error);
+  return undefined;
+}
+
 export function validationError(invalidFields: InvalidField[], detail = 'The request body failed validation'): ProblemError {
   return new ProblemError('validation-error', detail, { invalid_fields: invalidFields });
 }
@@ -77,9 +89,10 @@ export interface ProblemBody {
   [member: string]: unknown;
 }
 
-export function problemBody(error: ProblemError, instance: string, requestId: string): ProblemBody {
+/** `typeBase`: PROBLEM_TYPE_BASE, the base URI of every problem `type`. */
+export function problemBody(error: ProblemError, instance: string, requestId: string, typeBase: string): ProblemBody {
   return {
-    type: new URL(error.type, getConfig().PROBLEM_TYPE_BASE).toString(),
+    type: new URL(error.type, typeBase).toString(),
     title: error.title,
     status: error.status,
     detail: error.detail,
@@ -89,13 +102,13 @@ export function problemBody(error: ProblemError, instance: string, requestId: st
   };
 }
 
-export function sendProblem(res: ServerResponse, error: ProblemError, instance: string, requestId: string): void {
+export function sendProblem(res: ServerResponse, error: ProblemError, instance: string, requestId: string, typeBase: string): void {
   if (res.headersSent) {
     // A streamed body was already under way: the only honest signal left is a cut connection.
     res.destroy();
     return;
   }
-  const body = JSON.stringify(problemBody(error, instance, requestId));
+  const body = JSON.stringify(problemBody(error, instance, requestId, typeBase));
   res.statusCode = error.status;
   // Headers a success path may have set already describe a body that is not coming.
   res.removeHeader('ETag');

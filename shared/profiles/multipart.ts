@@ -61,7 +61,7 @@ export async function receiveProfile(opts: ReceiveOptions): Promise<ReceivedProf
   }
 }
 
-export async function discardBlobs(store: BlobStore, ids: readonly string[], log: Logger): Promise<void> {
+async function discardBlobs(store: BlobStore, ids: readonly string[], log: Logger): Promise<void> {
   const results = await Promise.allSettled(ids.map((id) => store.delete(id)));
   results.forEach((r, i) => {
     // Left for the sweeper: unreferenced blobs past the grace period are deleted.

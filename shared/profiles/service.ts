@@ -1,11 +1,21 @@
 import type { Request } from 'express';
-import { getConfig } from '../config';
+import { BootProfileExists, BootProfileNotFound, UnknownMachine } from '../domain/errors';
+import { newId } from '../domain/ids';
 import type { BootProfile } from '../domain/profile';
 import { ProblemError } from '../http/problem';
+import type { Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
-import { blobStore, machineRepository, profileRepository } from '../repositories';
-import { profileExists, unknownMachine, bootProfileNotFound } from '../repositories/firestore-profiles';
-import { discardBlobs, receiveProfile, type ReceivedProfile } from './multipart';
+import type { BlobStore } from '../storage/blobs';
+import { receiveProfile, type ReceivedProfile, type UploadLimits } from './multipart';
+
+export interface ProfileServiceDeps {
+  inventory: Inventory;
+  blobs: BlobStore;
+  limits: UploadLimits;
+  /** How long a replaced version stays downloadable (PROFILE_VERSION_RETENTION_SECONDS). */
+  retentionMs: number;
+  clock: () => number;
+}
 
 function rawBodyOf(req: Request): Buffer {
   const body = (req as Request & { rawBody?: Buffer }).rawBody;
@@ -13,62 +23,89 @@ function rawBodyOf(req: Request): Buffer {
   return body;
 }
 
-function receive(req: Request, log: Logger, machineId: string | undefined, precheck: (machineId: string) => Promise<void>): Promise<ReceivedProfile> {
-  const config = getConfig();
-  return receiveProfile({
-    headers: req.headers,
-    body: rawBodyOf(req),
-    ...(machineId ? { machineId } : {}),
-    store: blobStore(),
-    limits: { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES },
-    precheck,
-    log,
-  });
-}
-
-function profileOf(upload: ReceivedProfile) {
+function contentOf(upload: ReceivedProfile) {
   return { kernel: { ...upload.kernel, args: upload.kernelArgs }, initrd: upload.initrd };
 }
 
-/** POST /api/v1/profiles: new blobs, then the profile and the machine's link in one transaction. */
-export async function createProfile(req: Request, log: Logger): Promise<BootProfile> {
-  const upload = await receive(req, log, undefined, async (machineId) => {
-    const machine = await machineRepository().findById(machineId);
-    if (!machine) throw unknownMachine(machineId);
-    if (machine.bootProfileId) throw profileExists(machineId, machine.bootProfileId);
-  });
-  try {
-    return await profileRepository().create(upload.machineId, profileOf(upload));
-  } catch (err) {
-    await discardBlobs(blobStore(), upload.written, log);
-    throw err;
+/**
+ * Boot profiles: the blobs go to Storage first, then one inventory change points the
+ * profile at them. Blobs are deleted only where a fresh read proves that no profile
+ * needs them (or they were never committed); everything else is left to the sweeper.
+ */
+export class ProfileService {
+  constructor(private readonly deps: ProfileServiceDeps) {}
+
+  /** POST /api/v1/profiles. */
+  async create(req: Request, log: Logger): Promise<BootProfile> {
+    const { inventory } = this.deps;
+    const upload = await this.receive(req, log, undefined, async (machineId) => {
+      // Refused before any byte is stored; the transaction checks again.
+      const machine = await inventory.getMachine(machineId);
+      if (!machine) throw new UnknownMachine(machineId);
+      if (machine.bootProfileId) throw new BootProfileExists(machineId, machine.bootProfileId);
+    });
+    try {
+      return await inventory.createProfile({ id: newId(), machine_id: upload.machineId, ...contentOf(upload) });
+    } catch (err) {
+      await this.releaseBlobs(upload.written, log);
+      throw err;
+    }
   }
-}
 
-/** PUT: new blobs first, then one write switches the profile to them, then the old blobs go. */
-export async function replaceProfile(req: Request, machineId: string, log: Logger): Promise<BootProfile> {
-  const upload = await receive(req, log, machineId, async () => {
-    if (!(await profileRepository().getForMachine(machineId))) throw bootProfileNotFound(machineId);
-  });
-  let result: { before: BootProfile; after: BootProfile };
-  try {
-    result = await profileRepository().replaceBlobs(machineId, profileOf(upload));
-  } catch (err) {
-    await discardBlobs(blobStore(), upload.written, log);
-    throw err;
+  /**
+   * PUT: new blobs first, then one change switches the profile to them. The old version
+   * stays downloadable for the retention period (scripts already served link to it);
+   * the sweeper removes its blobs after that.
+   */
+  async replace(req: Request, machineId: string, log: Logger): Promise<BootProfile> {
+    const { inventory, retentionMs, clock } = this.deps;
+    const upload = await this.receive(req, log, machineId, async () => {
+      if (!(await inventory.getProfileOfMachine(machineId))) throw new BootProfileNotFound(machineId);
+    });
+    const now = clock();
+    try {
+      return await inventory.replaceProfile(machineId, contentOf(upload), new Date(now), new Date(now + retentionMs));
+    } catch (err) {
+      await this.releaseBlobs(upload.written, log);
+      throw err;
+    }
   }
-  await discardBlobs(blobStore(), [result.before.kernel.id, result.before.initrd.id], log);
-  return result.after;
-}
 
-/** DELETE: the profile first (so nothing points at a missing blob), then its blobs. */
-export async function deleteProfile(machineId: string, log: Logger): Promise<void> {
-  const removed = await profileRepository().delete(machineId);
-  await discardBlobs(blobStore(), [removed.kernel.id, removed.initrd.id], log);
-}
+  /** DELETE: the profile first (so nothing points at a missing blob), then the blobs nothing else needs, retained versions' included. */
+  async delete(machineId: string, log: Logger): Promise<void> {
+    const { profile, retained } = await this.deps.inventory.deleteProfile(machineId);
+    const ids = [profile, ...retained].flatMap((v) => [v.kernel.id, v.initrd.id]);
+    await this.releaseBlobs([...new Set(ids)], log);
+  }
 
-export async function getProfile(machineId: string): Promise<BootProfile> {
-  const profile = await profileRepository().getForMachine(machineId);
-  if (!profile) throw bootProfileNotFound(machineId);
-  return profile;
+  async get(machineId: string): Promise<BootProfile> {
+    const profile = await this.deps.inventory.getProfileOfMachine(machineId);
+    if (!profile) throw new BootProfileNotFound(machineId);
+    return profile;
+  }
+
+  private receive(req: Request, log: Logger, machineId: string | undefined, precheck: (machineId: string) => Promise<void>): Promise<ReceivedProfile> {
+    return receiveProfile({ headers: req.headers, body: rawBodyOf(req), ...(machineId ? { machineId } : {}), store: this.deps.blobs, limits: this.deps.limits, precheck, log });
+  }
+
+  /**
+   * Deletes those of `ids` that a fresh read shows no profile needs. A commit that failed
+   * may still have applied (the client reports UNAVAILABLE for a commit that went
+   * through): only the read says whether the blobs are referenced. When the read itself
+   * fails, nothing is deleted; the sweeper decides later.
+   */
+  private async releaseBlobs(ids: readonly string[], log: Logger): Promise<void> {
+    let inUse: Set<string>;
+    try {
+      inUse = await this.deps.inventory.blobsInUse(ids, new Date(this.deps.clock()));
+    } catch (err) {
+      log.warn('could not check whether blobs are still referenced; the sweeper will', { blob_ids: ids, err: String(err) });
+      return;
+    }
+    const unreferenced = ids.filter((id) => !inUse.has(id));
+    const results = await Promise.allSettled(unreferenced.map((id) => this.deps.blobs.delete(id)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') log.error('could not delete blob; the sweeper will', { blob_id: unreferenced[i], err: String(r.reason) });
+    });
+  }
 }

@@ -1,10 +1,10 @@
+import type { Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
-import type { ProfileRepository } from '../repositories/profiles';
 import type { BlobStore } from '../storage/blobs';
 
 export interface SweepOptions {
   store: BlobStore;
-  profiles: ProfileRepository;
+  inventory: Inventory;
   /** Blobs written less than this long before `now` are left alone. */
   graceMs: number;
   /** The sweep's reference time, taken when it starts. */
@@ -17,7 +17,7 @@ export interface SweepResult {
   scanned: number;
   /** Ids of the orphans deleted. */
   deleted: string[];
-  /** Old enough to sweep but still in the bucket: referenced by a profile, or a delete that failed. */
+  /** Old enough to sweep but still in the bucket: needed by a profile (current or retained version), or a delete that failed. */
   kept: number;
   /** Younger than the grace period: not considered at all. */
   young: number;
@@ -28,8 +28,8 @@ const deleteConcurrency = 8;
 
 /**
  * Deletes the blobs under `blobs/` that are older than the grace period and that no
- * profile references: what a crash between "blob written" and "profile committed" (or
- * between "profile switched" and "old blobs deleted") leaves behind.
+ * profile needs: what a crash between "blob written" and "profile committed" leaves
+ * behind, and the blobs of replaced versions once their retention has ended.
  *
  * Why this is safe while uploads are in flight:
  * - A blob becomes referenced only by the request that wrote it, and only before that
@@ -42,7 +42,7 @@ const deleteConcurrency = 8;
  * - Ids are never reused, so a blob judged an orphan can never be referenced later.
  * A delete that fails is logged and left for the next sweep.
  */
-export async function sweepOrphanBlobs({ store, profiles, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
+export async function sweepOrphanBlobs({ store, inventory, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
   const cutoff = now.getTime() - graceMs;
   let scanned = 0;
   let young = 0;
@@ -54,7 +54,8 @@ export async function sweepOrphanBlobs({ store, profiles, graceMs, now, log }: S
     else old.push(blob.id);
   }
 
-  const referenced = await profiles.referencedBlobIds();
+  // A replaced version is needed until its retention ends, however old its blobs are.
+  const referenced = await inventory.referencedBlobIds(now);
   const orphans = old.filter((id) => !referenced.has(id));
   let kept = old.length - orphans.length;
 

@@ -22,18 +22,18 @@ const alreadyExists = 6;
  * an expired one, and renew / release are transactions that check the holder first.
  */
 export class FirestoreRateLimitStore implements RateLimitStore {
-  constructor(private readonly db: () => Firestore) {}
+  constructor(private readonly db: Firestore) {}
 
   private counters() {
-    return this.db().collection(rateLimitCollections.counters);
+    return this.db.collection(rateLimitCollections.counters);
   }
 
   private slots() {
-    return this.db().collection(rateLimitCollections.slots);
+    return this.db.collection(rateLimitCollections.slots);
   }
 
   async increment(hits: readonly CounterHit[]): Promise<number[]> {
-    const batch = this.db().batch();
+    const batch = this.db.batch();
     for (const hit of hits) {
       const shard = hit.shards > 1 ? randomInt(hit.shards) : 0;
       batch.set(this.counters().doc(`${hit.id}:${shard}`), { counter: hit.id, n: FieldValue.increment(1), expire_at: hit.expireAt }, { merge: true });
@@ -85,7 +85,7 @@ export class FirestoreRateLimitStore implements RateLimitStore {
       }
       lease.index = expired[randomInt(expired.length)] as number;
       const ref = this.slotRef(pool, lease.index);
-      const taken = await this.db().runTransaction(async (tx) => {
+      const taken = await this.db.runTransaction(async (tx) => {
         const current = await tx.get(ref);
         if (current.exists && expiry(current) > now.getTime()) return false; // renewed or taken over meanwhile
         tx.set(ref, data());
@@ -99,7 +99,7 @@ export class FirestoreRateLimitStore implements RateLimitStore {
 
   async renewSlot(lease: SlotLease, expireAt: Date): Promise<boolean> {
     const ref = this.slotRef(lease.pool, lease.index);
-    return this.db().runTransaction(async (tx) => {
+    return this.db.runTransaction(async (tx) => {
       const current = await tx.get(ref);
       if (!current.exists || current.get('holder') !== lease.holder) return false;
       tx.update(ref, { expire_at: expireAt });
@@ -109,7 +109,7 @@ export class FirestoreRateLimitStore implements RateLimitStore {
 
   async releaseSlot(lease: SlotLease): Promise<void> {
     const ref = this.slotRef(lease.pool, lease.index);
-    await this.db().runTransaction(async (tx) => {
+    await this.db.runTransaction(async (tx) => {
       const current = await tx.get(ref);
       if (current.exists && current.get('holder') === lease.holder) tx.delete(ref);
     });

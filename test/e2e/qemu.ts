@@ -156,6 +156,15 @@ export function bootBios(opts: { port: number; mac: string; timeoutMs?: number }
   return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
+/**
+ * Boots BIOS iPXE chaining straight to `url` (any script server the guest reaches, e.g.
+ * `http://10.0.2.2:PORT/x.ipxe`) rather than the service's boot.ipxe.
+ */
+export function bootBiosChain(opts: { url: string; mac: string; timeoutMs?: number }): Promise<BootResult> {
+  const args = ['-m', '256', '-kernel', IPXE_LKRN, '-append', `dhcp && chain ${opts.url}`, '-netdev', 'user,id=n0', ...netdevice(opts.mac)];
+  return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
 export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number }): Promise<BootResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-uefi-'));
   try {

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { getBucket } from '../../shared/clients';
 import { aMachine } from './fixtures';
-import { request, type ApiResponse } from './stack';
+import { currentRoot, request, type ApiResponse } from './stack';
 
 export interface ProfileBody {
   id: string;
@@ -46,11 +45,11 @@ export function postProfile(base: string, form: FormData): Promise<ApiResponse<P
 
 /** Blob ids in the bucket right now, sorted. */
 export async function storedBlobIds(): Promise<string[]> {
-  const [files] = await getBucket().getFiles({ prefix: 'blobs/' });
+  const [files] = await currentRoot().clients.bucket.getFiles({ prefix: 'blobs/' });
   return files.map((f) => f.name.slice('blobs/'.length)).sort();
 }
 
 export async function storedBlob(id: string): Promise<Buffer> {
-  const [data] = await getBucket().file(`blobs/${id}`).download();
+  const [data] = await currentRoot().clients.bucket.file(`blobs/${id}`).download();
   return data;
 }

@@ -1,14 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
-import { resetConfig } from '../../shared/config';
-import { resetRateLimits } from '../../shared/ratelimit';
+import type { Root, RootParts } from '../../shared/root';
 import { mintLocalToken } from '../../emulators/local-issuer';
 
 export interface StackHandle {
   /** Base URL of the local gateway. */
   readonly url: string;
   readonly emulatorKind: 'embedded' | 'official';
+  /** The composition root serving requests now (its clients reach this file's project and bucket). */
+  root(): Root;
+}
+
+/** The stack of this test file (each file runs in a process of its own). */
+let current: LocalStack | undefined;
+
+/** The root of this file's stack: for reading the store behind the API (clients, bucket). */
+export function currentRoot(): Root {
+  if (!current) throw new Error('the local stack is not started yet (use it inside a test)');
+  return current.root();
 }
 
 /**
@@ -28,7 +38,7 @@ export const highRateLimits: Record<string, string> = {
  * and bucket of this file's own (so files never see each other's data), and every
  * function behind a gateway on a free port.
  */
-export function useLocalStack(env: Record<string, string> = {}): StackHandle {
+export function useLocalStack(env: Record<string, string> = {}, options: { decorate?: (parts: RootParts) => RootParts } = {}): StackHandle {
   let stack: LocalStack | undefined;
   const suffix = randomBytes(4).toString('hex');
   beforeAll(async () => {
@@ -40,11 +50,12 @@ export function useLocalStack(env: Record<string, string> = {}): StackHandle {
       ...highRateLimits,
       ...env,
     });
-    resetRateLimits();
-    stack = await startLocalStack();
+    stack = await startLocalStack({ decorate: options.decorate });
+    current = stack;
   });
   afterAll(async () => {
     await stack?.stop();
+    current = undefined;
   });
   return {
     get url() {
@@ -54,6 +65,7 @@ export function useLocalStack(env: Record<string, string> = {}): StackHandle {
     get emulatorKind() {
       return inject('emulatorKind');
     },
+    root: currentRoot,
   };
 }
 
@@ -94,11 +106,8 @@ function adminToken(): string {
   return cachedToken;
 }
 
-/** Changes configuration for the rest of a test file (the functions run in this process). */
+/** Changes configuration for the rest of a test file: the stack serves from a root built with it (undefined: back to the default). */
 export function setEnv(values: Record<string, string | undefined>): void {
-  for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) Reflect.deleteProperty(process.env, name);
-    else process.env[name] = value;
-  }
-  resetConfig();
+  if (!current) throw new Error('the local stack is not started yet (use it inside a test)');
+  current.reconfigure(values);
 }

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticatedAudiences, type FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
+import { authenticatedAudiences, optInAudiences, type FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
 import { routes } from '../../shared/routes';
 import { terraformDir } from './terraform-files';
 
 const template = readFileSync(path.join(terraformDir, 'openapi.yaml'), 'utf8');
+const templateWithBoot = readFileSync(path.join(terraformDir, 'openapi-with-boot.yaml'), 'utf8');
+/** The routes the default document publishes: all but the opt-in (boot) ones. */
+const defaultRoutes = routes.filter((r) => !optInAudiences.includes(r.audience));
 const functionsJson = JSON.parse(readFileSync(path.join(terraformDir, 'functions.json'), 'utf8')) as FunctionsDocument;
 const fakeUrl = (fn: string) => `https://${fn.toLowerCase()}-abc123-ew.a.run.app`;
 
@@ -41,27 +44,48 @@ type Doc = { swagger: string; paths: Record<string, Record<string, Operation>>; 
 
 let dir: string;
 let renderedPath: string;
+let renderedWithBootPath: string;
 let doc: Doc;
+let docWithBoot: Doc;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'openapi-'));
   renderedPath = path.join(dir, 'openapi.yaml');
+  renderedWithBootPath = path.join(dir, 'openapi-with-boot.yaml');
   const backends = Object.fromEntries(Object.keys(functionsJson.functions).map((fn) => [fn, fakeUrl(fn)]));
   writeFileSync(renderedPath, renderLikeTerraform(template, backends));
+  writeFileSync(renderedWithBootPath, renderLikeTerraform(templateWithBoot, backends));
   doc = (await SwaggerParser.parse(renderedPath)) as unknown as Doc;
+  docWithBoot = (await SwaggerParser.parse(renderedWithBootPath)) as unknown as Doc;
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const defaultRoutesDoc = () => doc;
+
 describe('the generated OpenAPI document', () => {
-  it('is valid OpenAPI 2.0 as rendered by Terraform', async () => {
+  it('is valid OpenAPI 2.0 as rendered by Terraform (default and with boot)', async () => {
     await expect(SwaggerParser.validate(renderedPath)).resolves.toMatchObject({ swagger: '2.0' });
+    await expect(SwaggerParser.validate(renderedWithBootPath)).resolves.toMatchObject({ swagger: '2.0' });
   });
 
-  it('is valid OpenAPI 2.0 as committed (the template itself)', async () => {
-    const raw = path.join(dir, 'template.yaml');
-    writeFileSync(raw, template);
-    await expect(SwaggerParser.validate(raw)).resolves.toMatchObject({ swagger: '2.0' });
+  it('publishes no boot route by default; openapi-with-boot.yaml (boot_on_api_gateway) has them', () => {
+    expect(optInAudiences).toEqual(['boot']);
+    const bootRoutes = routes.filter((r) => r.audience === 'boot');
+    expect(bootRoutes.length).toBeGreaterThan(0);
+    for (const route of bootRoutes) {
+      expect(doc.paths[route.path], route.path).toBeUndefined();
+      for (const method of route.methods) expect(docWithBoot.paths[route.path]?.[method.toLowerCase()], route.path).toBeDefined();
+    }
+    expect(Object.keys(doc.paths).some((p) => p === '/boot.ipxe' || p.startsWith('/asset/'))).toBe(false);
+  });
+
+  it('is valid OpenAPI 2.0 as committed (the templates themselves)', async () => {
+    for (const [name, text] of [['template.yaml', template], ['template-with-boot.yaml', templateWithBoot]] as const) {
+      const raw = path.join(dir, name);
+      writeFileSync(raw, text);
+      await expect(SwaggerParser.validate(raw)).resolves.toMatchObject({ swagger: '2.0' });
+    }
   });
 
   it('renders with templatefile(): only backend placeholders of existing functions', () => {
@@ -70,9 +94,13 @@ describe('the generated OpenAPI document', () => {
     expect(() => renderLikeTerraform('${var.x}', {})).toThrow(/cannot render/);
   });
 
-  it('has one operation per route and method, each with its function as backend', () => {
+  it.each([
+    ['default', () => doc, () => defaultRoutes],
+    ['with boot', () => docWithBoot, () => routes],
+  ] as const)('%s: has one operation per route and method, each with its function as backend', (_name, docOf, routesOf) => {
+    const doc = docOf();
     let count = 0;
-    for (const route of routes) {
+    for (const route of routesOf()) {
       for (const method of route.methods) {
         const op = doc.paths[route.path]?.[method.toLowerCase()];
         expect(op, `${method} ${route.path}`).toBeDefined();
@@ -90,6 +118,7 @@ describe('the generated OpenAPI document', () => {
 
   it('declares every path parameter', () => {
     for (const route of routes) {
+      const doc = route.audience === 'boot' ? docWithBoot : defaultRoutesDoc();
       const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       for (const method of route.methods) {
         const params = doc.paths[route.path]?.[method.toLowerCase()]?.parameters ?? [];
@@ -100,6 +129,7 @@ describe('the generated OpenAPI document', () => {
   });
 
   it('asks for a Google ID token of the admin audience on admin and internal routes only', () => {
+    const doc = docWithBoot;
     expect(doc.securityDefinitions).toEqual({
       google_id_token: {
         authorizationUrl: '',

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { format } from '@cdktf/hcl-tools';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { collections } from '../../shared/repositories/collections';
+import { collections } from '../../shared/inventory/firestore-inventory';
 import { routes } from '../../shared/routes';
 import type { FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
 import { expressions, get, loadModule, parseTfFile, referenced, repoRoot, strings, terraformDir, tfFileNames, type Json, type TfModule } from './terraform-files';
@@ -161,11 +161,14 @@ describe('functions', () => {
 
   it("carries every configuration variable the code reads in every function's environment", () => {
     const svc = get(resource('google_cloudfunctions2_function.fn'), 'service_config');
-    expect(get(svc, 'environment_variables')).toBe('${local.function_env}');
-    expect(mod.locals.get('function_env')).toBe('${merge(local.function_env_base, local.function_env_optional)}');
+    expect(get(svc, 'environment_variables')).toBe('${local.function_env[each.key]}');
+    // Per function: the shared environment plus its front door's TRUSTED_PROXY_HOPS.
+    expect(String(mod.locals.get('function_env'))).toMatch(
+      /^\$\{\{\s*for name, f in local\.functions : name => merge\(local\.function_env_base, local\.function_env_optional, \{\s*TRUSTED_PROXY_HOPS = tostring\(local\.front_door_hops\[local\.front_door\[name\]\]\)\s*\}\)\s*\}\}$/,
+    );
     const base = mod.locals.get('function_env_base') as Record<string, string>;
     const optional = [...String(mod.locals.get('function_env_optional')).matchAll(/\b([A-Z][A-Z0-9_]*)\s*=/g)].map((m) => m[1] as string);
-    const envKeys = [...Object.keys(base), ...optional].sort();
+    const envKeys = [...Object.keys(base), ...optional, 'TRUSTED_PROXY_HOPS'].sort();
     expect(envKeys).toEqual(configKeys().filter((k) => !testOnlyConfig.has(k)));
     expect(optional).toEqual(['STORAGE_PUBLIC_URL']);
     // Each comes from a Terraform variable of the same name (lower case), except the derived ones.
@@ -176,6 +179,9 @@ describe('functions', () => {
       // Admin requests come only through API Gateway, which verifies the ID token.
       ADMIN_AUTH: 'gateway',
       ADMIN_PRINCIPALS: 'var.admin_principals',
+      // Gateway mode checks that the caller is the gateway's own account.
+      ADMIN_GATEWAY_SERVICE_ACCOUNT: 'google_service_account.gateway.email',
+      ADMIN_GATEWAY_SERVICE_ACCOUNT_ID: 'google_service_account.gateway.unique_id',
       RATE_LIMIT_DATABASE: 'google_firestore_database.rate_limits.name',
     };
     for (const [key, value] of Object.entries(base)) {
@@ -248,13 +254,18 @@ describe('least privilege', () => {
 
 describe('front door and scheduler', () => {
   it('configures API Gateway from the generated OpenAPI template with every function URL', () => {
-    expect(String(mod.locals.get('openapi_document'))).toMatch(/^\$\{templatefile\("\$\{path\.module\}\/openapi\.yaml", \{\s+backends\s+= local\.function_uri\s+admin_token_audience = var\.admin_token_audience\s+\}\)\}$/);
+    expect(String(mod.locals.get('openapi_document'))).toMatch(
+      /^\$\{templatefile\("\$\{path\.module\}\/\$\{var\.boot_on_api_gateway \? "openapi-with-boot\.yaml" : "openapi\.yaml"\}", \{\s+backends\s+= local\.function_uri\s+admin_token_audience = var\.admin_token_audience\s+\}\)\}$/,
+    );
     expect(String(mod.locals.get('function_uri'))).toContain('for name, f in google_cloudfunctions2_function.fn');
     const config = resource('google_api_gateway_api_config.this');
     expect(get(config, 'openapi_documents', 'document', 'contents')).toBe('${base64encode(local.openapi_document)}');
     expect(get(config, 'gateway_config', 'backend_config', 'google_service_account')).toBe('${google_service_account.gateway.email}');
-    // Every function but the internal ones, which authenticate nobody themselves.
-    expect(resource('google_cloud_run_service_iam_member.gateway_invokes').for_each).toBe('${{ for name, f in local.functions : name => f if f.audience != "internal" }}');
+    // Every function but the internal ones, which authenticate nobody themselves, and the
+    // boot functions unless boot_on_api_gateway publishes them there.
+    expect(resource('google_cloud_run_service_iam_member.gateway_invokes').for_each).toBe(
+      '${{ for name, f in local.functions : name => f if f.audience != "internal" && (f.audience != "boot" || var.boot_on_api_gateway) }}',
+    );
     expect(resource('google_cloud_run_service_iam_member.scheduler_invokes_sweeper').service).toBe('${local.run_service[local.sweeper]}');
   });
 
@@ -273,7 +284,9 @@ describe('front door and scheduler', () => {
 
   it('outputs the gateway URL and the exact iPXE chain line', () => {
     expect(get(mod.outputs.get('gateway_url') as Json, 'value')).toBe('https://${google_api_gateway_gateway.this.default_hostname}');
-    expect(get(mod.outputs.get('ipxe_chain') as Json, 'value')).toBe('chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}');
+    expect(get(mod.outputs.get('ipxe_chain') as Json, 'value')).toBe(
+      '${var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}" : null}',
+    );
   });
 
   it('routes every boot path of the route table on the internal load balancer', () => {

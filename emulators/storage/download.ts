@@ -1,0 +1,68 @@
+// Object downloads streamed from disk: the JSON API's alt=media and the XML-API-style
+// GET /{bucket}/{object} of signed URLs. Mirrors the headers of firebase-tools' sendFileBytes(),
+// which instead reads the whole file into memory.
+import { createReadStream } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import parseRange from "range-parser";
+import { allowCors, header } from "./http-util";
+import type { StoredFileMetadata } from "./internals";
+
+function crc32cBase64(decimal: string): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(Number(decimal) >>> 0);
+  return b.toString("base64");
+}
+
+export async function sendObject(req: IncomingMessage, res: ServerResponse, md: StoredFileMetadata, diskPath: string): Promise<void> {
+  const size = Number(md.size);
+  // Decompressive transcoding, as GCS does for gzip objects and clients that do not accept gzip (Range ignored then).
+  const gunzip = md.contentEncoding === "gzip" && !(header(req, "accept-encoding") ?? "").includes("gzip");
+  allowCors(req, res);
+  res.setHeader("Accept-Ranges", "bytes");
+  res.setHeader("Content-Type", md.contentType || "application/octet-stream");
+  // GCS sends Content-Disposition only when the object has one (firebase-tools always adds "attachment").
+  if (md.contentDisposition) res.setHeader("Content-Disposition", md.contentDisposition);
+  if (!gunzip && md.contentEncoding) res.setHeader("Content-Encoding", md.contentEncoding);
+  res.setHeader("ETag", md.etag);
+  if (md.cacheControl) res.setHeader("Cache-Control", md.cacheControl);
+  res.setHeader("x-goog-generation", String(md.generation));
+  res.setHeader("x-goog-metageneration", String(md.metageneration));
+  res.setHeader("x-goog-storage-class", md.storageClass);
+  res.setHeader("x-goog-hash", `crc32c=${crc32cBase64(md.crc32c)},md5=${md.md5Hash}`);
+  res.setHeader("x-goog-stored-content-length", String(size));
+
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  const rangeHeader = header(req, "range");
+  if (rangeHeader && !gunzip) {
+    const ranges = parseRange(size, rangeHeader, { combine: true });
+    if (ranges === -1) {
+      res.writeHead(416, { "Content-Range": `bytes */${size}`, "Content-Length": "0" });
+      res.end();
+      return;
+    }
+    // -2 (malformed) is ignored, as HTTP allows; several ranges are served as their first one.
+    if (Array.isArray(ranges) && ranges.type === "bytes" && ranges[0]) {
+      start = ranges[0].start;
+      end = ranges[0].end;
+      status = 206;
+      res.setHeader("Content-Range", `bytes ${start}-${end}/${size}`);
+    }
+  }
+  if (!gunzip) res.setHeader("Content-Length", String(size === 0 ? 0 : end - start + 1));
+  res.writeHead(status);
+  if (req.method === "HEAD" || size === 0) {
+    res.end();
+    return;
+  }
+  const file = createReadStream(diskPath, { start, end, highWaterMark: 256 * 1024 });
+  try {
+    await (gunzip ? pipeline(file, createGunzip(), res) : pipeline(file, res));
+  } catch {
+    // The client went away mid-download (or the file vanished): nothing left to answer.
+    res.destroy();
+  }
+}

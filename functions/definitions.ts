@@ -1,0 +1,35 @@
+/** Every HTTP function, one module each; the route table's `fn` names them. */
+import type { FunctionDefinition } from '../shared/http/function';
+import { blobsSweep } from './blobs/sweep';
+import { assetInitrd } from './boot/initrd';
+import { assetKernel } from './boot/kernel';
+import { bootScript } from './boot/script';
+import { healthLiveness } from './health/liveness';
+import { healthStartup } from './health/startup';
+import { machinesCreate } from './machines/create';
+import { machinesDelete } from './machines/delete';
+import { machinesGet } from './machines/get';
+import { machinesList } from './machines/list';
+import { machinesUpdate } from './machines/update';
+import { profilesCreate } from './profiles/create';
+import { profilesDelete } from './profiles/delete';
+import { profilesGet } from './profiles/get';
+import { profilesUpdate } from './profiles/update';
+
+export const definitions: readonly FunctionDefinition[] = [
+  machinesCreate,
+  machinesList,
+  machinesGet,
+  machinesUpdate,
+  machinesDelete,
+  profilesCreate,
+  profilesGet,
+  profilesUpdate,
+  profilesDelete,
+  bootScript,
+  assetKernel,
+  assetInitrd,
+  healthStartup,
+  healthLiveness,
+  blobsSweep,
+];

@@ -1,0 +1,74 @@
+/**
+ * What can go wrong in the domain, named. The HTTP layer turns each into the problem
+ * type of the same name (shared/http/problem.ts); nothing here knows about HTTP.
+ */
+export type DomainErrorKind =
+  | 'machine-not-found'
+  | 'duplicate-mac-address'
+  | 'machine-has-boot-profile'
+  | 'unknown-machine'
+  | 'boot-profile-exists'
+  | 'boot-profile-not-found'
+  | 'machine-not-configured';
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: DomainErrorKind,
+    message: string,
+    /** Extension members a client can act on (snake_case, as the API spells them). */
+    readonly members: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export class MachineNotFound extends DomainError {
+  constructor(id: string) {
+    super('machine-not-found', `Machine with ID ${id} not found`, { machine_id: id });
+  }
+}
+
+export class DuplicateMacAddress extends DomainError {
+  /** `existingMachineId` absent: the MAC is repeated inside one request. */
+  constructor(mac: string, existingMachineId?: string) {
+    super(
+      'duplicate-mac-address',
+      existingMachineId ? `A machine with MAC address ${mac} already exists` : `MAC address ${mac} appears more than once in the request`,
+      existingMachineId ? { mac_address: mac, existing_machine_id: existingMachineId } : { mac_address: mac },
+    );
+  }
+}
+
+export class MachineHasBootProfile extends DomainError {
+  constructor(machineId: string, profileId: string) {
+    super('machine-has-boot-profile', `Machine ${machineId} has boot profile ${profileId}; delete the profile first (DELETE /api/v1/boot/${machineId}/profile)`, {
+      machine_id: machineId,
+      boot_profile_id: profileId,
+    });
+  }
+}
+
+export class UnknownMachine extends DomainError {
+  constructor(machineId: string) {
+    super('unknown-machine', `Machine ${machineId} does not exist`, { field: 'machine_id', machine_id: machineId });
+  }
+}
+
+export class BootProfileExists extends DomainError {
+  constructor(machineId: string, existingProfileId: string) {
+    super('boot-profile-exists', `Machine ${machineId} already has a boot profile`, { machine_id: machineId, existing_profile_id: existingProfileId });
+  }
+}
+
+export class BootProfileNotFound extends DomainError {
+  constructor(machineId: string) {
+    super('boot-profile-not-found', `No boot profile found for machine ${machineId}`, { machine_id: machineId });
+  }
+}
+
+export class MachineNotConfigured extends DomainError {
+  constructor(mac: string) {
+    super('machine-not-configured', `No boot configuration found for MAC address ${mac}`, { mac_address: mac });
+  }
+}
