@@ -1,5 +1,6 @@
 // Java-free, download-free stand-ins for the Firebase emulators, run in process:
-// - Firestore: @firestore-emulator/server (gRPC, in memory).
+// - Firestore: @firestore-emulator/server (gRPC, in memory), made atomic and transactional by
+//   emulators/firestore/ (optionally persisted under dataDir/firestore/).
 // - Cloud Storage: the Firebase Storage emulator's own Node server from firebase-tools.
 //
 // The Storage part uses firebase-tools INTERNAL modules (lib/emulator/...), which have no
@@ -10,8 +11,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type * as FirestoreEmulatorServer from "@firestore-emulator/server";
+import { createEmbeddedFirestore } from "./firestore/server";
 import type * as Winston from "winston";
+import { withStreamingStorage } from "./storage/emulator";
 
 export interface EmbeddedEmulators {
   firestoreHost: string; // "127.0.0.1:PORT" (value for FIRESTORE_EMULATOR_HOST)
@@ -24,6 +26,7 @@ export interface EmbeddedEmulatorOptions {
   storagePort?: number; // 0 / undefined: a free port
   projectId?: string;
   host?: string;
+  dataDir?: string; // state kept across runs (Firestore: dataDir/firestore/, Storage: dataDir/storage/); undefined: in memory / temp only
 }
 
 // --- minimal shapes of the firebase-tools internals used below ---
@@ -49,11 +52,10 @@ interface RegistryLike {
 
 let loggingConfigured = false;
 
-// Loaded with require(): under vitest an ESM import of @firestore-emulator/server resolves to its
-// "module" build (dist/index.mjs), which Node cannot load (extensionless relative imports).
+// Loaded with require(), as internals without type declarations (the same reason for
+// @firestore-emulator/* is in firestore/runtime.ts).
 function loadModules() {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { FirestoreServer } = require("@firestore-emulator/server") as typeof FirestoreEmulatorServer;
   const winston = require("winston") as typeof Winston;
   const { StorageEmulator } = require("firebase-tools/lib/emulator/storage") as { StorageEmulator: StorageEmulatorCtor };
   const { EmulatorRegistry } = require("firebase-tools/lib/emulator/registry") as { EmulatorRegistry: RegistryLike };
@@ -81,7 +83,7 @@ function loadModules() {
       }),
     );
   }
-  return { FirestoreServer, StorageEmulator, EmulatorRegistry };
+  return { StorageEmulator, EmulatorRegistry };
 }
 
 /**
@@ -105,8 +107,9 @@ function probePort(host: string, port: number): Promise<number> {
  * The server of `firebase emulators:start --only storage`, minus the Java rules runtime (the
  * GCS JSON API routes use the admin storage layer, which never consults rules), blobs in blobDir.
  */
-function createStorageEmulator(Base: StorageEmulatorCtor, args: StorageEmulatorArgs, blobDir: string): StorageEmulatorLike {
-  class EmbeddedStorageEmulator extends Base {
+function createStorageEmulator(Base: StorageEmulatorCtor, args: StorageEmulatorArgs, blobDir: string, dataDir?: string): StorageEmulatorLike {
+  // Streaming uploads/downloads and resumable sessions (emulators/storage/); dataDir/storage persistence.
+  class EmbeddedStorageEmulator extends withStreamingStorage(Base, { dataDir }) {
     _rulesRuntime = { start: async () => {}, stop: async () => {} };
     createRulesManager() {
       return { start: async () => {}, stop: async () => {}, getRuleset: () => undefined };
@@ -121,15 +124,15 @@ function createStorageEmulator(Base: StorageEmulatorCtor, args: StorageEmulatorA
 export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {}): Promise<EmbeddedEmulators> {
   const host = opts.host ?? "127.0.0.1";
   const projectId = opts.projectId ?? "demo-netboot";
-  const { FirestoreServer, StorageEmulator, EmulatorRegistry } = loadModules();
+  const { StorageEmulator, EmulatorRegistry } = loadModules();
 
-  const firestore = new FirestoreServer();
+  const firestore = createEmbeddedFirestore({ dataDir: opts.dataDir && join(opts.dataDir, "firestore") });
   let storage: StorageEmulatorLike | undefined;
   let blobDir: string | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      firestore.stop();
+      await firestore.stop(); // exports to dataDir/firestore/ if given
       // The registry is process-global and holds at most one Storage emulator: only touch ours.
       if (storage && EmulatorRegistry.get("storage") === storage) {
         await EmulatorRegistry.stop("storage");
@@ -147,7 +150,7 @@ export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {})
     // Probed only now, so that a free-port pick cannot land on Firestore's port.
     storagePort = await probePort(host, opts.storagePort ?? 0);
     blobDir = await mkdtemp(join(tmpdir(), "netboot-storage-emulator-"));
-    storage = createStorageEmulator(StorageEmulator, { projectId, host, port: storagePort, rules: undefined, auto_download: false }, blobDir);
+    storage = createStorageEmulator(StorageEmulator, { projectId, host, port: storagePort, rules: undefined, auto_download: false }, blobDir, opts.dataDir);
     // Must go through the registry: bucket handling looks the emulator's address up there.
     await EmulatorRegistry.start(storage);
   } catch (err) {

@@ -1,6 +1,7 @@
 // `npm run emulators`: Java-free Firestore + Storage emulators for local development here.
 // Where Java 21 and internet access exist, `firebase emulators:start` (firebase.json) is
 // the same ports and env vars with the official emulators.
+import { parseArgs } from "node:util";
 import { startEmbeddedEmulators } from "./embedded";
 
 function portFromEnv(name: string, fallback: number): number {
@@ -12,13 +13,16 @@ function portFromEnv(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { data: { type: "string" } } });
+  const dataDir = values.data ?? process.env.NETBOOT_DATA_DIR;
   const emulators = await startEmbeddedEmulators({
     firestorePort: portFromEnv("FIRESTORE_PORT", 8085),
     storagePort: portFromEnv("STORAGE_PORT", 9199),
+    dataDir,
   });
   process.stdout.write(`export FIRESTORE_EMULATOR_HOST=${emulators.firestoreHost}\n`);
   process.stdout.write(`export STORAGE_EMULATOR_HOST=${emulators.storageHost}\n`);
-  process.stderr.write("Embedded emulators running (data is lost on exit). Ctrl-C to stop.\n");
+  process.stderr.write(dataDir ? `Embedded emulators running (data kept in ${dataDir}). Ctrl-C to stop.\n` : "Embedded emulators running (data is lost on exit; --data DIR keeps it). Ctrl-C to stop.\n");
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -22,6 +22,8 @@ export interface LocalStackOptions {
   host?: string;
   /** Wraps or replaces parts of the composition root (tests: faults, a clock of their own). */
   decorate?: (parts: RootParts) => RootParts;
+  /** Embedded emulators only: keep their data in this directory across restarts (default: in memory). */
+  dataDir?: string;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface LocalStackOptions {
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   let emulators: EmbeddedEmulators | undefined;
   if (!process.env.FIRESTORE_EMULATOR_HOST || !process.env.STORAGE_EMULATOR_HOST) {
-    emulators = await startEmbeddedEmulators();
+    emulators = await startEmbeddedEmulators({ dataDir: opts.dataDir });
     process.env.FIRESTORE_EMULATOR_HOST ??= emulators.firestoreHost;
     process.env.STORAGE_EMULATOR_HOST ??= emulators.storageHost;
   }

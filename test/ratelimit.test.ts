@@ -344,6 +344,17 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
     expect((await start()).status).toBe(200);
   });
 
+  it('the slot is free by the time the last byte arrives: released before the response ends, not after', async () => {
+    // Once a response has ended the platform may throttle the instance's CPU, so a release
+    // still pending then would hold the slot until its lease runs out (false 429s).
+    const held = await holdFive();
+    finish(3);
+    expect(Buffer.from(await (held[3] as Response).arrayBuffer()).length).toBe(kernel.length);
+    // No waiting: the lease is already gone when the client has the whole body.
+    expect(await liveLeases()).toHaveLength(4);
+    expect((await start()).status).toBe(200);
+  });
+
   it('a download that fails part-way gives its slot back', async () => {
     const held = await holdFive();
     downloads[1]?.destroy(new Error('storage read broke'));

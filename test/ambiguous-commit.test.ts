@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Firestore } from '@google-cloud/firestore';
+import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
+import { aMac, aMachine } from './helpers/fixtures';
+import { firestoreThrough, grpcStatus, startFaultyGrpcProxy, type FaultyGrpcProxy } from './helpers/faulty-grpc';
+import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
+import { request, useLocalStack } from './helpers/stack';
+
+/**
+ * A commit that Firestore applied but whose answer never reached the client: the client
+ * library reports UNAVAILABLE or DEADLINE_EXCEEDED and runs the transaction again. The
+ * inventory talks to the emulator through a proxy that drops such answers on demand.
+ */
+let proxy: FaultyGrpcProxy;
+let viaProxy: Firestore | undefined;
+beforeAll(async () => {
+  proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
+});
+const stack = useLocalStack(
+  { PROFILE_VERSION_RETENTION_SECONDS: '3600' },
+  {
+    decorate: (parts) => {
+      viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
+      return { ...parts, inventory: new FirestoreInventory(viaProxy) };
+    },
+  },
+);
+afterAll(async () => {
+  await viaProxy?.terminate();
+  await proxy?.close();
+});
+const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
+
+async function expectIntact(machineId: string, profile: ProfileBody): Promise<void> {
+  const read = await api<ProfileBody>('GET', `/api/v1/boot/${machineId}/profile`);
+  expect(read.status).toBe(200);
+  expect(read.body).toEqual(profile);
+  expect(sha256(await storedBlob(profile.kernel.id))).toBe(profile.kernel.sha256);
+  expect(sha256(await storedBlob(profile.initrd.id))).toBe(profile.initrd.sha256);
+}
+
+describe.each([
+  ['UNAVAILABLE', grpcStatus.UNAVAILABLE],
+  ['DEADLINE_EXCEEDED', grpcStatus.DEADLINE_EXCEEDED],
+])('a commit applied but answered %s', (_name, code) => {
+  it('POST /api/v1/machines: 201, and exactly one machine holds the MAC', async () => {
+    const mac = aMac();
+    const commits = proxy.calls('Commit');
+    proxy.loseAnswers('Commit', code);
+    const res = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
+    expect(proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
+    expect(res.status).toBe(201);
+    const listed = await api<{ machines: { id: string }[] }>('GET', `/api/v1/machines?mac=${mac}`);
+    expect(listed.body.machines.map((m) => m.id)).toEqual([res.body.id]);
+  });
+
+  it('POST /api/v1/profiles: 201, and the committed profile keeps its blobs', async () => {
+    const machineId = await createMachineId(stack.url);
+    const before = await storedBlobIds();
+    proxy.loseAnswers('Commit', code);
+    const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
+    expect(res.status).toBe(201);
+    await expectIntact(machineId, res.body);
+    expect(await storedBlobIds()).toEqual([...before, res.body.kernel.id, res.body.initrd.id].sort());
+  });
+
+  it('PUT /api/v1/boot/{id}/profile: 200 with the new version, and neither version loses a blob', async () => {
+    const machineId = await createMachineId(stack.url);
+    const created = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
+    proxy.loseAnswers('Commit', code);
+    const res = await api<ProfileBody>('PUT', `/api/v1/boot/${machineId}/profile`, { body: profileForm({ kernel: randomFile(71_000), initrd: randomFile(51_000), kernel_args: '["two"]' }) });
+    expect(res.status).toBe(200);
+    expect(res.body.kernel.args).toEqual(['two']);
+    await expectIntact(machineId, res.body);
+    // The version replaced is still served to scripts that link to it.
+    const old = await fetch(`${stack.url}/asset/${created.body.id}/kernel?v=${created.body.kernel.id}`, { redirect: 'follow' });
+    expect(old.status).toBe(200);
+    expect(sha256(Buffer.from(await old.arrayBuffer()))).toBe(created.body.kernel.sha256);
+  });
+
+  it('DELETE /api/v1/boot/{id}/profile: 204, and the blobs go', async () => {
+    const machineId = await createMachineId(stack.url);
+    const created = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
+    const before = await storedBlobIds();
+    proxy.loseAnswers('Commit', code);
+    expect((await api('DELETE', `/api/v1/boot/${machineId}/profile`)).status).toBe(204);
+    expect((await api('GET', `/api/v1/boot/${machineId}/profile`)).status).toBe(404);
+    expect(await storedBlobIds()).toEqual(before.filter((id) => id !== created.body.kernel.id && id !== created.body.initrd.id));
+  });
+
+  it('DELETE /api/v1/machines/{id}: 204, not 404', async () => {
+    const machineId = await createMachineId(stack.url);
+    proxy.loseAnswers('Commit', code);
+    expect((await api('DELETE', `/api/v1/machines/${machineId}`)).status).toBe(204);
+    expect((await api('GET', `/api/v1/machines/${machineId}`)).status).toBe(404);
+  });
+});
+
+describe('every answer lost', () => {
+  // DEADLINE_EXCEEDED: the client retries the transaction (5 attempts) but not the Commit
+  // call itself, which it retries on UNAVAILABLE for up to 10 minutes.
+  it('POST /api/v1/profiles fails with 500, but the profile that did commit keeps its blobs', async () => {
+    const machineId = await createMachineId(stack.url);
+    proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 100);
+    const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
+    proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 0);
+    expect(res.status).toBe(500);
+    // The first commit went through: the profile exists, and its blobs were not deleted on the way out.
+    const read = await api<ProfileBody>('GET', `/api/v1/boot/${machineId}/profile`);
+    expect(read.status).toBe(200);
+    expect(sha256(await storedBlob(read.body.kernel.id))).toBe(read.body.kernel.sha256);
+    expect(sha256(await storedBlob(read.body.initrd.id))).toBe(read.body.initrd.sha256);
+  }, 60_000);
+});
