@@ -57,6 +57,9 @@ export function createGateway(root: () => Root): http.Server {
     req.headers['x-forwarded-for'] = forwarded ? `${String(forwarded)}, ${peer}` : peer;
     // Only now, when the body will be read, is the client told to send it.
     if (expectsContinue) res.writeContinue();
+    // And, like the platform, it refuses responses over its limits (capResponse).
+    const { RESPONSE_MAX_BYTES, STREAMED_RESPONSE_MAX_BYTES } = root().config;
+    capResponse(req, res, { declared: RESPONSE_MAX_BYTES, streamed: STREAMED_RESPONSE_MAX_BYTES }, typeBase());
     functions.get(match.route.fn)?.emit('request', req, res);
   };
 
@@ -118,6 +121,95 @@ function capStreamedBody(req: http.IncomingMessage, refuseBody: () => void, max:
     }
     return push(chunk, encoding);
   };
+}
+
+/**
+ * The platform's response limits, as the function's answer goes out (README, "Large
+ * assets"; the settings RESPONSE_MAX_BYTES and STREAMED_RESPONSE_MAX_BYTES):
+ * - a response that declares a Content-Length over `declared` never reaches the client:
+ *   Cloud Run (and API Gateway) answer 500 in its place. Here the client gets a 500
+ *   problem+json `internal-error` with Connection: close, and the function sees its client
+ *   go away (its writes go nowhere, then the connection closes). HEAD counts too: the
+ *   strictest reading cannot be ruled out;
+ * - a streamed response (no Content-Length: chunked) is cut - the connection is closed
+ *   without the final chunk, which every client reads as a failed transfer - once its body
+ *   passes `streamed` bytes (the Cloud Functions gen2 quotas page: "10MB for streaming
+ *   responses"; Cloud Run's page says no limit - the strictest reading wins).
+ * 1xx, 204 and 304 answers carry no body and pass.
+ */
+export function capResponse(req: http.IncomingMessage, res: http.ServerResponse, limits: { declared: number; streamed: number }, typeBase: string): void {
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end };
+  let state: 'undecided' | 'pass' | 'count' | 'refused' = 'undecided';
+  let streamed = 0;
+
+  const decide = (status: number, headers: unknown, endChunk?: unknown): void => {
+    if (state !== 'undecided') return;
+    if (status < 200 || status === 204 || status === 304) {
+      state = 'pass';
+      return;
+    }
+    const declared = headerIn(headers, 'content-length') ?? res.getHeader('content-length');
+    // res.end(body) without a Content-Length: Node declares the body's length itself.
+    const length = declared !== undefined ? Number(declared) : endChunk !== undefined && !res.headersSent && res.getHeader('transfer-encoding') === undefined ? byteLength(endChunk) : undefined;
+    if (length === undefined) {
+      state = 'count';
+      return;
+    }
+    if (length <= limits.declared) {
+      state = 'pass';
+      return;
+    }
+    state = 'refused';
+    const problem = new ProblemError('internal-error', `The response (Content-Length ${length}) is larger than the platform lets through (${limits.declared} bytes, RESPONSE_MAX_BYTES): Cloud Run answers 500 in its place`);
+    // Nothing of the function's answer went out: the client gets the platform's instead.
+    answerOnSocket(res.socket as Duplex, problem, (req.url ?? '/').slice(0, 2048), requestIdFrom(req.headers['x-request-id']), typeBase);
+  };
+  const countOrCut = (chunk: unknown): boolean => {
+    if (state !== 'count') return true;
+    streamed += byteLength(chunk);
+    if (streamed <= limits.streamed) return true;
+    state = 'refused';
+    // Headers (and earlier chunks) are out: all the platform can do is cut the connection.
+    res.destroy(new Error(`streamed response over ${limits.streamed} bytes (STREAMED_RESPONSE_MAX_BYTES): connection cut`));
+    return false;
+  };
+
+  res.writeHead = function (this: http.ServerResponse, status: number, ...rest: unknown[]) {
+    decide(status, rest.find((r) => typeof r === 'object' && r !== null));
+    if (state === 'refused') return this;
+    return (original.writeHead as (...args: unknown[]) => http.ServerResponse).call(this, status, ...rest);
+  } as typeof res.writeHead;
+  res.write = function (this: http.ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    decide(this.statusCode, undefined);
+    if (state === 'refused' || !countOrCut(chunk)) {
+      // Gone nowhere; the write never drains, and the connection closes under the function.
+      return false;
+    }
+    return (original.write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof res.write;
+  res.end = function (this: http.ServerResponse, ...args: unknown[]) {
+    const chunk = typeof args[0] === 'function' ? undefined : args[0];
+    decide(this.statusCode, undefined, chunk ?? undefined);
+    if (state === 'refused' || (chunk !== undefined && chunk !== null && !countOrCut(chunk))) return this;
+    return (original.end as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+  } as typeof res.end;
+}
+
+function headerIn(headers: unknown, name: string): string | number | undefined {
+  if (!headers || typeof headers !== 'object') return undefined;
+  if (Array.isArray(headers)) {
+    // writeHead's flat [name, value, name, value, ...] form.
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return headers[i + 1] as string;
+    return undefined;
+  }
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value as string | number;
+  return undefined;
+}
+
+function byteLength(chunk: unknown): number {
+  if (chunk === undefined || chunk === null) return 0;
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  return (chunk as Uint8Array).byteLength ?? 0;
 }
 
 function problemForParserError(err: Error & { code?: string }): ProblemError {

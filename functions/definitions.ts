@@ -15,6 +15,10 @@ import { profilesCreate } from './profiles/create';
 import { profilesDelete } from './profiles/delete';
 import { profilesGet } from './profiles/get';
 import { profilesUpdate } from './profiles/update';
+import { uploadsCancel } from './uploads/cancel';
+import { uploadsCreate } from './uploads/create';
+import { uploadsFinalize } from './uploads/finalize';
+import { uploadsGet } from './uploads/get';
 
 export const definitions: readonly FunctionDefinition[] = [
   machinesCreate,
@@ -26,6 +30,10 @@ export const definitions: readonly FunctionDefinition[] = [
   profilesGet,
   profilesUpdate,
   profilesDelete,
+  uploadsCreate,
+  uploadsGet,
+  uploadsFinalize,
+  uploadsCancel,
   bootScript,
   assetKernel,
   assetInitrd,

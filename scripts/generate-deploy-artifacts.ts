@@ -91,6 +91,21 @@ export const sizing = {
   profilesGet: adminCrud("Get a machine's boot profile"),
   profilesUpdate: upload("Replace a machine's boot profile"),
   profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),
+  uploadsCreate: adminCrud('Open an upload session (a few Firestore reads and one GCS resumable-session start per file; no file byte passes through)'),
+  uploadsGet: adminCrud('Get an upload session'),
+  uploadsFinalize: {
+    memory: '512Mi',
+    cpu: '1',
+    concurrency: 4,
+    timeoutSeconds: 600,
+    maxInstances: 5,
+    why:
+      'Finalize an upload session: streams each uploaded file (up to INITRD_MAX_BYTES = 1 GiB) from Cloud Storage ' +
+      'through SHA-256, a few buffers at a time (never whole in memory), then one Firestore transaction. Hashing ' +
+      'runs at roughly 100-200 MB/s on 1 vCPU, so 4 concurrent finalizes of 1 GiB fit in 600 s; 512 MiB covers ' +
+      'the runtime plus 4 read streams.',
+  },
+  uploadsCancel: adminCrud('Cancel an upload session (one transaction, GCS session cancels)'),
   bootScript: {
     memory: '256Mi',
     cpu: '1',

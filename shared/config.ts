@@ -20,7 +20,31 @@ export const configSchema = z.object({
    * their versioned URLs: longer than the slowest boot that fetched its script before.
    */
   PROFILE_VERSION_RETENTION_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(60 * 60),
+  /**
+   * How long an upload session (POST /api/v1/uploads) may be finalized. At most 7 days: a
+   * GCS resumable session URI lives one week. Open sessions' blobs are references for the sweeper.
+   */
+  UPLOAD_SESSION_TTL_SECONDS: z.coerce.number().int().positive().max(7 * 24 * 3600).default(24 * 60 * 60),
   ASSET_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
+  /**
+   * The largest non-streamed response (one with Content-Length) the platform lets through;
+   * a larger one becomes a 500. API Gateway: "32 megabytes", Cloud Run: 32 MiB for HTTP/1;
+   * the stricter 32,000,000 is the default. The local gateway enforces it; proxy mode never
+   * answers more in one response (README, "Large assets").
+   */
+  RESPONSE_MAX_BYTES: byteCount(32_000_000),
+  /**
+   * The largest streamed (chunked, no Content-Length) response: the Cloud Functions quotas
+   * page gives gen2 "10MB for streaming responses". The local gateway cuts the connection
+   * past it. Proxy mode never streams without Content-Length.
+   */
+  STREAMED_RESPONSE_MAX_BYTES: byteCount(10_000_000),
+  /**
+   * Proxy mode: an initrd larger than this is listed in the script as parts of this size
+   * (`&part=n`), which iPXE loads as consecutive initrds. A multiple of 4096 (iPXE pads each
+   * initrd to 4 KiB) and below both response limits.
+   */
+  ASSET_PART_BYTES: z.coerce.number().int().positive().multipleOf(4096).max(9_998_336).default(8 * MiB),
   SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(15 * 60),
   STORAGE_PUBLIC_URL: z.string().url().optional(),
   BOOT_ALLOWED_CIDRS: z.string().default('127.0.0.0/8,::1/128'),

@@ -6,12 +6,14 @@ import { SignedUrlCache } from './boot/signed-urls';
 import { createClients, type Clients } from './clients';
 import type { Config } from './config';
 import { FirestoreInventory } from './inventory/firestore-inventory';
-import type { Inventory } from './inventory/inventory';
+import type { BlobLedger, Inventory } from './inventory/inventory';
 import { createLogger, type Logger } from './logging';
 import { ProfileService } from './profiles/service';
 import { defaultLeaseTiming, FirestoreRateLimitStore, RateLimiter, type LeaseTiming, type RateLimitStore } from './ratelimit';
 import { GcsBlobStore } from './storage/gcs-blobs';
 import type { BlobStore } from './storage/blobs';
+import { UploadService } from './uploads/service';
+import { GcsUploadStorage, type UploadStorage } from './uploads/storage';
 
 /**
  * The parts everything else is built from: the adapters to the outside world and the
@@ -23,7 +25,11 @@ export interface RootParts {
   clients: Clients;
   logger: Logger;
   inventory: Inventory;
+  /** The blob index and upload sessions; the same store as `inventory` (one owner of reference invariants). */
+  ledger: BlobLedger;
   blobs: BlobStore;
+  /** GCS resumable sessions for upload sessions. */
+  uploadStorage: UploadStorage;
   rateLimitStore: RateLimitStore;
   /** Milliseconds since the epoch. */
   clock: () => number;
@@ -37,6 +43,8 @@ export interface Root {
   logger: Logger;
   clock: () => number;
   inventory: Inventory;
+  /** The blob index and upload sessions (the same Firestore store as `inventory`). */
+  ledger: BlobLedger;
   blobs: BlobStore;
   limiter: RateLimiter;
   admins: AdminAuthenticator;
@@ -44,6 +52,7 @@ export interface Root {
   bootScripts: BootScripts;
   assets: AssetService;
   profiles: ProfileService;
+  uploads: UploadService;
 }
 
 export interface RootOptions {
@@ -59,16 +68,20 @@ export interface RootOptions {
  */
 export function createRoot(config: Config, { clients: given, decorate = (parts) => parts }: RootOptions = {}): Root {
   const clients = given ?? createClients(config);
+  const firestoreInventory = new FirestoreInventory(clients.firestore);
   const parts = decorate({
     clients,
     logger: createLogger(config),
-    inventory: new FirestoreInventory(clients.firestore),
+    inventory: firestoreInventory,
+    ledger: firestoreInventory,
     blobs: new GcsBlobStore(clients.bucket, clients.signingBucket, config.STORAGE_PUBLIC_URL),
+    uploadStorage: new GcsUploadStorage(clients.bucket),
     rateLimitStore: new FirestoreRateLimitStore(clients.rateLimitFirestore),
     clock: () => Date.now(),
     leaseTiming: () => defaultLeaseTiming,
   });
-  const { inventory, blobs, clock } = parts;
+  const { inventory, ledger, blobs, clock } = parts;
+  const limits = { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES };
   const limiter = new RateLimiter({ store: parts.rateLimitStore, config, clock, leaseTiming: parts.leaseTiming });
   return {
     config,
@@ -76,6 +89,7 @@ export function createRoot(config: Config, { clients: given, decorate = (parts) 
     logger: parts.logger,
     clock,
     inventory,
+    ledger,
     blobs,
     limiter,
     admins: new AdminAuthenticator(config),
@@ -84,8 +98,19 @@ export function createRoot(config: Config, { clients: given, decorate = (parts) 
     assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, clock }),
     profiles: new ProfileService({
       inventory,
+      ledger,
       blobs,
-      limits: { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES },
+      limits,
+      retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
+      clock,
+    }),
+    uploads: new UploadService({
+      inventory,
+      ledger,
+      blobs,
+      storage: parts.uploadStorage,
+      limits,
+      ttlMs: config.UPLOAD_SESSION_TTL_SECONDS * 1000,
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
     }),

@@ -23,7 +23,11 @@ locals {
     MAX_REQUEST_BYTES                 = tostring(var.max_request_bytes)
     BLOB_SWEEP_GRACE_SECONDS          = tostring(var.blob_sweep_grace_seconds)
     PROFILE_VERSION_RETENTION_SECONDS = tostring(var.profile_version_retention_seconds)
+    UPLOAD_SESSION_TTL_SECONDS        = tostring(var.upload_session_ttl_seconds)
     ASSET_DELIVERY                    = var.asset_delivery
+    RESPONSE_MAX_BYTES                = tostring(var.response_max_bytes)
+    STREAMED_RESPONSE_MAX_BYTES       = tostring(var.streamed_response_max_bytes)
+    ASSET_PART_BYTES                  = tostring(var.asset_part_bytes)
     SIGNED_URL_TTL_SECONDS            = tostring(var.signed_url_ttl_seconds)
     BOOT_ALLOWED_CIDRS                = join(",", local.boot_allowed_cidrs)
     ADMIN_AUTH                        = "gateway"

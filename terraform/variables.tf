@@ -105,6 +105,34 @@ variable "max_request_bytes" {
   }
 }
 
+variable "response_max_bytes" {
+  description = "RESPONSE_MAX_BYTES: the platform's cap on a response with Content-Length (API Gateway: 32 megabytes; Cloud Run HTTP/1: 32 MiB). Proxy mode never answers more in one response."
+  type        = number
+  default     = 32000000
+
+  validation {
+    condition     = var.response_max_bytes > 0 && var.response_max_bytes <= 33554432 && floor(var.response_max_bytes) == var.response_max_bytes
+    error_message = "response_max_bytes must be a positive integer of at most 33554432 (32 MiB, the platform's limit)."
+  }
+}
+
+variable "streamed_response_max_bytes" {
+  description = "STREAMED_RESPONSE_MAX_BYTES: the platform's cap on a streamed (chunked) response (Cloud Functions gen2 quotas: 10MB). Enforced by the local gateway only."
+  type        = number
+  default     = 10000000
+}
+
+variable "asset_part_bytes" {
+  description = "ASSET_PART_BYTES: proxy mode lists initrds larger than this as parts of this size (a multiple of 4096, at most 9998336: below both response caps)."
+  type        = number
+  default     = 8388608
+
+  validation {
+    condition     = var.asset_part_bytes > 0 && var.asset_part_bytes <= 9998336 && var.asset_part_bytes % 4096 == 0
+    error_message = "asset_part_bytes must be a positive multiple of 4096 of at most 9998336."
+  }
+}
+
 variable "profile_version_retention_seconds" {
   description = "PROFILE_VERSION_RETENTION_SECONDS: how long a replaced kernel and initrd stay downloadable under their versioned URLs (longer than the slowest boot)."
   type        = number
@@ -113,6 +141,17 @@ variable "profile_version_retention_seconds" {
   validation {
     condition     = var.profile_version_retention_seconds >= 0 && var.profile_version_retention_seconds <= 604800 && floor(var.profile_version_retention_seconds) == var.profile_version_retention_seconds
     error_message = "profile_version_retention_seconds must be a whole number of seconds from 0 to 604800 (7 days)."
+  }
+}
+
+variable "upload_session_ttl_seconds" {
+  description = "UPLOAD_SESSION_TTL_SECONDS: how long an upload session (POST /api/v1/uploads) can be finalized; its blobs count as references for the sweeper until then plus the sweep grace."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.upload_session_ttl_seconds > 0 && var.upload_session_ttl_seconds <= 604800 && floor(var.upload_session_ttl_seconds) == var.upload_session_ttl_seconds
+    error_message = "upload_session_ttl_seconds must be a whole number of seconds from 1 to 604800 (7 days, the life of a GCS resumable session)."
   }
 }
 

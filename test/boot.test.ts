@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  setEnv({ ASSET_DELIVERY: 'proxy', BOOT_ALLOWED_CIDRS: undefined, TRUSTED_PROXY_HOPS: undefined });
+  setEnv({ ASSET_DELIVERY: 'proxy', BOOT_ALLOWED_CIDRS: undefined, TRUSTED_PROXY_HOPS: undefined, ASSET_PART_BYTES: undefined, RESPONSE_MAX_BYTES: undefined });
   blobs.reset();
 });
 
@@ -245,6 +245,39 @@ describe('assets in proxy mode', () => {
     await reader?.read();
     controller.abort();
     await expect.poll(() => reads[0]?.destroyed, { timeout: 5000 }).toBe(true);
+  });
+});
+
+describe('assets in proxy mode, under the platform’s response caps (large initrds: test/large-assets.test.ts)', () => {
+  it('an initrd larger than ASSET_PART_BYTES is listed as parts that together are the initrd', async () => {
+    setEnv({ ASSET_PART_BYTES: String(256 * 1024) });
+    const script = (await api('GET', `/boot.ipxe?mac=${mac}`)).text;
+    expect(script).toContain(`kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd initrd=initrd1 initrd=initrd2 initrd=initrd3 console=tty0 console=ttyS0 ip=dhcp\n`);
+    const urls = script.split('\n').filter((l) => l.startsWith('initrd ')).map((l) => l.split(' ').at(-1) as string);
+    expect(urls).toEqual([0, 1, 2, 3].map((n) => `/asset/${profile.id}/initrd?v=${profile.initrd.id}&part=${n}`));
+    const bodies = await Promise.all(urls.map(async (url) => Buffer.from(await (await fetch(stack.url + url)).arrayBuffer())));
+    expect(bodies.map((b) => b.length)).toEqual([262144, 262144, 262144, 262144]);
+    expect(Buffer.concat(bodies).equals(initrd)).toBe(true);
+    // The kernel is one image: never split.
+    expect(script.match(/\/kernel\?/g)).toHaveLength(1);
+  });
+
+  it('no script when the part names would push the kernel line over 2048 characters', async () => {
+    // 1 MiB in 4 KiB parts: 256 names of about 15 characters each.
+    setEnv({ ASSET_PART_BYTES: '4096' });
+    expectProblem(await api('GET', `/boot.ipxe?mac=${mac}`), 500, 'internal-error');
+  });
+
+  it('a kernel over RESPONSE_MAX_BYTES cannot be split: 302 to Storage even in proxy mode', async () => {
+    setEnv({ RESPONSE_MAX_BYTES: String(2 * 1024 * 1024) });
+    const res = await api('GET', `/asset/${profile.id}/kernel?v=${profile.kernel.id}`);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toContain(`/blobs/${profile.kernel.id}?`);
+    expect(res.headers.get('etag')).toBeNull();
+    // A Range within the cap is still streamed.
+    const ranged = await fetch(`${stack.url}/asset/${profile.id}/kernel`, { headers: { range: 'bytes=0-9' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(kernel.subarray(0, 10))).toBe(true);
   });
 });
 

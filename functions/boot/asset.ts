@@ -13,12 +13,27 @@ function versionOf(raw: unknown): string | undefined {
   return id;
 }
 
+/**
+ * The `part` of a versioned asset URL (proxy mode's parts of a large initrd,
+ * shared/boot/parts.ts): a decimal index. Only with `v`: parts of "the current one" could
+ * mix two versions across a replace.
+ */
+function partOf(raw: unknown, version: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^(0|[1-9]\d{0,5})$/.test(raw)) {
+    throw validationError([{ field: 'part', reason: 'must be a part index (0, 1, 2, ...)' }], 'Query parameter part is not a valid part index');
+  }
+  if (version === undefined) throw validationError([{ field: 'part', reason: 'parts exist only of a versioned asset URL (with v)' }], 'Query parameter part needs v');
+  return Number(raw);
+}
+
 /** The handler behind `/asset/{boot_profile_id}/kernel` and `/initrd`. */
 export function assetHandler(kind: AssetKind): (root: Root) => Handler {
-  return ({ bootNetwork, assets }) =>
+  return ({ bootNetwork, assets, config }) =>
     async ({ req, res, params, log }) => {
       bootNetwork.assertAllowed(req);
-      const asset = { kind, profileId: uuidV7Param(params, 'boot_profile_id'), version: versionOf(req.query.v) };
-      await assets.serve(req, res, asset, log);
+      const version = versionOf(req.query.v);
+      const asset = { kind, profileId: uuidV7Param(params, 'boot_profile_id'), version, part: partOf(req.query.part, version) };
+      await assets.serve(req, res, asset, log, { partBytes: config.ASSET_PART_BYTES, maxResponseBytes: config.RESPONSE_MAX_BYTES });
     };
 }

@@ -3,13 +3,14 @@ import { defineFunction } from '../../shared/http/function';
 import { asProblem, ProblemError } from '../../shared/http/problem';
 import { noStore } from '../../shared/http/respond';
 
-export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter }) => async ({ req, res, log }) => {
+export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, config }) => async ({ req, res, log }) => {
   bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.
-  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.scriptFor(mac)]);
+  // Proxy mode lists large initrds as parts (shared/boot/parts.ts); redirect mode never does.
+  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.scriptFor(mac, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined)]);
   if (limit.status === 'rejected') throw limit.reason;
   if (lookup.status === 'rejected') throw asProblem(lookup.reason) ?? scriptFailed(lookup.reason);
   const script = lookup.value;

@@ -1,15 +1,16 @@
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import parseRange from 'range-parser';
 import type { AssetKind, BlobRef } from '../domain/profile';
 import { blobForAsset } from '../domain/profile-versions';
 import { ifNoneMatchMatches, ifRangeAllows } from '../http/conditional';
-import { ProblemError } from '../http/problem';
+import { ProblemError, validationError } from '../http/problem';
 import type { Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { RateLimiter } from '../ratelimit';
 import type { BlobRange, BlobStore } from '../storage/blobs';
+import { defaultAssetSizing, partCount, partWindow, windowEtag, type AssetSizing, type ByteWindow } from './parts';
 import type { SignedUrlCache } from './signed-urls';
 
 const titles: Record<AssetKind, string> = { kernel: 'Kernel', initrd: 'Initrd' };
@@ -34,6 +35,8 @@ export interface AssetRequest {
   profileId: string;
   /** The blob id of a versioned URL, already validated as a UUIDv7. */
   version: string | undefined;
+  /** One part of the versioned blob (`&part=n`, shared/boot/parts.ts); undefined for the whole blob. */
+  part?: number;
 }
 
 export interface AssetServiceDeps {
@@ -49,10 +52,30 @@ export interface AssetServiceDeps {
 export class AssetService {
   constructor(private readonly deps: AssetServiceDeps) {}
 
-  async serve(req: Request, res: Response, asset: AssetRequest, log: Logger): Promise<void> {
+  /**
+   * `sizing`: the part size and the platform's response cap (from the configuration). A
+   * part is always streamed, whatever the mode: it is at most one part long. A whole blob
+   * over the response cap cannot go through the function, so proxy mode redirects to
+   * Storage for it (in practice a kernel over 32 MB: initrds are listed in parts).
+   */
+  async serve(req: Request, res: Response, asset: AssetRequest, log: Logger, sizing: AssetSizing = defaultAssetSizing): Promise<void> {
     const blob = await this.find(asset);
-    if (this.deps.delivery === 'redirect') await this.redirect(res, asset, blob);
-    else await this.stream(req, res, asset, blob, log);
+    if (asset.part !== undefined) {
+      await this.stream(req, res, asset, blob, log, this.partOf(asset, blob, sizing), sizing);
+    } else if (this.deps.delivery === 'redirect') {
+      await this.redirect(res, asset, blob);
+    } else {
+      await this.stream(req, res, asset, blob, log, undefined, sizing);
+    }
+  }
+
+  private partOf({ kind, part }: AssetRequest, blob: BlobRef, sizing: AssetSizing): ByteWindow {
+    const window = partWindow(blob.size, sizing.partBytes, part ?? -1);
+    if (!window) {
+      const count = partCount(blob.size, sizing.partBytes);
+      throw validationError([{ field: 'part', reason: `this ${blob.size}-byte ${kind} has parts 0 to ${count - 1} of ${sizing.partBytes} bytes` }], `Query parameter part is not a part of this ${kind}`);
+    }
+    return window;
   }
 
   private async find({ kind, profileId, version }: AssetRequest): Promise<BlobRef> {
@@ -82,8 +105,13 @@ export class AssetService {
    * Streams the blob through the function: Content-Length always (iPXE stalls
    * without it), ETag from the stored SHA-256, conditional GET, one byte range, HEAD.
    */
-  private async stream(req: Request, res: Response, { kind, profileId, version }: AssetRequest, blob: BlobRef, log: Logger): Promise<void> {
-    const etag = `"${blob.sha256}"`;
+  private async stream(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger, part: ByteWindow | undefined, sizing: AssetSizing): Promise<void> {
+    const { kind, profileId, version } = asset;
+    // What this URL names: the whole blob, or one part of it (then Range, ETag and
+    // Content-Length are the part's own, as if it were a file of its own).
+    const offset = part?.start ?? 0;
+    const size = part ? part.end - part.start + 1 : blob.size;
+    const etag = part ? windowEtag(blob.sha256, part) : `"${blob.sha256}"`;
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('ETag', etag);
@@ -94,15 +122,23 @@ export class AssetService {
       return;
     }
 
-    const range = this.rangeOf(req, kind, blob, etag);
+    const range = this.rangeOf(req, kind, size, etag, sizing.maxResponseBytes);
+    if (!part && !range && size > sizing.maxResponseBytes) {
+      // The whole blob in one response would be over the platform's cap (Cloud Run would
+      // answer 500 in its place): Storage serves it, as in redirect mode.
+      log.warn('asset over the response cap: redirected to Storage although ASSET_DELIVERY=proxy', { blob_id: blob.id, size, max_response_bytes: sizing.maxResponseBytes });
+      for (const name of ['Content-Type', 'Accept-Ranges', 'ETag']) res.removeHeader(name);
+      await this.redirect(res, asset, blob);
+      return;
+    }
     const setStatus = () => {
       if (range) {
         res.status(206);
-        res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+        res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
       } else {
         res.status(200);
       }
-      res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : blob.size));
+      res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : size));
     };
     if (req.method === 'HEAD') {
       setStatus();
@@ -114,7 +150,8 @@ export class AssetService {
     const slot = await this.deps.limiter.acquireDownloadSlot(res, profileId, log);
     try {
       setStatus();
-      const source = this.deps.blobs.read(blob.id, range);
+      const window = range ?? (part ? { start: 0, end: size - 1 } : undefined);
+      const source = this.deps.blobs.read(blob.id, window && { start: window.start + offset, end: window.end + offset });
       try {
         await firstBytes(source);
       } catch (err) {
@@ -122,12 +159,14 @@ export class AssetService {
         if ((err as { code?: number }).code === 404) throw assetNotFound(kind, profileId);
         throw storageError(kind, err);
       }
+      // The last chunk is written only after the slot is given back: once the client has the
+      // whole body the platform may throttle this instance's CPU, and a release still
+      // pending then would hold the slot until its lease runs out (false 429s in a boot storm).
+      const lastChunk = new HoldLastChunk();
+      res.flushHeaders(); // the first chunk is held back too: the client learns the status now
       try {
-        // pipeline destroys the Storage read when the client goes away. The response is
-        // ended only after the slot is given back: once it has ended, the platform may
-        // throttle this instance's CPU, and a release still pending then would hold the
-        // slot until its lease runs out.
-        await pipeline(source, res, { end: false });
+        // pipeline destroys the Storage read when the client goes away.
+        await pipeline(source, lastChunk, res, { end: false });
       } catch (err) {
         if (res.destroyed && !res.writableFinished) {
           log.info('client went away mid-download', { blob_id: blob.id, sent: res.socket?.bytesWritten });
@@ -136,23 +175,39 @@ export class AssetService {
         throw storageError(kind, err);
       }
       await slot.release();
-      res.end();
+      res.end(lastChunk.held);
     } finally {
       await slot.release();
     }
   }
 
-  /** One satisfiable byte range, or undefined for the whole body; 416 when unsatisfiable. */
-  private rangeOf(req: Request, kind: AssetKind, blob: BlobRef, etag: string): BlobRange | undefined {
+  /**
+   * One satisfiable byte range of `size` bytes, or undefined for the whole body; 416 when
+   * unsatisfiable. A range longer than the response cap is cut to its first `max` bytes
+   * (Content-Range says which; a client asks again for the rest).
+   */
+  private rangeOf(req: Request, kind: AssetKind, size: number, etag: string, max: number): BlobRange | undefined {
     const header = req.headers.range;
     const ifRange = req.headers['if-range'];
     if (!header || !ifRangeAllows(typeof ifRange === 'string' ? ifRange : undefined, etag)) return undefined;
-    const parsed = parseRange(blob.size, header, { combine: true });
+    const parsed = parseRange(size, header, { combine: true });
     if (parsed === -1) {
-      throw new ProblemError('range-not-satisfiable', `Range ${header.slice(0, 100)} is outside the ${blob.size}-byte ${kind}`, {}, { 'Content-Range': `bytes */${blob.size}` });
+      throw new ProblemError('range-not-satisfiable', `Range ${header.slice(0, 100)} is outside the ${size}-byte ${kind}`, {}, { 'Content-Range': `bytes */${size}` });
     }
     // Malformed or multi-range requests get the whole body (RFC 9110 allows ignoring Range).
-    return parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1 ? parsed[0] : undefined;
+    const one = parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1 ? parsed[0] : undefined;
+    return one && { start: one.start, end: Math.min(one.end, one.start + max - 1) };
+  }
+}
+
+/** Passes every chunk on except the last one, which it keeps in `held`. */
+class HoldLastChunk extends Transform {
+  held: Buffer | undefined;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.held) this.push(this.held);
+    this.held = chunk;
+    done();
   }
 }
 

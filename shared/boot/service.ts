@@ -21,12 +21,15 @@ export class BootScripts {
     private readonly clock: () => number,
   ) {}
 
-  /** The iPXE script for the machine that owns `mac` (canonical form); MachineNotConfigured otherwise. */
-  async scriptFor(mac: string): Promise<string> {
+  /**
+   * The iPXE script for the machine that owns `mac` (canonical form); MachineNotConfigured
+   * otherwise. `partBytes` (proxy mode): list initrds larger than it as parts.
+   */
+  async scriptFor(mac: string, partBytes?: number): Promise<string> {
     const target = await this.inventory.findBootTarget(mac);
     if (!target?.bootProfileId) throw new MachineNotConfigured(mac);
     const record = await this.inventory.getProfile(target.bootProfileId);
     if (!record) throw new MachineNotConfigured(mac);
-    return renderIpxeScript({ machineId: target.machineId, mac, profile: record.profile, generatedAt: new Date(this.clock()) });
+    return renderIpxeScript({ machineId: target.machineId, mac, profile: record.profile, generatedAt: new Date(this.clock()), partBytes });
   }
 }

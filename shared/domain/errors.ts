@@ -9,7 +9,12 @@ export type DomainErrorKind =
   | 'unknown-machine'
   | 'boot-profile-exists'
   | 'boot-profile-not-found'
-  | 'machine-not-configured';
+  | 'machine-not-configured'
+  | 'upload-session-not-found'
+  | 'upload-session-expired'
+  | 'upload-session-cancelled'
+  | 'upload-session-finalized'
+  | 'blob-unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -70,5 +75,36 @@ export class BootProfileNotFound extends DomainError {
 export class MachineNotConfigured extends DomainError {
   constructor(mac: string) {
     super('machine-not-configured', `No boot configuration found for MAC address ${mac}`, { mac_address: mac });
+  }
+}
+
+export class UploadSessionNotFound extends DomainError {
+  constructor(id: string) {
+    super('upload-session-not-found', `Upload session ${id} not found`, { upload_id: id });
+  }
+}
+
+export class UploadSessionExpired extends DomainError {
+  constructor(id: string, expiresAt: Date) {
+    super('upload-session-expired', `Upload session ${id} expired at ${expiresAt.toISOString()}; start a new session`, { upload_id: id, expires_at: expiresAt.toISOString() });
+  }
+}
+
+export class UploadSessionCancelled extends DomainError {
+  constructor(id: string) {
+    super('upload-session-cancelled', `Upload session ${id} was cancelled; start a new session`, { upload_id: id });
+  }
+}
+
+export class UploadSessionFinalized extends DomainError {
+  constructor(id: string, profileId: string) {
+    super('upload-session-finalized', `Upload session ${id} is already finalized (boot profile ${profileId})`, { upload_id: id, boot_profile_id: profileId });
+  }
+}
+
+/** A blob the session meant to reuse is no longer held (released since): its file must be uploaded again. */
+export class BlobUnavailable extends DomainError {
+  constructor(field: string, blobId: string) {
+    super('blob-unavailable', `The stored ${field} (blob ${blobId}) is no longer available; upload the file again (start a new session)`, { field, blob_id: blobId });
   }
 }

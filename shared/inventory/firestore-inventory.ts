@@ -4,14 +4,31 @@ import {
   BootProfileNotFound,
   DuplicateMacAddress,
   MachineHasBootProfile,
+  BlobUnavailable,
   MachineNotFound,
   UnknownMachine,
+  UploadSessionCancelled,
+  UploadSessionExpired,
+  UploadSessionFinalized,
+  UploadSessionNotFound,
 } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { macsOf, repeatedMac, type Machine, type MachineSpec } from '../domain/machine';
 import type { BlobRef, BootProfile } from '../domain/profile';
 import { blobIdsInUse, type ProfileRecord, type RetainedVersion } from '../domain/profile-versions';
-import type { BootTarget, Inventory, MachineListQuery, MachinePage, MachineRecord, ProfileContent } from './inventory';
+import type {
+  BlobLedger,
+  BootTarget,
+  FinalizedUpload,
+  IndexedBlob,
+  Inventory,
+  MachineListQuery,
+  MachinePage,
+  MachineRecord,
+  ProfileContent,
+  UploadFile,
+  UploadSessionRecord,
+} from './inventory';
 
 /** Firestore collection names, in one place. */
 export const collections = {
@@ -22,7 +39,13 @@ export const collections = {
    */
   machineMacs: 'machine_macs',
   profiles: 'boot_profiles',
+  /** `{sha256}-{size}` -> `{ blob_id, sha256, size, verified_at, used_at }`: blobs this service hashed itself, by content. */
+  blobIndex: 'blob_index',
+  /** Upload sessions (POST /api/v1/uploads), by id. */
+  uploadSessions: 'upload_sessions',
 } as const;
+
+export const blobIndexKey = (sha256: string, size: number): string => `${sha256}-${size}`;
 
 /** The stored machine: the API's fields plus the internal ones. */
 interface MachineDocument extends Machine {
@@ -71,7 +94,7 @@ const maxDisjunction = 30;
  * Each change therefore fixes its new ids before the first attempt and, on a later
  * attempt, takes finding its own earlier write as success.
  */
-export class FirestoreInventory implements Inventory {
+export class FirestoreInventory implements Inventory, BlobLedger {
   constructor(private readonly db: Firestore) {}
 
   private machineRef(id: string) {
@@ -84,6 +107,14 @@ export class FirestoreInventory implements Inventory {
 
   private profileRef(id: string) {
     return this.db.collection(collections.profiles).doc(id);
+  }
+
+  private indexRef(key: string) {
+    return this.db.collection(collections.blobIndex).doc(key);
+  }
+
+  private sessionRef(id: string) {
+    return this.db.collection(collections.uploadSessions).doc(id);
   }
 
   // --- machines ---
@@ -194,15 +225,11 @@ export class FirestoreInventory implements Inventory {
 
   async createProfile(profile: BootProfile): Promise<BootProfile> {
     await this.db.runTransaction(async (tx) => {
-      const machine = await tx.get(this.machineRef(profile.machine_id));
-      if (!machine.exists) throw new UnknownMachine(profile.machine_id);
-      const existing = machine.get('boot_profile_id') as string | null;
-      if (existing === profile.id) return; // an earlier attempt committed
-      if (existing) throw new BootProfileExists(profile.machine_id, existing);
-      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []) };
-      tx.create(this.profileRef(profile.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
-      tx.update(this.machineRef(profile.machine_id), { boot_profile_id: profile.id });
-      this.linkMacs(tx, machine.get('macs') as string[], profile.id);
+      const write = await this.planCreate(tx, profile);
+      if (!write) return; // an earlier attempt committed
+      const index = await this.planIndex(tx, [profile.kernel, profile.initrd]);
+      write();
+      index();
     });
     return profile;
   }
@@ -210,18 +237,70 @@ export class FirestoreInventory implements Inventory {
   async replaceProfile(machineId: string, content: ProfileContent, now: Date, retainUntil: Date): Promise<BootProfile> {
     const version = newId();
     return this.db.runTransaction(async (tx) => {
-      const { doc } = await this.currentProfile(tx, machineId);
-      const current = toProfile(doc);
-      if (doc.version === version) return current; // an earlier attempt committed
-      const after: BootProfile = { ...current, ...content };
-      // The version replaced stays downloadable; versions past their time are dropped.
-      const retained = [
-        ...(doc.retained ?? []).filter((v) => v.retained_until.toMillis() > now.getTime()),
-        { kernel: blobOf(current.kernel), initrd: current.initrd, retained_until: Timestamp.fromDate(retainUntil) },
-      ];
-      tx.update(this.profileRef(current.id), { kernel: after.kernel, initrd: after.initrd, version, retained, blob_ids: blobIdsOf(after, retained), updated_at: FieldValue.serverTimestamp() });
-      return after;
+      const { result, write } = await this.planReplace(tx, machineId, content, version, now, retainUntil);
+      if (!write) return result; // an earlier attempt committed
+      const index = await this.planIndex(tx, [content.kernel, content.initrd]);
+      write();
+      index();
+      return result;
     });
+  }
+
+  /** Reads what a create depends on; the writes, or null when an earlier attempt committed. UnknownMachine, BootProfileExists. */
+  private async planCreate(tx: Transaction, profile: BootProfile): Promise<(() => void) | null> {
+    const machine = await tx.get(this.machineRef(profile.machine_id));
+    if (!machine.exists) throw new UnknownMachine(profile.machine_id);
+    const existing = machine.get('boot_profile_id') as string | null;
+    if (existing === profile.id) return null;
+    if (existing) throw new BootProfileExists(profile.machine_id, existing);
+    return () => {
+      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []) };
+      tx.create(this.profileRef(profile.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
+      tx.update(this.machineRef(profile.machine_id), { boot_profile_id: profile.id });
+      this.linkMacs(tx, machine.get('macs') as string[], profile.id);
+    };
+  }
+
+  /** Reads what a replace depends on; the profile after it and its writes (null when an earlier attempt with `version` committed). BootProfileNotFound. */
+  private async planReplace(
+    tx: Transaction,
+    machineId: string,
+    content: ProfileContent,
+    version: string,
+    now: Date,
+    retainUntil: Date,
+  ): Promise<{ result: BootProfile; write: (() => void) | null }> {
+    const { doc } = await this.currentProfile(tx, machineId);
+    const current = toProfile(doc);
+    if (doc.version === version) return { result: current, write: null };
+    const after: BootProfile = { ...current, ...content };
+    // The version replaced stays downloadable; versions past their time are dropped.
+    const retained = [
+      ...(doc.retained ?? []).filter((v) => v.retained_until.toMillis() > now.getTime()),
+      { kernel: blobOf(current.kernel), initrd: current.initrd, retained_until: Timestamp.fromDate(retainUntil) },
+    ];
+    return {
+      result: after,
+      write: () => tx.update(this.profileRef(current.id), { kernel: after.kernel, initrd: after.initrd, version, retained, blob_ids: blobIdsOf(after, retained), updated_at: FieldValue.serverTimestamp() }),
+    };
+  }
+
+  /**
+   * Reads the index documents of blobs about to be referenced; the writes: an absent one
+   * is created (the bytes were hashed by this service), one naming this blob is touched
+   * (the write that serialises this commit with a release of the blob), one naming another
+   * blob with the same content is left as it is.
+   */
+  private async planIndex(tx: Transaction, refs: readonly BlobRef[]): Promise<() => void> {
+    const unique = [...new Map(refs.map((r) => [blobIndexKey(r.sha256, r.size), r])).entries()];
+    const snaps = unique.length ? await tx.getAll(...unique.map(([key]) => this.indexRef(key))) : [];
+    return () => {
+      unique.forEach(([key, ref], i) => {
+        const snap = snaps[i];
+        if (!snap?.exists) tx.create(this.indexRef(key), { blob_id: ref.id, sha256: ref.sha256, size: ref.size, verified_at: FieldValue.serverTimestamp(), used_at: FieldValue.serverTimestamp() });
+        else if (snap.get('blob_id') === ref.id) tx.update(this.indexRef(key), { used_at: FieldValue.serverTimestamp() });
+      });
+    };
   }
 
   async deleteProfile(machineId: string): Promise<ProfileRecord> {
@@ -259,6 +338,112 @@ export class FirestoreInventory implements Inventory {
     return inUse;
   }
 
+  // --- the blob index and upload sessions (BlobLedger) ---
+
+  async findBlob(sha256: string, size: number): Promise<IndexedBlob | null> {
+    const snap = await this.indexRef(blobIndexKey(sha256, size)).get();
+    return snap.exists ? { blobId: snap.get('blob_id') as string, sha256, size } : null;
+  }
+
+  async createUploadSession(session: UploadSessionRecord): Promise<void> {
+    await this.sessionRef(session.id).create(toSessionDocument(session));
+  }
+
+  async getUploadSession(id: string): Promise<UploadSessionRecord | null> {
+    const snap = await this.sessionRef(id).get();
+    return snap.exists ? toSessionRecord(snap.data() as SessionDocument) : null;
+  }
+
+  async cancelUploadSession(id: string): Promise<UploadSessionRecord> {
+    return this.db.runTransaction(async (tx) => {
+      const snap = await tx.get(this.sessionRef(id));
+      if (!snap.exists) throw new UploadSessionNotFound(id);
+      const session = toSessionRecord(snap.data() as SessionDocument);
+      if (session.state === 'finalized') throw new UploadSessionFinalized(id, session.profile?.id ?? '');
+      if (session.state === 'open') tx.update(this.sessionRef(id), { state: 'cancelled', updated_at: FieldValue.serverTimestamp() });
+      return { ...session, state: 'cancelled' };
+    });
+  }
+
+  async finalizeUpload(id: string, now: Date, retainUntil: Date): Promise<FinalizedUpload> {
+    // Fixed before the first attempt: a retried attempt recognises its own commit.
+    const profileId = newId();
+    const version = newId();
+    let attempted = false;
+    return this.db.runTransaction(async (tx) => {
+      const snap = await tx.get(this.sessionRef(id));
+      if (!snap.exists) throw new UploadSessionNotFound(id);
+      const session = toSessionRecord(snap.data() as SessionDocument);
+      if (session.state === 'finalized' && session.profile) return { profile: session.profile, first: attempted };
+      if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
+      if (now.getTime() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
+
+      // Reused files: the blob their index document names now; gone means released.
+      const reused = (['kernel', 'initrd'] as const).filter((kind) => !session.files[kind].upload);
+      const indexSnaps = reused.length ? await tx.getAll(...reused.map((kind) => this.indexRef(blobIndexKey(session.files[kind].sha256, session.files[kind].size)))) : [];
+      const refs = {} as Record<'kernel' | 'initrd', BlobRef>;
+      for (const kind of ['kernel', 'initrd'] as const) {
+        const file = session.files[kind];
+        refs[kind] = { id: file.blob_id, sha256: file.sha256, size: file.size };
+        const i = reused.indexOf(kind);
+        if (i >= 0) {
+          const index = indexSnaps[i];
+          if (!index?.exists) throw new BlobUnavailable(kind, file.blob_id);
+          refs[kind].id = index.get('blob_id') as string;
+        }
+      }
+      const content: ProfileContent = { kernel: { ...refs.kernel, args: session.kernelArgs }, initrd: refs.initrd };
+
+      let profile: BootProfile;
+      let write: (() => void) | null;
+      if (session.mode === 'create') {
+        profile = { id: profileId, machine_id: session.machineId, ...content };
+        write = await this.planCreate(tx, profile);
+      } else {
+        ({ result: profile, write } = await this.planReplace(tx, session.machineId, content, version, now, retainUntil));
+      }
+      const index = await this.planIndex(tx, [refs.kernel, refs.initrd]);
+      attempted = true;
+      write?.();
+      index();
+      tx.update(this.sessionRef(id), { state: 'finalized', profile, finalized_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
+      return { profile, first: true };
+    });
+  }
+
+  async openSessionBlobIds(since: Date): Promise<Set<string>> {
+    const ids = new Set<string>();
+    const snap = await this.db.collection(collections.uploadSessions).where('state', '==', 'open').get();
+    for (const doc of snap.docs) {
+      const session = toSessionRecord(doc.data() as SessionDocument);
+      if (session.expiresAt.getTime() > since.getTime()) for (const file of Object.values(session.files)) ids.add(file.blob_id);
+    }
+    return ids;
+  }
+
+  async releaseBlobs(blobIds: readonly string[], now: Date): Promise<Set<string>> {
+    const ids = [...new Set(blobIds)];
+    if (ids.length === 0) return new Set();
+    // One transaction per batch of 30 (the largest `in` / `array-contains-any`).
+    const released = new Set<string>();
+    for (let i = 0; i < ids.length; i += maxDisjunction) {
+      const batch = ids.slice(i, i + maxDisjunction);
+      const free = await this.db.runTransaction(async (tx) => {
+        const wanted = new Set(batch);
+        const inUse = new Set<string>();
+        const profiles = await tx.get(this.db.collection(collections.profiles).where('blob_ids', 'array-contains-any', batch));
+        for (const doc of profiles.docs) for (const id of blobIdsInUse(toRecord(doc.data()), now)) if (wanted.has(id)) inUse.add(id);
+        const free = batch.filter((id) => !inUse.has(id));
+        if (free.length === 0) return free;
+        const index = await tx.get(this.db.collection(collections.blobIndex).where('blob_id', 'in', free));
+        for (const doc of index.docs) tx.delete(doc.ref);
+        return free;
+      });
+      for (const id of free) released.add(id);
+    }
+    return released;
+  }
+
   /** Keeps the boot index on each of the machine's MAC documents in step with its profile link. */
   private linkMacs(tx: Transaction, macs: readonly string[], profileId: string | null): void {
     for (const mac of macs) tx.update(this.macRef(mac), { boot_profile_id: profileId });
@@ -277,4 +462,45 @@ export class FirestoreInventory implements Inventory {
 /** A kernel reference without its arguments (a retained version keeps the bytes; its arguments live in the scripts already served). */
 function blobOf({ id, sha256, size }: BlobRef): BlobRef {
   return { id, sha256, size };
+}
+
+/** The stored upload session (snake_case, timestamps as Firestore Timestamps). */
+interface SessionDocument {
+  id: string;
+  machine_id: string;
+  mode: 'create' | 'replace';
+  kernel_args: string[];
+  state: 'open' | 'finalized' | 'cancelled';
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  files: { kernel: UploadFile; initrd: UploadFile };
+  profile: BootProfile | null;
+}
+
+function toSessionDocument(s: UploadSessionRecord): SessionDocument {
+  return {
+    id: s.id,
+    machine_id: s.machineId,
+    mode: s.mode,
+    kernel_args: s.kernelArgs,
+    state: s.state,
+    created_at: Timestamp.fromDate(s.createdAt),
+    expires_at: Timestamp.fromDate(s.expiresAt),
+    files: s.files,
+    profile: s.profile,
+  };
+}
+
+function toSessionRecord(d: SessionDocument): UploadSessionRecord {
+  return {
+    id: d.id,
+    machineId: d.machine_id,
+    mode: d.mode,
+    kernelArgs: d.kernel_args ?? [],
+    state: d.state,
+    createdAt: d.created_at.toDate(),
+    expiresAt: d.expires_at.toDate(),
+    files: d.files,
+    profile: d.profile ? toProfile(d.profile) : null,
+  };
 }

@@ -62,3 +62,78 @@ export interface Inventory {
   /** Those of `blobIds` that some profile needs at `now`, read fresh: the check before a blob is deleted. */
   blobsInUse(blobIds: readonly string[], now: Date): Promise<Set<string>>;
 }
+
+/** How a finalized upload session changes the machine's profile: like POST /api/v1/profiles, or like PUT .../profile. */
+export type UploadMode = 'create' | 'replace';
+
+/** One file of an upload session. `upload` null: an already held, verified blob with this content is reused. */
+export interface UploadFile {
+  blob_id: string;
+  size: number;
+  sha256: string;
+  upload: { url: string; method: 'PUT'; chunk_multiple: number } | null;
+}
+
+/** An upload session as stored; `expired` is never stored, it is `open` past `expiresAt`. */
+export interface UploadSessionRecord {
+  id: string;
+  machineId: string;
+  mode: UploadMode;
+  kernelArgs: string[];
+  state: 'open' | 'finalized' | 'cancelled';
+  createdAt: Date;
+  expiresAt: Date;
+  files: { kernel: UploadFile; initrd: UploadFile };
+  /** The profile the finalize committed (as it answered then). */
+  profile: BootProfile | null;
+}
+
+/** A blob whose bytes this service hashed itself, found by content. */
+export interface IndexedBlob {
+  blobId: string;
+  sha256: string;
+  size: number;
+}
+
+/** What a finalize committed; `first` false when the session had been finalized before (a repeated finalize). */
+export interface FinalizedUpload {
+  profile: BootProfile;
+  first: boolean;
+}
+
+/**
+ * The blob index (content -> verified blob, for content-addressed reuse) and upload
+ * sessions: the other half of the reference invariants, owned by the same store as the
+ * profiles (FirestoreInventory implements both ports) so that one transaction covers a
+ * profile, its session and the index documents of its blobs:
+ * - a blob is reused only through its index document, read and written in the
+ *   transaction that commits the reference;
+ * - a blob is released (may be deleted) only by a transaction that finds no profile
+ *   needing it and deletes its index document: so a release and a reuse of the same blob
+ *   serialise on that document, and a profile never points at a released blob.
+ * A separate port from Inventory so existing stand-ins of Inventory stay complete.
+ */
+export interface BlobLedger {
+  /** The indexed blob with this content, or null. */
+  findBlob(sha256: string, size: number): Promise<IndexedBlob | null>;
+  createUploadSession(session: UploadSessionRecord): Promise<void>;
+  getUploadSession(id: string): Promise<UploadSessionRecord | null>;
+  /** open -> cancelled (cancelled stays cancelled). UploadSessionNotFound, UploadSessionFinalized. */
+  cancelUploadSession(id: string): Promise<UploadSessionRecord>;
+  /**
+   * Commits the session's profile (create or replace, with the same checks and retry
+   * safety as createProfile / replaceProfile), indexes its newly uploaded blobs and marks
+   * the session finalized, in one transaction. The caller has verified the uploaded bytes.
+   * Reused files reference whatever blob their index document names at commit time.
+   * UploadSessionNotFound, UploadSessionExpired, UploadSessionCancelled, BlobUnavailable,
+   * UnknownMachine, BootProfileExists, BootProfileNotFound. A finalized session answers its profile.
+   */
+  finalizeUpload(id: string, now: Date, retainUntil: Date): Promise<FinalizedUpload>;
+  /** Blob ids of sessions still open whose expiry is after `since`: references for the sweeper. */
+  openSessionBlobIds(since: Date): Promise<Set<string>>;
+  /**
+   * In one transaction: those of `blobIds` no profile needs at `now` lose their index
+   * document and are returned; only those may then be deleted from Storage.
+   */
+  releaseBlobs(blobIds: readonly string[], now: Date): Promise<Set<string>>;
+}

@@ -3,13 +3,19 @@ import { BootProfileExists, BootProfileNotFound, UnknownMachine } from '../domai
 import { newId } from '../domain/ids';
 import type { BootProfile } from '../domain/profile';
 import { ProblemError } from '../http/problem';
-import type { Inventory } from '../inventory/inventory';
+import type { BlobLedger, Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
 import { receiveProfile, type ReceivedProfile, type UploadLimits } from './multipart';
 
 export interface ProfileServiceDeps {
   inventory: Inventory;
+  /**
+   * The blob index: releases go through it (a transaction that re-checks the references
+   * and removes the blob's index entry, so a concurrent reuse by an upload session either
+   * commits first and keeps the blob, or finds it gone). Without it, a fresh read decides.
+   */
+  ledger?: BlobLedger;
   blobs: BlobStore;
   limits: UploadLimits;
   /** How long a replaced version stays downloadable (PROFILE_VERSION_RETENTION_SECONDS). */
@@ -95,14 +101,21 @@ export class ProfileService {
    * fails, nothing is deleted; the sweeper decides later.
    */
   private async releaseBlobs(ids: readonly string[], log: Logger): Promise<void> {
-    let inUse: Set<string>;
+    const { ledger, inventory, clock } = this.deps;
+    let unreferenced: string[];
     try {
-      inUse = await this.deps.inventory.blobsInUse(ids, new Date(this.deps.clock()));
+      const now = new Date(clock());
+      if (ledger) {
+        const released = await ledger.releaseBlobs(ids, now);
+        unreferenced = ids.filter((id) => released.has(id));
+      } else {
+        const inUse = await inventory.blobsInUse(ids, now);
+        unreferenced = ids.filter((id) => !inUse.has(id));
+      }
     } catch (err) {
       log.warn('could not check whether blobs are still referenced; the sweeper will', { blob_ids: ids, err: String(err) });
       return;
     }
-    const unreferenced = ids.filter((id) => !inUse.has(id));
     const results = await Promise.allSettled(unreferenced.map((id) => this.deps.blobs.delete(id)));
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error('could not delete blob; the sweeper will', { blob_id: unreferenced[i], err: String(r.reason) });

@@ -1,10 +1,15 @@
-import type { Inventory } from '../inventory/inventory';
+import type { BlobLedger, Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
 
 export interface SweepOptions {
   store: BlobStore;
   inventory: Inventory;
+  /**
+   * The blob index and upload sessions (the root's `ledger`); without one, the sweep sees
+   * profiles only.
+   */
+  ledger?: BlobLedger;
   /** Blobs written less than this long before `now` are left alone. */
   graceMs: number;
   /** The sweep's reference time, taken when it starts. */
@@ -39,10 +44,14 @@ const deleteConcurrency = 8;
  * - The referenced set is loaded AFTER the listing has finished, so a profile committed
  *   while the listing ran (even one naming a blob already listed) is seen; loading it
  *   first could miss such a commit and delete the blob it just pointed at.
- * - Ids are never reused, so a blob judged an orphan can never be referenced later.
+ * - Ids are never reused, and a blob is reused by content only through its index entry,
+ *   which the release transaction deletes after re-checking the profiles: a blob judged
+ *   an orphan can never be referenced later.
+ * - Blobs of open upload sessions (their expiry plus the grace period not yet past) are
+ *   references: a session's object may be older than the grace period when it is finalized.
  * A delete that fails is logged and left for the next sweep.
  */
-export async function sweepOrphanBlobs({ store, inventory, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
+export async function sweepOrphanBlobs({ store, inventory, ledger, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
   const cutoff = now.getTime() - graceMs;
   let scanned = 0;
   let young = 0;
@@ -54,9 +63,20 @@ export async function sweepOrphanBlobs({ store, inventory, graceMs, now, log }: 
     else old.push(blob.id);
   }
 
+  // Open upload sessions' blobs are read before the profiles: a session that finalizes in
+  // between names its blobs in a profile the next read sees. A session counts until its
+  // expiry plus the grace period (finalize refuses an expired session; the margin absorbs clock skew).
+  const inSessions = ledger ? await ledger.openSessionBlobIds(new Date(cutoff)) : new Set<string>();
   // A replaced version is needed until its retention ends, however old its blobs are.
   const referenced = await inventory.referencedBlobIds(now);
-  const orphans = old.filter((id) => !referenced.has(id));
+  const candidates = old.filter((id) => !referenced.has(id) && !inSessions.has(id));
+  // The last word: one transaction per batch re-checks the profiles and removes the blob's
+  // index entry, so a reuse committed since (or racing) keeps its blob.
+  let orphans = candidates;
+  if (ledger && candidates.length > 0) {
+    const released = await ledger.releaseBlobs(candidates, now);
+    orphans = candidates.filter((id) => released.has(id));
+  }
   let kept = old.length - orphans.length;
 
   const deleted: string[] = [];

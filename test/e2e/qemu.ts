@@ -150,9 +150,10 @@ function netdevice(mac: string, extra = ''): string[] {
   return ['-device', `virtio-net-pci,netdev=n0,mac=${mac}${extra}`];
 }
 
-export function bootBios(opts: { port: number; mac: string; timeoutMs?: number }): Promise<BootResult> {
+/** `memoryMb`: guest memory (default 256 under BIOS, 512 under UEFI); large initrds need more. */
+export function bootBios(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number }): Promise<BootResult> {
   const chain = `dhcp && chain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}`;
-  const args = ['-m', '256', '-kernel', IPXE_LKRN, '-append', chain, '-netdev', 'user,id=n0', ...netdevice(opts.mac)];
+  const args = ['-m', String(opts.memoryMb ?? 256), '-kernel', IPXE_LKRN, '-append', chain, '-netdev', 'user,id=n0', ...netdevice(opts.mac)];
   return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
@@ -165,7 +166,7 @@ export function bootBiosChain(opts: { url: string; mac: string; timeoutMs?: numb
   return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
-export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number }): Promise<BootResult> {
+export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number }): Promise<BootResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-uefi-'));
   try {
     fs.writeFileSync(
@@ -176,7 +177,7 @@ export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: nu
     const vars = path.join(dir, 'vars.fd');
     fs.copyFileSync(OVMF_VARS, vars);
     const args = [
-      '-m', '512',
+      '-m', String(opts.memoryMb ?? 512),
       '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
       '-drive', `if=pflash,format=raw,file=${vars}`,
       '-netdev', `user,id=n0,tftp=${dir},bootfile=chain.ipxe`,

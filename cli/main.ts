@@ -1,0 +1,310 @@
+// netboot: the admin CLI of the network-boot control plane (see README, "netboot").
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { ApiClient, ApiProblemError, NetworkError } from './api';
+import { profileSet } from './profile-set';
+import { createProgress } from './progress';
+import { CHUNK_MULTIPLE, SessionGoneError, StorageError, uploadResumable } from './resumable';
+import { hashFile } from './hash';
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** Exit statuses: 0 success, 1 the service answered with a problem, 2 usage, 3 network or local I/O. */
+export const EXIT = { ok: 0, problem: 1, usage: 2, io: 3 } as const;
+
+class UsageError extends Error {}
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+const printJson = (v: unknown) => out(JSON.stringify(v, null, 2));
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+function client(cmd: Command, { auth = true } = {}): ApiClient {
+  const g = globals(cmd);
+  const url = g.url ?? process.env.NETBOOT_URL;
+  if (!url) throw new UsageError('no service URL: set NETBOOT_URL or pass --url (locally http://localhost:8080)');
+  if (!/^https?:\/\//.test(url)) throw new UsageError(`--url / NETBOOT_URL must be an http(s) URL, not ${url}`);
+  const token = g.token ?? process.env.NETBOOT_TOKEN;
+  if (auth && !token) throw new UsageError('no token: set NETBOOT_TOKEN or pass --token (locally: export NETBOOT_TOKEN=$(npm run --silent admin-token))');
+  return new ApiClient(url, token);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${name} must be a positive integer, not ${value}`);
+    return Number(value);
+  };
+}
+
+async function readJsonFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`${path}: ${(e as Error).message}`);
+  }
+}
+
+const enc = encodeURIComponent;
+
+function machineLine(m: Record<string, unknown>): string {
+  const nics = Array.isArray(m.nics) ? (m.nics as { mac?: string }[]).map((n) => n.mac).join(',') : '';
+  const count = (k: string) => (Array.isArray(m[k]) ? (m[k] as unknown[]).length : 0);
+  return `${String(m.id)}  nics=${nics}  cpus=${count('cpus')} memory_modules=${count('memory_modules')} drives=${count('drives')} accelerators=${count('accelerators')}`;
+}
+
+function profileLines(p: Record<string, unknown>): string {
+  const k = (p.kernel ?? {}) as Record<string, unknown>;
+  const i = (p.initrd ?? {}) as Record<string, unknown>;
+  const args = Array.isArray(k.args) ? (k.args as string[]).join(' ') : '';
+  return [
+    `profile   ${String(p.id)}`,
+    `machine   ${String(p.machine_id)}`,
+    `kernel    ${String(k.id)}${k.size !== undefined ? `  ${String(k.size)} bytes` : ''}${k.sha256 ? `  sha256 ${String(k.sha256)}` : ''}`,
+    `initrd    ${String(i.id)}${i.size !== undefined ? `  ${String(i.size)} bytes` : ''}${i.sha256 ? `  sha256 ${String(i.sha256)}` : ''}`,
+    `args      ${args}`,
+  ].join('\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('netboot')
+    .description('Admin CLI of the netboot control plane: machines, boot profiles, boot scripts')
+    .version('0.1.0')
+    .option('--url <url>', 'service base URL (default: $NETBOOT_URL)')
+    .option('--token <token>', 'bearer ID token (default: $NETBOOT_TOKEN)')
+    .option('--json', "print the API's JSON answer")
+    .showHelpAfterError()
+    .exitOverride();
+
+  const machine = program.command('machine').description('register, list, read, replace and delete machines');
+
+  machine
+    .command('add')
+    .description('register a machine (POST /api/v1/machines)')
+    .option('--mac <mac>', 'a NIC MAC address (repeatable; added to the file’s nics)', collect)
+    .option('--file <machine.json>', 'the whole request body (cpus, memory_modules, accelerators, nics, drives)')
+    .action(async (o: { mac?: string[]; file?: string }, cmd: Command) => {
+      const body = o.file ? await readJsonFile(o.file) : {};
+      if (o.mac?.length) {
+        const nics = Array.isArray(body.nics) ? (body.nics as unknown[]) : [];
+        body.nics = [...nics, ...o.mac.map((mac) => ({ mac }))];
+      }
+      if (!o.file && !o.mac?.length) throw new UsageError('give --mac MAC (repeatable) and/or --file machine.json');
+      const res = await client(cmd).request<{ id: string }>('POST', '/api/v1/machines', { json: body });
+      if (globals(cmd).json) printJson(res.body);
+      else out(res.body.id);
+    });
+
+  machine
+    .command('list')
+    .description('list machines (GET /api/v1/machines)')
+    .option('--mac <mac>', 'only the machine with this NIC MAC')
+    .option('--page <n>', 'page number (from 1)', positiveInt('--page'))
+    .option('--per-page <n>', 'machines per page (1-100)', positiveInt('--per-page'))
+    .action(async (o: { mac?: string; page?: number; perPage?: number }, cmd: Command) => {
+      const q = new URLSearchParams();
+      if (o.mac) q.set('mac', o.mac);
+      if (o.page) q.set('page', String(o.page));
+      if (o.perPage) q.set('per_page', String(o.perPage));
+      const qs = q.toString();
+      const res = await client(cmd).request<{ machines: Record<string, unknown>[]; pagination?: Record<string, number> }>('GET', `/api/v1/machines${qs ? `?${qs}` : ''}`);
+      if (globals(cmd).json) {
+        printJson(res.body);
+        return;
+      }
+      for (const m of res.body.machines) out(machineLine(m));
+      const p = res.body.pagination;
+      if (p) err(`page ${p.page} of ${p.total_pages} (${p.total} machines, ${p.per_page} per page)`);
+    });
+
+  machine
+    .command('get')
+    .description('show a machine (GET /api/v1/machines/ID)')
+    .argument('<id>', 'machine id')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const res = await client(cmd).request('GET', `/api/v1/machines/${enc(id)}`);
+      printJson(res.body); // a machine is its JSON, with or without --json
+    });
+
+  machine
+    .command('update')
+    .description('replace a machine (PUT /api/v1/machines/ID)')
+    .argument('<id>', 'machine id')
+    .requiredOption('--file <machine.json>', 'the whole new machine')
+    .action(async (id: string, o: { file: string }, cmd: Command) => {
+      const body = await readJsonFile(o.file);
+      const res = await client(cmd).request('PUT', `/api/v1/machines/${enc(id)}`, { json: body });
+      if (globals(cmd).json) printJson(res.body);
+      else out(`machine ${id} replaced`);
+    });
+
+  machine
+    .command('rm')
+    .description('delete a machine (DELETE /api/v1/machines/ID; delete its profile first)')
+    .argument('<id>', 'machine id')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await client(cmd).request('DELETE', `/api/v1/machines/${enc(id)}`);
+      if (globals(cmd).json) printJson({ id, deleted: true });
+      else out(`machine ${id} deleted`);
+    });
+
+  const profile = program.command('profile').description("set, show and delete a machine's boot profile");
+
+  profile
+    .command('set')
+    .description("create or replace a machine's boot profile; uploads only what the service lacks, resumable")
+    .argument('<machine_id>', 'machine id')
+    .requiredOption('--kernel <file>', 'kernel image')
+    .requiredOption('--initrd <file>', 'initial ramdisk')
+    .option('--arg <arg>', 'a kernel argument (repeatable, in order)', collect)
+    .addOption(new Option('--chunk-size <bytes>', 'upload chunk size (multiple of 262144)').env('NETBOOT_CHUNK_SIZE').hideHelp())
+    .action(async (machineId: string, o: { kernel: string; initrd: string; arg?: string[]; chunkSize?: string }, cmd: Command) => {
+      const api = client(cmd);
+      let chunkSize: number | undefined;
+      if (o.chunkSize !== undefined) {
+        chunkSize = Number(o.chunkSize);
+        if (!Number.isInteger(chunkSize) || chunkSize <= 0 || chunkSize % CHUNK_MULTIPLE !== 0) throw new UsageError(`--chunk-size must be a positive multiple of ${CHUNK_MULTIPLE}`);
+      }
+      const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
+      stopOnExit = () => progress.stop();
+      try {
+        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, kernelArgs: o.arg ?? [], chunkSize, progress });
+        progress.stop();
+        err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
+        if (globals(cmd).json) printJson(r.profile);
+        else out(`${r.status === 201 ? 'created' : 'replaced'} boot profile\n${profileLines(r.profile)}`);
+      } finally {
+        progress.stop();
+        stopOnExit = undefined;
+      }
+    });
+
+  profile
+    .command('get')
+    .description("show a machine's boot profile (GET /api/v1/boot/MACHINE_ID/profile)")
+    .argument('<machine_id>', 'machine id')
+    .action(async (machineId: string, _o: unknown, cmd: Command) => {
+      const res = await client(cmd).request<Record<string, unknown>>('GET', `/api/v1/boot/${enc(machineId)}/profile`);
+      if (globals(cmd).json) printJson(res.body);
+      else out(profileLines(res.body));
+    });
+
+  profile
+    .command('rm')
+    .description("delete a machine's boot profile (DELETE /api/v1/boot/MACHINE_ID/profile)")
+    .argument('<machine_id>', 'machine id')
+    .action(async (machineId: string, _o: unknown, cmd: Command) => {
+      await client(cmd).request('DELETE', `/api/v1/boot/${enc(machineId)}/profile`);
+      if (globals(cmd).json) printJson({ machine_id: machineId, deleted: true });
+      else out(`boot profile of machine ${machineId} deleted`);
+    });
+
+  program
+    .command('boot-script')
+    .description('print the iPXE script a machine gets (GET /boot.ipxe?mac=MAC)')
+    .argument('<mac>', 'NIC MAC address')
+    .action(async (mac: string, _o: unknown, cmd: Command) => {
+      const res = await client(cmd, { auth: false }).request<string>('GET', `/boot.ipxe?mac=${enc(mac)}`, { auth: false });
+      if (globals(cmd).json) printJson({ mac, script: res.text });
+      else out(res.text);
+    });
+
+  // Not in the help: the upload engine alone, on a Storage resumable session URI (tests, debugging).
+  program
+    .command('upload-session-uri', { hidden: true })
+    .argument('<session_uri>')
+    .argument('<file>')
+    .addOption(new Option('--chunk-size <bytes>').env('NETBOOT_CHUNK_SIZE'))
+    .action(async (uri: string, file: string, o: { chunkSize?: string }, cmd: Command) => {
+      const { size } = await hashFile(file);
+      const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
+      stopOnExit = () => progress.stop();
+      let bar: ReturnType<typeof progress.file> | undefined;
+      const r = await uploadResumable({
+        uri,
+        path: file,
+        total: size,
+        chunkSize: o.chunkSize ? Number(o.chunkSize) : undefined,
+        onProgress: (p) => {
+          bar ??= progress.file('file', p.total, p.position);
+          bar.update(p.position);
+        },
+        onRetry: (i) => progress.log(`retry ${i.attempt} in ${i.delayMs} ms: ${i.error}`),
+      });
+      progress.stop();
+      const stats = { total: r.total, resumed_from: r.resumedFrom, sent: r.sent };
+      err(`netboot: upload stats ${JSON.stringify(stats)}`);
+      if (globals(cmd).json) printJson({ ...stats, object: r.object });
+    });
+
+  return program;
+}
+
+function progressInterval(): number | undefined {
+  const v = process.env.NETBOOT_PROGRESS_INTERVAL_MS;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+let stopOnExit: (() => void) | undefined;
+
+function fail(e: unknown): number {
+  stopOnExit?.();
+  if (e instanceof ApiProblemError) {
+    const p = e.problem;
+    err(`netboot: ${p.title ?? `HTTP ${e.status}`} (${e.status}${e.slug ? ` ${e.slug}` : ''})${p.detail ? `: ${p.detail}` : ''}`);
+    const extra = Object.fromEntries(Object.entries(p).filter(([k]) => !['type', 'title', 'status', 'detail', 'instance'].includes(k)));
+    if (Object.keys(extra).length) err(`  ${JSON.stringify(extra)}`);
+    return EXIT.problem;
+  }
+  if (e instanceof UsageError) {
+    err(`netboot: ${e.message}`);
+    return EXIT.usage;
+  }
+  if (e instanceof NetworkError || e instanceof SessionGoneError || e instanceof StorageError) {
+    err(`netboot: ${e.message}`);
+    return EXIT.io;
+  }
+  err(`netboot: ${e instanceof Error ? e.message : String(e)}`);
+  return EXIT.io;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  process.once('SIGINT', () => {
+    stopOnExit?.();
+    err('\nnetboot: interrupted; run the same command again to resume');
+    process.exit(130);
+  });
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT.ok;
+      return EXIT.usage; // commander already printed the message
+    }
+    return fail(e);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}
