@@ -17,20 +17,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
 import { routes } from '../../shared/routes';
-import { get, loadModule, terraformDir, type Json, type TfModule } from './terraform-files';
+import { get, hasTerraform, loadModule, terraformDir, type Json, type TfModule } from './terraform-files';
 
 const functionsJson = JSON.parse(readFileSync(path.join(terraformDir, 'functions.json'), 'utf8')) as FunctionsDocument;
 const bootFns = [...new Set(routes.filter((r) => r.audience === 'boot').map((r) => r.fn))];
 const bootPaths = routes.filter((r) => r.audience === 'boot').map((r) => r.path);
-
-function hasTerraform(): boolean {
-  try {
-    execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let mod: TfModule;
 beforeAll(async () => {

@@ -3,6 +3,7 @@
  * (compiled to WebAssembly in @cdktf/hcl2json, so no Terraform binary or provider is
  * needed). Expressions come back as strings of the form "${...}".
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
@@ -101,4 +102,14 @@ export function get(block: Json, ...keys: string[]): Json {
     cur = (cur as Record<string, Json>)[key] ?? null;
   }
   return Array.isArray(cur) && cur.length === 1 && typeof cur[0] === 'object' ? (cur[0] as Json) : cur;
+}
+
+/** Whether a `terraform` binary runs here (the checks that evaluate HCL with it need one). */
+export function hasTerraform(): boolean {
+  try {
+    execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } });
+    return true;
+  } catch {
+    return false;
+  }
 }

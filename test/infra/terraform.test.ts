@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { collections } from '../../shared/inventory/firestore-inventory';
 import { routes } from '../../shared/routes';
 import type { FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
-import { expressions, get, loadModule, parseTfFile, referenced, repoRoot, strings, terraformDir, tfFileNames, type Json, type TfModule } from './terraform-files';
+import { expressions, get, hasTerraform, loadModule, parseTfFile, referenced, repoRoot, strings, terraformDir, tfFileNames, type Json, type TfModule } from './terraform-files';
 
 const routeFns = [...new Set(routes.map((r) => r.fn))].sort();
 const audiences = [...new Set(routes.map((r) => r.audience))].sort();
@@ -23,15 +23,6 @@ function configKeys(): string[] {
 
 /** Variables only tests and the local stack set; production must never carry them (it signs URLs through IAM). */
 const testOnlyConfig = new Set(['FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'STORAGE_SIGNING_CREDENTIALS', 'LOCAL_AUTH_PUBLIC_KEY_FILE']);
-
-function hasTerraform(): boolean {
-  try {
-    execFileSync('terraform', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let mod: TfModule;
 beforeAll(async () => {
