@@ -2,7 +2,6 @@
 // @google-cloud/storage exactly as the service makes them. 150 MiB files on disk, never in memory.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededBytes, startStorage, type StorageFixture } from '../emulators/storage/test-support';
+import { seededFile, startStorage, type StorageFixture } from '../emulators/storage/test-support';
 import { querySession, uploadResumable } from './resumable';
 
 const MiB = 1024 * 1024;
@@ -21,19 +20,6 @@ let fx: StorageFixture;
 let storage: Storage;
 let dir: string;
 let big: { path: string; sha256: string };
-
-/** A file of `size` bytes of the seeded stream, written 1 MiB at a time; its SHA-256. */
-async function seededFile(path: string, seed: string, size: number): Promise<{ path: string; sha256: string }> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let off = 0; off < size; off += MiB) {
-    const piece = seededBytes(seed, off, Math.min(MiB, size - off));
-    hash.update(piece);
-    if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-  return { path, sha256: hash.digest('hex') };
-}
 
 const bucket = () => storage.bucket('demo-netboot-cli');
 let n = 0;

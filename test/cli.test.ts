@@ -1,14 +1,12 @@
 // The netboot CLI (cli/) as a user runs it, in child processes, against the real local stack.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintLocalToken } from '../emulators/local-issuer';
-import { seededBytes } from '../emulators/storage/test-support';
+import { seededFile } from '../emulators/storage/test-support';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
 import { request, useLocalStack } from './helpers/stack';
@@ -166,20 +164,6 @@ describe('netboot profile get / rm and boot-script', () => {
   }, 60_000);
 });
 
-// The upload-session API (/api/v1/uploads) is being built concurrently: this runs once it is in
-// the route table.
-
-async function seededFile(path: string, seed: string, size: number): Promise<{ path: string; sha256: string }> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let off = 0; off < size; off += MiB) {
-    const piece = seededBytes(seed, off, Math.min(MiB, size - off));
-    hash.update(piece);
-    if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-  return { path, sha256: hash.digest('hex') };
-}
 
 function uploadStats(stderr: string): { resumed: boolean; mode: string; files: Record<'kernel' | 'initrd', { held: boolean; sent: number; resumed_from: number }> } {
   const m = /netboot: upload stats (\{.*\})/.exec(stderr);

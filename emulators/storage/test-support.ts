@@ -1,5 +1,6 @@
 // Shared by the tests of this directory: an in-process emulator and reproducible large contents.
 import { createCipheriv, createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { Storage } from "@google-cloud/storage";
 import { createSigningCredentials, startEmbeddedEmulators, type EmbeddedEmulators } from "../embedded";
 
@@ -99,4 +100,17 @@ export function forceGc(): void {
 /** A measured number in the test output (stderr), for the record. */
 export function report(line: string): void {
   process.stderr.write(`[storage emulator] ${line}\n`);
+}
+
+/** A file of `size` bytes of the seeded stream, written 1 MiB at a time; its SHA-256. */
+export async function seededFile(path: string, seed: string, size: number): Promise<{ path: string; sha256: string }> {
+  const hash = createHash("sha256");
+  const out = createWriteStream(path);
+  for (let off = 0; off < size; off += MiB) {
+    const piece = seededBytes(seed, off, Math.min(MiB, size - off));
+    hash.update(piece);
+    if (!out.write(piece)) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+  return { path, sha256: hash.digest("hex") };
 }
