@@ -8,7 +8,7 @@ const repoRoot = resolve(__dirname, '..');
 const children = new Set<ChildProcess>();
 
 /** Messages the bench children send over IPC once they are listening. */
-export type ReadyMessage = { type: 'ready'; firestoreHost: string; storageHost: string } | { type: 'ready'; url: string };
+export type ReadyMessage = { type: 'ready'; firestoreHost: string; storageHost: string } | { type: 'ready'; url: string } | { type: 'ready'; cli: true };
 
 export interface Child {
   proc: ChildProcess;
@@ -22,11 +22,18 @@ export interface Child {
  * the process that does the work (the `tsx` CLI would put a wrapper process in between).
  * Resolves once the child reports `ready` over IPC.
  */
-export async function startChild(file: string, env: NodeJS.ProcessEnv, stdout: number | 'ignore' | 'inherit' = 'ignore', nodeArgs: readonly string[] = [], timeoutMs = 60_000): Promise<Child> {
+export async function startChild(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  stdout: number | 'ignore' | 'inherit' | 'pipe' = 'ignore',
+  nodeArgs: readonly string[] = [],
+  timeoutMs = 60_000,
+  stderr: 'inherit' | 'pipe' = 'inherit',
+): Promise<Child> {
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', resolve(__dirname, file)], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', stdout, 'inherit', 'ipc'],
+    stdio: ['ignore', stdout, stderr, 'ipc'],
   });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));

@@ -1,7 +1,6 @@
 // One large GET, timed: headers, first body byte, last byte; optionally hashed.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { CpuMeter, RssSampler } from './proc';
 
 export interface GetTiming {
   status: number;
@@ -48,44 +47,6 @@ export function timedGet(url: string, opts: { hash?: boolean; headers?: Record<s
     });
     req.on('error', reject);
   });
-}
-
-export interface StreamRound {
-  direct: GetTiming;
-  /** Through a bare node:http pipe proxy: the ceiling for any proxy process here. */
-  pipe: GetTiming;
-  proxy: GetTiming;
-  ratio: number;
-  pipeRatio: number;
-  serverRss: { baseline: number; peakSampled: number; peakHwm: number | null; end: number; samples: number; growth: number };
-  cpuPercent: Record<string, number>;
-  /** CPU ms per MiB moved: the gateway on the proxied read, the bare pipe process on its read. */
-  cpuMsPerMib: { gateway: number; barePipe: number };
-}
-
-/**
- * Direct read and proxied read of the same object, back to back; the gateway's RSS is
- * sampled (and its VmHWM reset) for the proxied one.
- */
-export async function streamRound(directUrl: string, pipeUrl: string, proxyUrl: string, size: number, serverPid: number, emulatorPid: number, pipePid: number): Promise<StreamRound> {
-  const direct = await timedGet(directUrl);
-  if (direct.status !== 200 || direct.bytes !== size) throw new Error(`direct read: status ${direct.status}, ${direct.bytes} of ${size} bytes`);
-  await settle();
-  const pipeMeter = new CpuMeter({ pipe: pipePid });
-  const pipe = await timedGet(pipeUrl);
-  const pipeCpu = pipeMeter.read();
-  if (pipe.status !== 200 || pipe.bytes !== size) throw new Error(`bare pipe read: status ${pipe.status}, ${pipe.bytes} of ${size} bytes`);
-  await settle();
-  const sampler = new RssSampler(serverPid, 20);
-  const meter = new CpuMeter({ server: serverPid, emulators: emulatorPid });
-  const proxy = await timedGet(proxyUrl);
-  const cpuPercent = meter.read();
-  const rss = sampler.stop();
-  if (proxy.status !== 200 || proxy.bytes !== size) throw new Error(`proxied read: status ${proxy.status}, ${proxy.bytes} of ${size} bytes`);
-  const peak = Math.max(rss.peakSampled, rss.peakHwm ?? 0);
-  const mib = size / (1024 * 1024);
-  const cpuMsPerMib = { gateway: ((cpuPercent.server ?? NaN) / 100) * (proxy.totalMs / mib), barePipe: ((pipeCpu.pipe ?? NaN) / 100) * (pipe.totalMs / mib) };
-  return { direct, pipe, proxy, ratio: proxy.mibPerSec / direct.mibPerSec, pipeRatio: pipe.mibPerSec / direct.mibPerSec, serverRss: { ...rss, growth: peak - rss.baseline }, cpuPercent, cpuMsPerMib };
 }
 
 /** Lets buffers of the previous transfer be freed before the next baseline. */

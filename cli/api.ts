@@ -46,12 +46,12 @@ export class ApiClient {
     this.base = base.replace(/\/+$/, '');
   }
 
-  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean } = {}): Promise<ApiResponse<T>> {
+  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string } = {}): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
     if (init.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
     if (init.json !== undefined) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = init.contentType ?? 'application/json';
       body = JSON.stringify(init.json);
     }
     let res: Response;

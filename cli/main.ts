@@ -164,6 +164,61 @@ export function buildProgram(): Command {
       else out(`machine ${id} deleted`);
     });
 
+  machine
+    .command('netboot')
+    .description('set whether the machine boots over the network: enabled, disabled (local disk) or once (PATCH /api/v1/machines/ID)')
+    .argument('<id>', 'machine id')
+    .argument('<mode>', 'enabled | disabled | once')
+    .action(async (id: string, mode: string, _o: unknown, cmd: Command) => {
+      if (!['enabled', 'disabled', 'once'].includes(mode)) throw new UsageError('mode must be enabled, disabled or once');
+      const res = await client(cmd).request<Record<string, unknown>>('PATCH', `/api/v1/machines/${enc(id)}`, { json: { netboot: mode }, contentType: 'application/merge-patch+json' });
+      if (globals(cmd).json) printJson(res.body);
+      else out(`machine ${id}: netboot ${String(res.body.netboot)}`);
+    });
+
+  machine
+    .command('boots')
+    .description("a machine's last boots and their phases (GET /api/v1/machines/ID/boots)")
+    .argument('<id>', 'machine id')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const res = await client(cmd).request<{ boots: { id: string; action: string; profile_id: string | null; phases: { phase: string; at: string; [k: string]: unknown }[] }[] }>('GET', `/api/v1/machines/${enc(id)}/boots`);
+      if (globals(cmd).json) {
+        printJson(res.body);
+        return;
+      }
+      for (const b of res.body.boots) {
+        out(`boot ${b.id} (${b.action}${b.profile_id ? ` ${b.profile_id}` : ''})`);
+        for (const p of b.phases) {
+          const extra = Object.entries(p).filter(([k]) => !['phase', 'at'].includes(k)).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+          out(`  ${p.at}  ${p.phase.padEnd(9)} ${extra}`);
+        }
+      }
+    });
+
+  program
+    .command('discoveries')
+    .description('unknown MACs that asked for a boot script (GET /api/v1/discoveries)')
+    .option('--mac <mac>', 'only this MAC')
+    .option('--page <n>', 'page number', Number)
+    .option('--per-page <n>', 'records per page', Number)
+    .action(async (o: { mac?: string; page?: number; perPage?: number }, cmd: Command) => {
+      const q = new URLSearchParams();
+      if (o.mac) q.set('mac', o.mac);
+      if (o.page) q.set('page', String(o.page));
+      if (o.perPage) q.set('per_page', String(o.perPage));
+      const qs = q.toString();
+      const res = await client(cmd).request<{ discoveries: Record<string, unknown>[]; pagination?: Record<string, number> }>('GET', `/api/v1/discoveries${qs ? `?${qs}` : ''}`);
+      if (globals(cmd).json) {
+        printJson(res.body);
+        return;
+      }
+      for (const d of res.body.discoveries) {
+        out(`${String(d.mac)}  last seen ${String(d.last_seen)}  requests ${String(d.requests)}  from ${String(d.client_address)}  arch ${String(d.arch ?? '-')}  platform ${String(d.platform ?? '-')}`);
+      }
+      const p = res.body.pagination;
+      if (p) err(`page ${p.page} of ${p.total_pages} (${p.total} discoveries, ${p.per_page} per page)`);
+    });
+
   const profile = program.command('profile').description("set, show and delete a machine's boot profile");
 
   profile

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { definitions } from '../functions/definitions';
 import { ProblemError, problemBody, sendProblem } from '../shared/http/problem';
+import { openApiText } from '../shared/api/openapi';
 import { registerFunctions } from '../shared/http/register';
 import { requestIdFrom } from '../shared/http/request-id';
 import { payloadTooLarge, unroutedProblem } from '../shared/http/route-problems';
@@ -36,6 +37,17 @@ export function createGateway(root: () => Root): http.Server {
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
       // Node answers this itself with a bodiless 400 unless told not to (requireHostHeader below).
       refuse(req, res, path, new ProblemError('validation-error', 'An HTTP/1.1 request needs a Host header', { invalid_fields: [{ field: 'Host', reason: 'required header is missing' }] }));
+      return;
+    }
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Local only (not in the route table; deployed functions have no such path): this
+      // process's metrics in Prometheus text format, from the telemetry's Prometheus reader.
+      serveMetrics(root(), req, res, refuse, path);
+      return;
+    }
+    if (path === '/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Local only (not in the route table): the OpenAPI 3.1 contract (shared/api/openapi.ts).
+      serveOpenApi(req, res);
       return;
     }
     const match = resolveRoute(req.method ?? 'GET', path);
@@ -96,7 +108,27 @@ export function createGateway(root: () => Root): http.Server {
   return server;
 }
 
+/** GET /openapi.json: the OpenAPI 3.1 document of the whole API, as `npm run generate` writes it to terraform/openapi-v3.json. */
+function serveOpenApi(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = openApiText();
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('X-Request-Id', requestIdFrom(req.headers['x-request-id']));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 const answered = new WeakSet<Duplex>();
+
+function serveMetrics(root: Root, req: http.IncomingMessage, res: http.ServerResponse, refuse: (req: http.IncomingMessage, res: http.ServerResponse, path: string, problem: ProblemError) => void, path: string): void {
+  const serve = root.telemetry.servePrometheus;
+  if (!serve) {
+    refuse(req, res, path, new ProblemError('not-found', 'No metrics are collected by this stack (OTEL_SDK_DISABLED, or a telemetry without a Prometheus reader)'));
+    return;
+  }
+  serve(req, res);
+}
 
 /**
  * A body without Content-Length (chunked) is counted as it arrives, before any parser

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { loadConfig, type Config } from '../shared/config';
 import { createRoot, type Root, type RootParts } from '../shared/root';
+import { telemetryFromEnvironment, type Telemetry } from '../shared/telemetry';
 import { createSigningCredentials, startEmbeddedEmulators, type EmbeddedEmulators } from './embedded';
 import { createGateway, listen } from './gateway';
 import { ensureLocalKeyPair, localAdminEmail } from './local-issuer';
@@ -24,6 +25,11 @@ export interface LocalStackOptions {
   decorate?: (parts: RootParts) => RootParts;
   /** Embedded emulators only: keep their data in this directory across restarts (default: in memory). */
   dataDir?: string;
+  /**
+   * Telemetry of the stack (default: from the OTEL_* variables, plus metrics collected for the
+   * gateway's GET /metrics); kept across reconfigure, shut down (flushed) by stop().
+   */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -50,7 +56,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
   let env: Record<string, string | undefined> = { ...localDefaults, ...process.env };
   const config: Config = loadConfig(env);
-  let root = createRoot(config, { decorate: opts.decorate });
+  const telemetry = opts.telemetry ?? telemetryFromEnvironment(env, { prometheus: true });
+  let root = createRoot(config, { telemetry, decorate: opts.decorate });
   const { clients } = root;
   await clients.bucket.getFiles({ maxResults: 1 }); // the Storage emulator creates a bucket on first use of any object path
 
@@ -66,12 +73,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     reconfigure(changes) {
       env = { ...env, ...changes };
       for (const [name, value] of Object.entries(changes)) if (value === undefined) Reflect.deleteProperty(env, name);
-      root = createRoot(loadConfig(env), { clients, decorate: opts.decorate });
+      root = createRoot(loadConfig(env), { clients, telemetry, decorate: opts.decorate });
     },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await clients.close();
+      await telemetry.shutdown();
       await emulators?.stop();
     },
   };

@@ -3,7 +3,10 @@ import type { FunctionDefinition } from '../shared/http/function';
 import { blobsSweep } from './blobs/sweep';
 import { assetInitrd } from './boot/initrd';
 import { assetKernel } from './boot/kernel';
+import { bootInstalled } from './boot/report-installed';
+import { bootReport } from './boot/report';
 import { bootScript } from './boot/script';
+import { discoveriesList } from './discoveries/list';
 import { healthLiveness } from './health/liveness';
 import { healthStartup } from './health/startup';
 import { machinesCreate } from './machines/create';
@@ -11,6 +14,8 @@ import { machinesDelete } from './machines/delete';
 import { machinesGet } from './machines/get';
 import { machinesList } from './machines/list';
 import { machinesUpdate } from './machines/update';
+import { machinesPatch } from './machines/patch';
+import { machinesBoots } from './machines/boots';
 import { profilesCreate } from './profiles/create';
 import { profilesDelete } from './profiles/delete';
 import { profilesGet } from './profiles/get';
@@ -26,6 +31,9 @@ export const definitions: readonly FunctionDefinition[] = [
   machinesGet,
   machinesUpdate,
   machinesDelete,
+  machinesPatch,
+  machinesBoots,
+  discoveriesList,
   profilesCreate,
   profilesGet,
   profilesUpdate,
@@ -37,6 +45,8 @@ export const definitions: readonly FunctionDefinition[] = [
   bootScript,
   assetKernel,
   assetInitrd,
+  bootReport,
+  bootInstalled,
   healthStartup,
   healthLiveness,
   blobsSweep,

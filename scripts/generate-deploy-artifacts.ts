@@ -11,18 +11,25 @@
  *   terraform/openapi-with-boot.yaml
  *                             the same with the boot operations, used only when the operator
  *                             opts in with boot_on_api_gateway (and names boot_allowed_cidrs).
+ *   terraform/openapi-v3.json the OpenAPI 3.1 contract of the whole API (every route, body,
+ *                             response and problem), from the route table and
+ *                             shared/api/contract.ts (shared/api/openapi.ts); documentation for
+ *                             clients, also served locally at GET /openapi.json.
  *
- * Both files are committed. `npm run generate` rewrites them; `npm run generate -- --check`
+ * All are committed. `npm run generate` rewrites them; `npm run generate -- --check`
  * only reports whether they are current (test/infra/generated.test.ts does the same).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { openApiText } from '../shared/api/openapi';
 import { routes, type Audience, type FunctionName, type HttpMethod } from '../shared/routes';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const functionsJsonPath = 'terraform/functions.json';
 export const openApiPath = 'terraform/openapi.yaml';
 export const openApiWithBootPath = 'terraform/openapi-with-boot.yaml';
+/** The OpenAPI 3.1 contract of the whole API (shared/api/openapi.ts); documentation, not read by Terraform. */
+export const openApiV3Path = 'terraform/openapi-v3.json';
 
 /** Audiences published on API Gateway only when Terraform's boot_on_api_gateway opts in. */
 export const optInAudiences: readonly Audience[] = ['boot'];
@@ -87,6 +94,9 @@ export const sizing = {
   machinesGet: adminCrud('Get a machine'),
   machinesUpdate: adminCrud('Replace a machine (one transaction)'),
   machinesDelete: adminCrud('Delete a machine (one transaction)'),
+  machinesPatch: adminCrud('Merge-patch a machine (one transaction, the MAC-claim rules of a replace)'),
+  machinesBoots: adminCrud("A machine's last boots (one machine read, one query of at most 10 boot records)"),
+  discoveriesList: adminCrud('List discovered MACs (count + keys-only page cursor + one page)'),
   profilesCreate: upload('Create a boot profile'),
   profilesGet: adminCrud("Get a machine's boot profile"),
   profilesUpdate: upload("Replace a machine's boot profile"),
@@ -118,6 +128,24 @@ export const sizing = {
       'moment. 30 s: iPXE gives up long before.',
   },
   assetKernel: asset('Kernel of a boot profile'),
+  bootReport: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 40,
+    timeoutSeconds: 30,
+    maxInstances: 20,
+    why:
+      "A boot script's booting report: one rate-limit count, one Firestore read and one write (a transaction more " +
+      'for a netboot-once machine), a 3-byte answer. Sized like the boot script it follows in a boot storm.',
+  },
+  bootInstalled: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 20,
+    timeoutSeconds: 30,
+    maxInstances: 5,
+    why: "An installed OS's callback: one rate-limit count, one Firestore read and one write; once per installation.",
+  },
   assetInitrd: asset('Initrd of a boot profile'),
   healthStartup: {
     memory: '256Mi',
@@ -332,6 +360,7 @@ export function renderArtifacts(): Map<string, string> {
     [functionsJsonPath, `${JSON.stringify(buildFunctionsDocument(), null, 2)}\n`],
     [openApiPath, buildOpenApiTemplate({ withBoot: false })],
     [openApiWithBootPath, buildOpenApiTemplate({ withBoot: true })],
+    [openApiV3Path, openApiText()],
   ]);
 }
 

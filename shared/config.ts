@@ -7,6 +7,11 @@ const byteCount = (fallback: number) => z.coerce.number().int().positive().defau
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 /** Every environment variable the functions read; Terraform sets the same names. */
+/** OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: the exporters shared/telemetry knows. */
+const otelExporters = z
+  .string()
+  .regex(/^\s*(otlp|console|gcp|none)\s*(,\s*(otlp|console|gcp|none)\s*)*$/, 'must list otlp, console, gcp or none (comma-separated)');
+
 export const configSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().min(1).default('demo-netboot'),
   BLOB_BUCKET: z.string().min(3).default('demo-netboot-blobs'),
@@ -79,8 +84,29 @@ export const configSchema = z.object({
   /** What a request gets when the rate-limit store does not answer in RATE_LIMIT_TIMEOUT_MS: `open` (served, unlimited) or `closed` (503). */
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1000),
+  /** Each Firestore call on the boot routes: past this, 503 service-unavailable with Retry-After (iPXE waits and asks again). */
+  BOOT_DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3000),
+  /** How long a boot record (GET /api/v1/machines/{id}/boots, the report and callback tokens) lives; TTL on `expire_at`. */
+  BOOT_RECORD_TTL_SECONDS: z.coerce.number().int().min(3600).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** How long a discovered MAC's record lives after its last write; TTL on `expire_at`, filtered on read. */
+  DISCOVERY_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** Per instance: a discovered MAC is written at most once per this many seconds (sightings in between are counted). */
+  DISCOVERY_COALESCE_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(300),
+  /** Per instance: discovery writes per minute, all MACs together (0: discovery off). */
+  DISCOVERY_WRITES_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(60),
   PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /**
+   * Telemetry (shared/telemetry reads these, with the other OTEL_* variables, from the
+   * environment itself; here only so a bad value stops the instance with one line).
+   * Where spans / metrics go: comma-separated `otlp`, `console`, `gcp`, `none`.
+   */
+  OTEL_TRACES_EXPORTER: otelExporters.optional(),
+  OTEL_METRICS_EXPORTER: otelExporters.optional(),
+  /** Milliseconds a finished span waits for its batch (Cloud Run throttles CPU between requests: keep it short). */
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(0).max(60_000).optional(),
+  /** Milliseconds between metric exports (default 60000; Cloud Monitoring takes a point per series every 5 s at most). */
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().min(100).max(3_600_000).optional(),
   FIRESTORE_EMULATOR_HOST: z.string().optional(),
   STORAGE_EMULATOR_HOST: z.string().optional(),
 });

@@ -38,3 +38,11 @@ export function requestLogger(root: Logger, projectId: string, requestId: string
   }
   return root.child(meta);
 }
+
+/**
+ * `log` with the ids of the request's server span (telemetry on): its lines and the span
+ * share trace and span id, so Cloud Logging shows them under that span.
+ */
+export function withSpan(log: Logger, projectId: string, span: { traceId: string; spanId: string; sampled: boolean }): Logger {
+  return log.child({ [LOGGING_TRACE_KEY]: `projects/${projectId}/traces/${span.traceId}`, [LOGGING_SPAN_KEY]: span.spanId, 'logging.googleapis.com/trace_sampled': span.sampled });
+}

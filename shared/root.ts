@@ -6,11 +6,15 @@ import { SignedUrlCache } from './boot/signed-urls';
 import { createClients, type Clients } from './clients';
 import type { Config } from './config';
 import { FirestoreInventory } from './inventory/firestore-inventory';
-import type { BlobLedger, Inventory } from './inventory/inventory';
+import type { BlobLedger, Inventory, MachineChanges } from './inventory/inventory';
+import { DiscoveryRecorder } from './lifecycle/discoveries';
+import { BootReports } from './lifecycle/reports';
+import { BootTimeline } from './lifecycle/timeline';
 import { createLogger, type Logger } from './logging';
 import { ProfileService } from './profiles/service';
 import { defaultLeaseTiming, FirestoreRateLimitStore, RateLimiter, type LeaseTiming, type RateLimitStore } from './ratelimit';
 import { GcsBlobStore } from './storage/gcs-blobs';
+import { noopTelemetry, tracedBlobStore, tracedUploadStorage, type Telemetry } from './telemetry';
 import type { BlobStore } from './storage/blobs';
 import { UploadService } from './uploads/service';
 import { GcsUploadStorage, type UploadStorage } from './uploads/storage';
@@ -34,6 +38,8 @@ export interface RootParts {
   /** Milliseconds since the epoch. */
   clock: () => number;
   leaseTiming: () => LeaseTiming;
+  /** Spans and metrics (shared/telemetry); the no-op one unless the caller gives one. */
+  telemetry: Telemetry;
 }
 
 /** Everything a function needs, built once per process (per configuration, locally). */
@@ -42,6 +48,7 @@ export interface Root {
   clients: Clients;
   logger: Logger;
   clock: () => number;
+  telemetry: Telemetry;
   inventory: Inventory;
   /** The blob index and upload sessions (the same Firestore store as `inventory`). */
   ledger: BlobLedger;
@@ -50,6 +57,14 @@ export interface Root {
   admins: AdminAuthenticator;
   bootNetwork: BootNetwork;
   bootScripts: BootScripts;
+  /** Boot records: GET /api/v1/machines/{id}/boots, the boot reports (shared/lifecycle). */
+  timeline: BootTimeline;
+  /** Unknown MACs seen on /boot.ipxe (shared/lifecycle). */
+  discoveries: DiscoveryRecorder;
+  /** PATCH and the netboot `once` switch (the inventory's; a port of its own). */
+  machineChanges: MachineChanges;
+  /** The boot script's `booting` report and the installed OS's callback. */
+  bootReports: BootReports;
   assets: AssetService;
   profiles: ProfileService;
   uploads: UploadService;
@@ -58,6 +73,8 @@ export interface Root {
 export interface RootOptions {
   /** Clients to reuse (the local stack keeps its clients when it rebuilds the root with a new configuration). */
   clients?: Clients;
+  /** Telemetry of this process (built once from OTEL_* by the entry point or the local stack; kept across reconfigurations); default: off. */
+  telemetry?: Telemetry;
   decorate?: (parts: RootParts) => RootParts;
 }
 
@@ -66,7 +83,7 @@ export interface RootOptions {
  * connection is opened and nothing is read until the first request. Throws ConfigError
  * for a configuration the service cannot run with.
  */
-export function createRoot(config: Config, { clients: given, decorate = (parts) => parts }: RootOptions = {}): Root {
+export function createRoot(config: Config, { clients: given, telemetry: givenTelemetry, decorate = (parts) => parts }: RootOptions = {}): Root {
   const clients = given ?? createClients(config);
   const firestoreInventory = new FirestoreInventory(clients.firestore);
   const parts = decorate({
@@ -79,23 +96,49 @@ export function createRoot(config: Config, { clients: given, decorate = (parts) 
     rateLimitStore: new FirestoreRateLimitStore(clients.rateLimitFirestore),
     clock: () => Date.now(),
     leaseTiming: () => defaultLeaseTiming,
+    telemetry: givenTelemetry ?? noopTelemetry(),
   });
-  const { inventory, ledger, blobs, clock } = parts;
+  const { inventory, ledger, clock, telemetry } = parts;
+  const { meters } = telemetry;
+  // Every Storage call in a span (telemetry on; otherwise the stores themselves).
+  const blobs = tracedBlobStore(parts.blobs, telemetry, config.BLOB_BUCKET);
+  const uploadStorage = tracedUploadStorage(parts.uploadStorage, telemetry);
   const limits = { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES };
-  const limiter = new RateLimiter({ store: parts.rateLimitStore, config, clock, leaseTiming: parts.leaseTiming });
+  const bootNetwork = new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS);
+  // The fleet lifecycle (shared/lifecycle): boot records and discovered MACs, in the inventory's database.
+  const timeline = new BootTimeline(clients.firestore, config.BOOT_RECORD_TTL_SECONDS * 1000, clock);
+  const discoveries = new DiscoveryRecorder(
+    clients.firestore,
+    { coalesceMs: config.DISCOVERY_COALESCE_SECONDS * 1000, writesPerMinute: config.DISCOVERY_WRITES_PER_MINUTE, ttlMs: config.DISCOVERY_TTL_SECONDS * 1000 },
+    clock,
+  );
+  const limiter = new RateLimiter({ store: parts.rateLimitStore, config, clock, leaseTiming: parts.leaseTiming, meters });
   return {
     config,
-    clients,
+    // The decorated clients (a test swaps them for unreachable ones); the stores above were built on the given ones.
+    clients: parts.clients,
     logger: parts.logger,
     clock,
+    telemetry,
     inventory,
     ledger,
     blobs,
     limiter,
     admins: new AdminAuthenticator(config),
-    bootNetwork: new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS),
-    bootScripts: new BootScripts(inventory, clock),
-    assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, clock }),
+    bootNetwork,
+    bootScripts: new BootScripts(inventory, clock, { timeline, discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
+    timeline,
+    discoveries,
+    machineChanges: firestoreInventory,
+    bootReports: new BootReports({
+      timeline,
+      machineChanges: firestoreInventory,
+      limiter,
+      perMinute: config.RATE_LIMIT_BOOT_PER_MAC,
+      dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS,
+      clock,
+    }),
+    assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, clock, meters, timeline, clientAddress: (req) => bootNetwork.clientAddress(req) }),
     profiles: new ProfileService({
       inventory,
       ledger,
@@ -108,11 +151,12 @@ export function createRoot(config: Config, { clients: given, decorate = (parts) 
       inventory,
       ledger,
       blobs,
-      storage: parts.uploadStorage,
+      storage: uploadStorage,
       limits,
       ttlMs: config.UPLOAD_SESSION_TTL_SECONDS * 1000,
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
+      meters,
     }),
   };
 }

@@ -3,7 +3,7 @@
  * OpenAPI document and Terraform's function list are generated from it, and each
  * function checks its own requests against it, so none of them can drift.
  */
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Who calls a route; decides the front door, the service account and the checks. */
 export type Audience = 'admin' | 'boot' | 'health' | 'internal';
@@ -24,6 +24,9 @@ export const routes = [
   { fn: 'machinesGet', methods: ['GET'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Get a machine' },
   { fn: 'machinesUpdate', methods: ['PUT'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Replace a machine' },
   { fn: 'machinesDelete', methods: ['DELETE'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Delete a machine' },
+  { fn: 'machinesPatch', methods: ['PATCH'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Change a machine with a JSON merge patch (e.g. its netboot mode)' },
+  { fn: 'machinesBoots', methods: ['GET'], path: '/api/v1/machines/{id}/boots', audience: 'admin', summary: "A machine's last boots and their phases" },
+  { fn: 'discoveriesList', methods: ['GET'], path: '/api/v1/discoveries', audience: 'admin', summary: 'Unknown MACs that asked for a boot script' },
   { fn: 'profilesCreate', methods: ['POST'], path: '/api/v1/profiles', audience: 'admin', summary: 'Create a boot profile' },
   { fn: 'profilesGet', methods: ['GET'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Get a machine's boot profile" },
   { fn: 'profilesUpdate', methods: ['PUT'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Replace a machine's boot profile" },
@@ -35,6 +38,8 @@ export const routes = [
   { fn: 'bootScript', methods: ['GET'], path: '/boot.ipxe', audience: 'boot', summary: 'iPXE script for a MAC' },
   { fn: 'assetKernel', methods: ['GET', 'HEAD'], path: '/asset/{boot_profile_id}/kernel', audience: 'boot', summary: 'Kernel of a boot profile' },
   { fn: 'assetInitrd', methods: ['GET', 'HEAD'], path: '/asset/{boot_profile_id}/initrd', audience: 'boot', summary: 'Initrd of a boot profile' },
+  { fn: 'bootReport', methods: ['GET'], path: '/boot/report', audience: 'boot', summary: "A boot script's report that it is about to boot (per-boot token)" },
+  { fn: 'bootInstalled', methods: ['POST'], path: '/boot/installed', audience: 'boot', summary: "An installed OS's callback (per-boot token from the kernel line)" },
   { fn: 'healthStartup', methods: ['GET'], path: '/health/startup', audience: 'health', summary: 'Startup probe' },
   { fn: 'healthLiveness', methods: ['GET'], path: '/health/liveness', audience: 'health', summary: 'Liveness probe' },
   { fn: 'blobsSweep', methods: ['POST'], path: '/internal/blobs/sweep', audience: 'internal', summary: 'Delete orphaned blobs' },

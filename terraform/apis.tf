@@ -8,10 +8,13 @@ locals {
       "cloudbuild.googleapis.com",
       "cloudfunctions.googleapis.com",
       "cloudscheduler.googleapis.com",
+      "cloudtrace.googleapis.com",
       "firestore.googleapis.com",
       "iam.googleapis.com",
       # V4 signed URLs are signed through IAM signBlob when the runtime has no private key.
       "iamcredentials.googleapis.com",
+      # Telemetry (OTEL_METRICS_EXPORTER=gcp): custom.googleapis.com/* metrics.
+      "monitoring.googleapis.com",
       "run.googleapis.com",
       "servicecontrol.googleapis.com",
       "servicemanagement.googleapis.com",

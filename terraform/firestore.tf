@@ -92,3 +92,32 @@ resource "google_firestore_index" "rate_limit_window_totals" {
     order      = "ASCENDING"
   }
 }
+
+# Fleet lifecycle (README, Fleet lifecycle): discovered MACs (`discoveries/{mac}`) and boot
+# records (`machines/{id}/boots/{boot id}`, a collection group) expire on `expire_at`. The code
+# filters expired ones on read, so the (up to a day late) TTL deletion only bounds storage.
+# Discoveries are listed with where('expire_at', '>', now).orderBy('expire_at', 'desc'): the
+# single-field index stays on for that collection; boot records are read by id only.
+resource "google_firestore_field" "discoveries_ttl" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "discoveries"
+  field      = "expire_at"
+
+  ttl_config {}
+
+  depends_on = [google_firestore_database.default]
+}
+
+resource "google_firestore_field" "boot_records_ttl" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "boots"
+  field      = "expire_at"
+
+  ttl_config {}
+
+  index_config {}
+
+  depends_on = [google_firestore_database.default]
+}

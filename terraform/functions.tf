@@ -51,6 +51,19 @@ locals {
     RATE_LIMIT_FAIL_MODE             = var.rate_limit_fail_mode
     RATE_LIMIT_TIMEOUT_MS            = tostring(var.rate_limit_timeout_ms)
     LOG_LEVEL                        = var.log_level
+    # Fleet lifecycle (shared/lifecycle): boot records, discovery, the boot path's deadline.
+    BOOT_DB_TIMEOUT_MS          = tostring(var.boot_db_timeout_ms)
+    BOOT_RECORD_TTL_SECONDS     = tostring(var.boot_record_ttl_seconds)
+    DISCOVERY_TTL_SECONDS       = tostring(var.discovery_ttl_seconds)
+    DISCOVERY_COALESCE_SECONDS  = tostring(var.discovery_coalesce_seconds)
+    DISCOVERY_WRITES_PER_MINUTE = tostring(var.discovery_writes_per_minute)
+    # Telemetry (shared/telemetry; README, Observability): spans to Cloud Trace and metrics
+    # to Cloud Monitoring by default. CPU is throttled between requests, so a batch of spans
+    # waits at most OTEL_BSP_SCHEDULE_DELAY ms; SIGTERM flushes what is left.
+    OTEL_TRACES_EXPORTER        = var.otel_traces_exporter
+    OTEL_METRICS_EXPORTER       = var.otel_metrics_exporter
+    OTEL_BSP_SCHEDULE_DELAY     = tostring(var.otel_bsp_schedule_delay)
+    OTEL_METRIC_EXPORT_INTERVAL = tostring(var.otel_metric_export_interval)
   }
   # Optional: unset means the code's default (storage.googleapis.com).
   function_env_optional = var.storage_public_url == null ? {} : { STORAGE_PUBLIC_URL = var.storage_public_url }

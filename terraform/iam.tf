@@ -28,7 +28,9 @@ locals {
       signs_urls = false
     }
     boot = {
-      firestore_role = "roles/datastore.viewer"
+      # Writes too since issue 13: boot records, discovered MACs, and the netboot once -> disabled
+      # switch (README, Fleet lifecycle). Firestore IAM cannot narrow this to those collections.
+      firestore_role = "roles/datastore.user"
       bucket_roles = {
         read = "roles/storage.objectViewer"
       }
@@ -42,7 +44,9 @@ locals {
       signs_urls = false
     }
     internal = {
-      firestore_role = "roles/datastore.viewer"
+      # The sweeper deletes the blob-index document of every blob it deletes, in the same
+      # transaction that re-checks that no profile references it (README, upload sessions).
+      firestore_role = "roles/datastore.user"
       bucket_roles = {
         sweep = local.blob_role_names.sweeper
       }
@@ -163,4 +167,14 @@ resource "google_cloud_run_service_iam_member" "internal_lb_invokes_boot" {
   service  = local.run_service[each.key]
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# Telemetry: every runtime account writes spans (Cloud Trace) and metrics (Cloud
+# Monitoring) of its functions, nothing else of either.
+resource "google_project_iam_member" "runtime_telemetry" {
+  for_each = { for pair in setproduct(keys(local.runtime_accounts), ["roles/cloudtrace.agent", "roles/monitoring.metricWriter"]) : "${pair[0]}:${pair[1]}" => { audience = pair[0], role = pair[1] } }
+
+  project = var.project_id
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.runtime[each.value.audience].email}"
 }

@@ -5,13 +5,13 @@ output "gateway_url" {
 
 output "ipxe_chain" {
   description = "The line to put in an embedded iPXE script (or type at the iPXE prompt) to boot through the public gateway; null unless boot_on_api_gateway (boot over the VPN: internal_lb_ipxe_chain)."
-  value       = var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}" : null
+  value       = var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}&arch=$${buildarch}&platform=$${platform}" : null
 }
 
 output "internal_lb_ipxe_chain" {
   description = "The iPXE chain line through the internal load balancer (HTTPS if a certificate is set, otherwise HTTP); null when it is disabled."
   value = var.enable_internal_lb ? format(
-    "chain %s://%s/boot.ipxe?mac=$${net0/mac}",
+    "chain %s://%s/boot.ipxe?mac=$${net0/mac}&arch=$${buildarch}&platform=$${platform}",
     local.internal_lb_https ? "https" : "http",
     local.internal_lb_host,
   ) : null

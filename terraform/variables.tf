@@ -460,3 +460,73 @@ variable "sweep_time_zone" {
   type        = string
   default     = "Etc/UTC"
 }
+
+variable "otel_traces_exporter" {
+  description = "OTEL_TRACES_EXPORTER: where spans go (gcp = Cloud Trace, otlp, console, none; comma-separated)."
+  type        = string
+  default     = "gcp"
+
+  validation {
+    condition     = can(regex("^(otlp|console|gcp|none)(,(otlp|console|gcp|none))*$", var.otel_traces_exporter))
+    error_message = "otel_traces_exporter must list otlp, console, gcp or none."
+  }
+}
+
+variable "otel_metrics_exporter" {
+  description = "OTEL_METRICS_EXPORTER: where metrics go (gcp = Cloud Monitoring custom.googleapis.com/*, otlp, console, none)."
+  type        = string
+  default     = "gcp"
+
+  validation {
+    condition     = can(regex("^(otlp|console|gcp|none)(,(otlp|console|gcp|none))*$", var.otel_metrics_exporter))
+    error_message = "otel_metrics_exporter must list otlp, console, gcp or none."
+  }
+}
+
+variable "otel_bsp_schedule_delay" {
+  description = "OTEL_BSP_SCHEDULE_DELAY: milliseconds a finished span waits for its batch. Short: CPU is throttled between requests."
+  type        = number
+  default     = 500
+}
+
+variable "otel_metric_export_interval" {
+  description = "OTEL_METRIC_EXPORT_INTERVAL: milliseconds between metric exports (at least 5000: Cloud Monitoring's limit per series)."
+  type        = number
+  default     = 60000
+
+  validation {
+    condition     = var.otel_metric_export_interval >= 5000
+    error_message = "otel_metric_export_interval must be at least 5000."
+  }
+}
+
+# Fleet lifecycle (README, Fleet lifecycle; shared/lifecycle).
+variable "boot_db_timeout_ms" {
+  description = "BOOT_DB_TIMEOUT_MS: each Firestore call on the boot routes; past it, 503 service-unavailable with Retry-After."
+  type        = number
+  default     = 3000
+}
+
+variable "boot_record_ttl_seconds" {
+  description = "BOOT_RECORD_TTL_SECONDS: how long a boot record (timeline, report tokens) lives; TTL policy on expire_at."
+  type        = number
+  default     = 604800
+}
+
+variable "discovery_ttl_seconds" {
+  description = "DISCOVERY_TTL_SECONDS: how long a discovered MAC's record lives after its last write; TTL policy on expire_at."
+  type        = number
+  default     = 604800
+}
+
+variable "discovery_coalesce_seconds" {
+  description = "DISCOVERY_COALESCE_SECONDS: per instance, a discovered MAC is written at most once per this many seconds."
+  type        = number
+  default     = 300
+}
+
+variable "discovery_writes_per_minute" {
+  description = "DISCOVERY_WRITES_PER_MINUTE: per instance, discovery writes (1 read + 1 write each) per minute; 0 turns discovery off."
+  type        = number
+  default     = 60
+}

@@ -9,7 +9,8 @@ import { request, useLocalStack } from './helpers/stack';
 /**
  * A commit that Firestore applied but whose answer never reached the client: the client
  * library reports UNAVAILABLE or DEADLINE_EXCEEDED and runs the transaction again. The
- * inventory talks to the emulator through a proxy that drops such answers on demand.
+ * inventory and the ledger (the blob index and upload sessions: one store, as the root
+ * builds them) talk to the emulator through a proxy that drops such answers on demand.
  */
 let proxy: FaultyGrpcProxy;
 let viaProxy: Firestore | undefined;
@@ -21,7 +22,8 @@ const stack = useLocalStack(
   {
     decorate: (parts) => {
       viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
-      return { ...parts, inventory: new FirestoreInventory(viaProxy) };
+      const inventory = new FirestoreInventory(viaProxy);
+      return { ...parts, inventory, ledger: inventory };
     },
   },
 );
@@ -30,6 +32,13 @@ afterAll(async () => {
   await proxy?.close();
 });
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
+
+interface UploadSession {
+  id: string;
+  state: string;
+  files: Record<'kernel' | 'initrd', { blob_id: string; upload: { url: string } | null }>;
+  profile?: ProfileBody;
+}
 
 async function expectIntact(machineId: string, profile: ProfileBody): Promise<void> {
   const read = await api<ProfileBody>('GET', `/api/v1/boot/${machineId}/profile`);
@@ -86,6 +95,41 @@ describe.each([
     expect((await api('DELETE', `/api/v1/boot/${machineId}/profile`)).status).toBe(204);
     expect((await api('GET', `/api/v1/boot/${machineId}/profile`)).status).toBe(404);
     expect(await storedBlobIds()).toEqual(before.filter((id) => id !== created.body.kernel.id && id !== created.body.initrd.id));
+  });
+
+  it('POST /api/v1/uploads/{id}/finalize: 201 with the profile, the session finalized, finalize again the same profile', async () => {
+    const machineId = await createMachineId(stack.url);
+    const kernel = randomFile(70_000);
+    const initrd = randomFile(50_000);
+    const opened = await api<UploadSession>('POST', '/api/v1/uploads', {
+      json: { machine_id: machineId, mode: 'create', kernel_args: ['console=ttyS0'], kernel: { size: kernel.length, sha256: sha256(kernel) }, initrd: { size: initrd.length, sha256: sha256(initrd) } },
+    });
+    expect(opened.status).toBe(201);
+    for (const [file, data] of [[opened.body.files.kernel, kernel], [opened.body.files.initrd, initrd]] as const) {
+      expect(file.upload).not.toBeNull();
+      // The whole file in one PUT to the session URI (GCS resumable protocol).
+      const put = await fetch(file.upload?.url ?? '', { method: 'PUT', body: new Uint8Array(data) });
+      await put.arrayBuffer();
+      expect(put.status).toBe(200);
+    }
+    const commits = proxy.calls('Commit');
+    proxy.loseAnswers('Commit', code);
+    const res = await api<ProfileBody>('POST', `/api/v1/uploads/${opened.body.id}/finalize`);
+    expect(proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      machine_id: machineId,
+      kernel: { id: opened.body.files.kernel.blob_id, sha256: sha256(kernel), size: kernel.length, args: ['console=ttyS0'] },
+      initrd: { id: opened.body.files.initrd.blob_id, sha256: sha256(initrd), size: initrd.length },
+    });
+    await expectIntact(machineId, res.body);
+    const session = await api<UploadSession>('GET', `/api/v1/uploads/${opened.body.id}`);
+    expect(session.status).toBe(200);
+    expect(session.body.state).toBe('finalized');
+    expect(session.body.profile).toEqual(res.body);
+    const again = await api<ProfileBody>('POST', `/api/v1/uploads/${opened.body.id}/finalize`);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(res.body);
   });
 
   it('DELETE /api/v1/machines/{id}: 204, not 404', async () => {

@@ -6,6 +6,7 @@ import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile, sha256, type ProfileBody } from './helpers/profiles';
 import { currentRoot, request, setEnv, useLocalStack } from './helpers/stack';
 import { expectProblem } from './helpers/problem';
+import { commands, normalised } from './helpers/scripts';
 import { Switchable, withOverrides } from './helpers/switchable';
 
 const blobs = new Switchable<BlobStore>();
@@ -40,13 +41,42 @@ describe('GET /boot.ipxe', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
     const lines = res.text.split('\n');
     expect(lines.slice(0, 5)).toEqual(['#!ipxe', '', `# Boot configuration for ${machineId} (${mac})`, `# Boot Profile ID: ${profile.id}`, expect.stringMatching(/^# Generated: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)]);
-    expect(lines.slice(5)).toEqual([
+    expect(normalised(res.text).split('\n').slice(5)).toEqual([
       '',
-      `kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd console=tty0 console=ttyS0 ip=dhcp`,
-      `initrd --name initrd /asset/${profile.id}/initrd?v=${profile.initrd.id}`,
-      'boot',
+      'set netboot_try:int32 0',
+      ':kernel',
+      'inc netboot_try',
+      `kernel /asset/${profile.id}/kernel?v=${profile.kernel.id}&boot=REF initrd=initrd netboot.token=TOKEN console=tty0 console=ttyS0 ip=dhcp && goto kernel_ok || iseq \${netboot_try} 3 && goto kernel_failed || echo netboot: downloading the kernel failed (attempt \${netboot_try} of 3), retrying in 5 s`,
+      'sleep 5',
+      'goto kernel',
+      ':kernel_ok',
+      'set netboot_try:int32 0',
+      ':initrd',
+      'inc netboot_try',
+      `initrd --name initrd /asset/${profile.id}/initrd?v=${profile.initrd.id}&boot=REF && goto initrd_ok || iseq \${netboot_try} 3 && goto initrd_failed || echo netboot: downloading the initrd failed (attempt \${netboot_try} of 3), retrying in 5 s`,
+      'sleep 5',
+      'goto initrd',
+      ':initrd_ok',
+      'imgfetch --name report /boot/report?token=TOKEN&phase=booting && imgfree report || echo netboot: could not report booting to the server, booting anyway',
+      'boot || goto boot_failed',
+      '',
+      ':kernel_failed',
+      'echo netboot: giving up: the kernel could not be downloaded in 3 attempts',
+      'goto failed',
+      ':initrd_failed',
+      'echo netboot: giving up: the initrd could not be downloaded in 3 attempts',
+      'goto failed',
+      ':boot_failed',
+      'echo netboot: the downloaded kernel did not start',
+      ':failed',
+      'echo netboot: rebooting in 30 s to try again',
+      'sleep 30',
+      'reboot',
       '',
     ]);
+    // Each download as it would stand alone: the spec's lines.
+    expect(commands(res.text, 'kernel')).toEqual([`kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd console=tty0 console=ttyS0 ip=dhcp`]);
+    expect(commands(res.text, 'initrd')).toEqual([`initrd --name initrd /asset/${profile.id}/initrd?v=${profile.initrd.id}`]);
   });
 
   it.each([
@@ -89,7 +119,7 @@ describe('the boot lookup follows every change to machines and profiles', () => 
     expectProblem(await script(), 404, 'machine-not-configured');
 
     const made = await postProfile(stack.url, profileForm({ machine_id: id, kernel: randomFile(64), initrd: randomFile(64), kernel_args: '["one"]' }));
-    expect((await script()).text).toContain(`kernel /asset/${made.body.id}/kernel?v=${made.body.kernel.id} initrd=initrd one`);
+    expect(commands((await script()).text, 'kernel')).toEqual([`kernel /asset/${made.body.id}/kernel?v=${made.body.kernel.id} initrd=initrd one`]);
 
     // A MAC added later boots the same profile; the one removed no longer boots anything.
     const second = aMac();
@@ -98,7 +128,7 @@ describe('the boot lookup follows every change to machines and profiles', () => 
     expectProblem(await script(), 404, 'machine-not-configured');
 
     await api('PUT', `/api/v1/boot/${id}/profile`, { body: profileForm({ kernel: randomFile(64), initrd: randomFile(64), kernel_args: '["two"]' }) });
-    expect((await api('GET', `/boot.ipxe?mac=${second}`)).text).toContain('initrd=initrd two');
+    expect(commands((await api('GET', `/boot.ipxe?mac=${second}`)).text, 'kernel')[0]).toContain('initrd=initrd two');
 
     expect((await api('DELETE', `/api/v1/boot/${id}/profile`)).status).toBe(204);
     expectProblem(await api('GET', `/boot.ipxe?mac=${second}`), 404, 'machine-not-configured');
@@ -252,8 +282,8 @@ describe('assets in proxy mode, under the platform’s response caps (large init
   it('an initrd larger than ASSET_PART_BYTES is listed as parts that together are the initrd', async () => {
     setEnv({ ASSET_PART_BYTES: String(256 * 1024) });
     const script = (await api('GET', `/boot.ipxe?mac=${mac}`)).text;
-    expect(script).toContain(`kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd initrd=initrd1 initrd=initrd2 initrd=initrd3 console=tty0 console=ttyS0 ip=dhcp\n`);
-    const urls = script.split('\n').filter((l) => l.startsWith('initrd ')).map((l) => l.split(' ').at(-1) as string);
+    expect(commands(script, 'kernel')).toEqual([`kernel /asset/${profile.id}/kernel?v=${profile.kernel.id} initrd=initrd initrd=initrd1 initrd=initrd2 initrd=initrd3 console=tty0 console=ttyS0 ip=dhcp`]);
+    const urls = commands(script, 'initrd').map((l) => l.split(' ').at(-1) as string);
     expect(urls).toEqual([0, 1, 2, 3].map((n) => `/asset/${profile.id}/initrd?v=${profile.initrd.id}&part=${n}`));
     const bodies = await Promise.all(urls.map(async (url) => Buffer.from(await (await fetch(stack.url + url)).arrayBuffer())));
     expect(bodies.map((b) => b.length)).toEqual([262144, 262144, 262144, 262144]);

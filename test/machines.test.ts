@@ -28,7 +28,7 @@ describe('POST /api/v1/machines', () => {
 
     const got = await api('GET', `/api/v1/machines/${res.body.id}`);
     expect(got.status).toBe(200);
-    expect(got.body).toEqual({ ...body, id: res.body.id, nics: [{ mac: '52:54:00:ab:cd:01' }] });
+    expect(got.body).toEqual({ ...body, id: res.body.id, nics: [{ mac: '52:54:00:ab:cd:01' }], netboot: 'enabled' });
   });
 
   it('defaults omitted hardware lists to empty arrays', async () => {
@@ -36,7 +36,7 @@ describe('POST /api/v1/machines', () => {
     const res = await api<{ id: string }>('POST', '/api/v1/machines', { json: { nics: [{ mac }] } });
     expect(res.status).toBe(201);
     const got = await api('GET', `/api/v1/machines/${res.body.id}`);
-    expect(got.body).toEqual({ id: res.body.id, cpus: [], memory_modules: [], accelerators: [], nics: [{ mac }], drives: [] });
+    expect(got.body).toEqual({ id: res.body.id, cpus: [], memory_modules: [], accelerators: [], nics: [{ mac }], drives: [], netboot: 'enabled' });
   });
 
   it('rejects a MAC that another machine has with 409 and the existing id', async () => {
@@ -183,8 +183,8 @@ describe('PUT /api/v1/machines/{id}', () => {
     const replacement = aMachine({ cpus: [{ manufacturer: 'AMD', clock_frequency: 3000000000, cores: 64 }], accelerators: [{ manufacturer: 'NVIDIA' }] });
     const res = await api('PUT', `/api/v1/machines/${id}`, { json: replacement });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ ...replacement, id });
-    expect((await api('GET', `/api/v1/machines/${id}`)).body).toEqual({ ...replacement, id });
+    expect(res.body).toEqual({ ...replacement, id, netboot: 'enabled' });
+    expect((await api('GET', `/api/v1/machines/${id}`)).body).toEqual({ ...replacement, id, netboot: 'enabled' });
   });
 
   it('releases the MACs it drops and claims the new ones', async () => {
@@ -212,7 +212,7 @@ describe('PUT /api/v1/machines/{id}', () => {
     const res = await api('PUT', `/api/v1/machines/${mine.id}`, { json: aMachine({ nics: [{ mac }] }) });
     expectProblem(res, 409, 'duplicate-mac-address');
     expect(res.body).toMatchObject({ mac_address: mac, existing_machine_id: other.id, instance: `/api/v1/machines/${mine.id}` });
-    expect((await api('GET', `/api/v1/machines/${mine.id}`)).body).toEqual({ ...mine.body, id: mine.id });
+    expect((await api('GET', `/api/v1/machines/${mine.id}`)).body).toEqual({ ...mine.body, id: mine.id, netboot: 'enabled' });
   });
 
   it('400 with invalid_fields for an invalid body', async () => {
@@ -257,7 +257,7 @@ describe('routing, headers and request ids', () => {
 
   it('405 lists the allowed methods', async () => {
     expect((await api('PATCH', '/api/v1/machines')).headers.get('allow')).toBe('POST, GET');
-    expect((await api('POST', '/api/v1/machines/018c7dbd-c000-7000-8000-fedcba987654')).headers.get('allow')).toBe('GET, PUT, DELETE');
+    expect((await api('POST', '/api/v1/machines/018c7dbd-c000-7000-8000-fedcba987654')).headers.get('allow')).toBe('GET, PUT, DELETE, PATCH');
   });
 
   it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {

@@ -9,9 +9,9 @@ const retentionSeconds = 2;
 const stack = useLocalStack({ ASSET_DELIVERY: 'proxy', PROFILE_VERSION_RETENTION_SECONDS: String(retentionSeconds), BLOB_SWEEP_GRACE_SECONDS: '1' });
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
-/** The asset URLs a script links to, in order (kernel, initrd). */
+/** The asset URLs a script links to, in order (kernel, initrd), without the per-boot `&boot=` reference. */
 function assetUrls(script: string): string[] {
-  return [...script.matchAll(/(\/asset\/[^\s]+)/g)].map((m) => m[1] as string);
+  return [...script.matchAll(/(\/asset\/[^\s]+)/g)].map((m) => (m[1] as string).replace(/&boot=[^&]*/, ''));
 }
 
 async function bytesOf(path: string): Promise<{ status: number; sha256: string; cacheControl: string | null }> {

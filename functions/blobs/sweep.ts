@@ -3,8 +3,8 @@ import { sendJson } from '../../shared/http/respond';
 import { sweepOrphanBlobs } from '../../shared/profiles/sweep';
 
 /** POST /internal/blobs/sweep (Cloud Scheduler): deletes orphaned blobs past the grace period. */
-export const blobsSweep = defineFunction('blobsSweep', ({ blobs, inventory, ledger, config, clock }) => async ({ res, log }) => {
-  const result = await sweepOrphanBlobs({ store: blobs, inventory, ledger, graceMs: config.BLOB_SWEEP_GRACE_SECONDS * 1000, now: new Date(clock()), log });
+export const blobsSweep = defineFunction('blobsSweep', ({ blobs, inventory, ledger, config, clock, telemetry }) => async ({ res, log }) => {
+  const result = await sweepOrphanBlobs({ store: blobs, inventory, ledger, graceMs: config.BLOB_SWEEP_GRACE_SECONDS * 1000, now: new Date(clock()), log, meters: telemetry.meters });
   res.setHeader('Cache-Control', 'no-store');
   sendJson(res, 200, result);
 });

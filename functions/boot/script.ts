@@ -2,18 +2,24 @@ import { bootMac } from '../../shared/boot/service';
 import { defineFunction } from '../../shared/http/function';
 import { asProblem, ProblemError } from '../../shared/http/problem';
 import { noStore } from '../../shared/http/respond';
+import { clientParams } from '../../shared/lifecycle/client-params';
 
-export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, config }) => async ({ req, res, log }) => {
+export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, config, telemetry }) => async ({ req, res, log }) => {
+  telemetry.meters.bootScriptAnswered(res);
   bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
+  const client = { clientAddress: bootNetwork.clientAddress(req), ...clientParams(req.query) };
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.
   // Proxy mode lists large initrds as parts (shared/boot/parts.ts); redirect mode never does.
-  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.scriptFor(mac, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined)]);
+  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.lookup(mac, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined)]);
   if (limit.status === 'rejected') throw limit.reason;
   if (lookup.status === 'rejected') throw asProblem(lookup.reason) ?? scriptFailed(lookup.reason);
-  const script = lookup.value;
+  // Written only now that the rate limit passed: the boot record, or an unknown MAC's discovery.
+  const script = await lookup.value.script(client, log).catch((err: unknown) => {
+    throw asProblem(err) ?? scriptFailed(err);
+  });
   res.status(200);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Cache-Control', noStore);

@@ -10,8 +10,11 @@ import type { Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { RateLimiter } from '../ratelimit';
 import type { BlobRange, BlobStore } from '../storage/blobs';
+import type { Meters } from '../telemetry/meters';
 import { defaultAssetSizing, partCount, partWindow, windowEtag, type AssetSizing, type ByteWindow } from './parts';
 import type { SignedUrlCache } from './signed-urls';
+import type { BootTimeline } from '../lifecycle/timeline';
+import { parseBootRef } from '../lifecycle/tokens';
 
 const titles: Record<AssetKind, string> = { kernel: 'Kernel', initrd: 'Initrd' };
 
@@ -46,6 +49,12 @@ export interface AssetServiceDeps {
   signedUrls: SignedUrlCache;
   delivery: 'redirect' | 'proxy';
   clock: () => number;
+  /** Counts bytes sent and redirects (telemetry). */
+  meters?: Meters;
+  /** Records the kernel / initrd phase of a boot whose script named it (`&boot=` on the asset URL). */
+  timeline?: BootTimeline;
+  /** The client address as the boot network reads it (for the boot record). */
+  clientAddress?: (req: Request) => string;
 }
 
 /** Kernel and initrd downloads: a redirect to a signed URL, or the bytes streamed through the function. */
@@ -60,6 +69,33 @@ export class AssetService {
    */
   async serve(req: Request, res: Response, asset: AssetRequest, log: Logger, sizing: AssetSizing = defaultAssetSizing): Promise<void> {
     const blob = await this.find(asset);
+    const started = this.deps.clock();
+    await this.deliver(req, res, asset, blob, log, sizing);
+    await this.recordPhase(req, res, asset, started, log);
+  }
+
+  /**
+   * The boot record's kernel / initrd phase (one blind update; a missing or expired record
+   * fails it, which is only logged). Redirect mode knows only that the redirect was issued;
+   * proxy mode knows the bytes sent and how long the response took. Written after the
+   * response ended: the download never waits for it.
+   */
+  private async recordPhase(req: Request, res: Response, asset: AssetRequest, started: number, log: Logger): Promise<void> {
+    const ref = req.method === 'GET' ? parseBootRef(req.query.boot) : null;
+    if (!ref || !this.deps.timeline) return;
+    const redirected = res.statusCode === 302;
+    const length = Number(res.getHeader('content-length') ?? 0);
+    const detail = redirected
+      ? { delivery: 'redirect' }
+      : { delivery: 'proxy', status: res.statusCode, bytes: res.writableEnded && !res.destroyed ? length : 0, complete: res.writableEnded && !res.destroyed, duration_ms: this.deps.clock() - started, ...(asset.part === undefined ? {} : { part: asset.part }) };
+    try {
+      await this.deps.timeline.record(ref, asset.kind, { at: new Date(started), client_address: this.deps.clientAddress?.(req) ?? '', ...detail });
+    } catch (err) {
+      log.debug('boot phase not recorded', { boot: ref.bootId, phase: asset.kind, err: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async deliver(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger, sizing: AssetSizing): Promise<void> {
     if (asset.part !== undefined) {
       await this.stream(req, res, asset, blob, log, this.partOf(asset, blob, sizing), sizing);
     } else if (this.deps.delivery === 'redirect') {
@@ -99,6 +135,7 @@ export class AssetService {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Length', '0');
     res.end();
+    this.deps.meters?.redirect(kind);
   }
 
   /**
@@ -176,6 +213,7 @@ export class AssetService {
       }
       await slot.release();
       res.end(lastChunk.held);
+      this.deps.meters?.assetSent(kind, part ? 'part' : 'proxy', Number(res.getHeader('Content-Length') ?? 0));
     } finally {
       await slot.release();
     }

@@ -1,8 +1,15 @@
 import { MachineNotConfigured } from '../domain/errors';
+import type { BootProfile } from '../domain/profile';
+import type { BootTarget } from '../inventory/inventory';
+import { withDeadline } from '../lifecycle/deadline';
+import type { DiscoveryRecorder } from '../lifecycle/discoveries';
+import type { BootTimeline } from '../lifecycle/timeline';
+import { formatBootRef, formatBootToken, newBootToken, type BootToken } from '../lifecycle/tokens';
+import type { Logger } from '../logging';
 import { macRejectionReasons, parseMac } from '../domain/mac';
 import { ProblemError } from '../http/problem';
 import type { Inventory } from '../inventory/inventory';
-import { renderIpxeScript } from './script';
+import { renderIpxeScript, renderLocalBootScript } from './script';
 
 /** The canonical MAC of a `mac` query parameter (as iPXE sent it, already URL-decoded); 400 when it is not one. */
 export function bootMac(rawMac: unknown): string {
@@ -14,16 +21,42 @@ export function bootMac(rawMac: unknown): string {
   return parsed.mac;
 }
 
+export interface BootClient {
+  /** As the trusted front end saw it. */
+  clientAddress: string;
+  arch: string | null;
+  platform: string | null;
+}
+
+/** What the lookup found, ready to become a script once the request may go on (its rate limit passed). */
+export interface PendingBoot {
+  /** Records the boot (or the discovery) and renders the script; MachineNotConfigured when there is none. */
+  script(client: BootClient, log: Logger): Promise<string>;
+}
+
+export interface BootLifecycle {
+  timeline: BootTimeline;
+  discoveries: DiscoveryRecorder;
+  /** Each boot-path database call: past this, 503 with Retry-After. */
+  dbTimeoutMs: number;
+}
+
 /** Boot scripts: from a MAC to the script of the machine that owns it. */
 export class BootScripts {
   constructor(
     private readonly inventory: Inventory,
     private readonly clock: () => number,
+    private readonly lifecycle?: BootLifecycle,
   ) {}
+
+  /** Unlimited when there is no lifecycle (stand-alone uses of the class). */
+  private deadline<T>(work: Promise<T>, what: string): Promise<T> {
+    return this.lifecycle ? withDeadline(work, this.lifecycle.dbTimeoutMs, what) : work;
+  }
 
   /**
    * The iPXE script for the machine that owns `mac` (canonical form); MachineNotConfigured
-   * otherwise. `partBytes` (proxy mode): list initrds larger than it as parts.
+   * otherwise. `partBytes` (proxy mode): list initrds larger than it as parts. No boot record.
    */
   async scriptFor(mac: string, partBytes?: number): Promise<string> {
     const target = await this.inventory.findBootTarget(mac);
@@ -31,5 +64,68 @@ export class BootScripts {
     const record = await this.inventory.getProfile(target.bootProfileId);
     if (!record) throw new MachineNotConfigured(mac);
     return renderIpxeScript({ machineId: target.machineId, mac, profile: record.profile, generatedAt: new Date(this.clock()), partBytes });
+  }
+
+  /**
+   * The reads of `/boot.ipxe` (the MAC's document; the profile unless netboot is disabled),
+   * each within the lifecycle's deadline (503 past it). Nothing is written until `script()`.
+   */
+  async lookup(mac: string, partBytes?: number): Promise<PendingBoot> {
+    const target = await this.deadline(this.inventory.findBootTarget(mac), 'the inventory');
+    if (!target) return { script: (client, log) => this.unknown(mac, client, log) };
+    if (target.netboot === 'disabled') return { script: (client, log) => this.local(mac, target, client, log) };
+    if (!target.bootProfileId) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
+    const record = await this.deadline(this.inventory.getProfile(target.bootProfileId), 'the inventory');
+    if (!record) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
+    return { script: (client, log) => this.profile(mac, target, record.profile, partBytes, client, log) };
+  }
+
+  private async unknown(mac: string, client: BootClient, log: Logger): Promise<never> {
+    await this.lifecycle?.discoveries.sighted({ mac, ...client }, log);
+    throw new MachineNotConfigured(mac);
+  }
+
+  private async local(mac: string, target: BootTarget, client: BootClient, log: Logger): Promise<string> {
+    const generatedAt = new Date(this.clock());
+    await this.start(mac, target, null, 'local', client, generatedAt, log);
+    return renderLocalBootScript({ machineId: target.machineId, mac, generatedAt });
+  }
+
+  private async profile(mac: string, target: BootTarget, profile: BootProfile, partBytes: number | undefined, client: BootClient, log: Logger): Promise<string> {
+    const generatedAt = new Date(this.clock());
+    const token = await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
+    return renderIpxeScript({
+      machineId: target.machineId,
+      mac,
+      profile,
+      generatedAt,
+      partBytes,
+      bootToken: token && formatBootToken(token),
+      bootRef: token && formatBootRef(token),
+    });
+  }
+
+  /**
+   * The boot record (one blind write). A failed write is logged and the script served
+   * without a token: booting matters more than the timeline (the `once` switch then waits
+   * for a later boot).
+   */
+  private async start(mac: string, target: BootTarget, profileId: string | null, action: 'profile' | 'local', client: BootClient, at: Date, log: Logger): Promise<BootToken | undefined> {
+    if (!this.lifecycle) return undefined;
+    const token = newBootToken(target.machineId);
+    try {
+      await this.deadline(
+        this.lifecycle.timeline.start(
+          token,
+          { mac, action, profile_id: profileId, netboot: target.netboot },
+          { at, client_address: client.clientAddress, profile_id: profileId, action, arch: client.arch, platform: client.platform },
+        ),
+        'the boot timeline',
+      );
+      return token;
+    } catch (err) {
+      log.warn('could not record the boot; serving the script without a boot token', { mac, err: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
   }
 }

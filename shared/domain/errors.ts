@@ -14,7 +14,8 @@ export type DomainErrorKind =
   | 'upload-session-expired'
   | 'upload-session-cancelled'
   | 'upload-session-finalized'
-  | 'blob-unavailable';
+  | 'blob-unavailable'
+  | 'boot-not-found';
 
 export class DomainError extends Error {
   constructor(
@@ -106,5 +107,12 @@ export class UploadSessionFinalized extends DomainError {
 export class BlobUnavailable extends DomainError {
   constructor(field: string, blobId: string) {
     super('blob-unavailable', `The stored ${field} (blob ${blobId}) is no longer available; upload the file again (start a new session)`, { field, blob_id: blobId });
+  }
+}
+
+/** A boot report or callback whose boot reference and secret name no boot record (unknown, expired, or a wrong secret: not told apart). */
+export class BootNotFound extends DomainError {
+  constructor() {
+    super('boot-not-found', 'No boot matches this boot token (unknown, expired, or the secret does not match)');
   }
 }

@@ -16,6 +16,15 @@ const macField = z.string({ error: 'must be a string' }).transform((value, ctx) 
 const list = <T extends z.ZodType>(item: T, max: number) =>
   z.array(item, { error: 'must be an array' }).max(max, { error: `must have at most ${max} entries` }).default([]);
 
+/**
+ * Whether `/boot.ipxe` boots the machine's profile: `enabled` (always), `disabled` (a script
+ * that leaves iPXE for the local disk), `once` (the profile until the machine reports that it
+ * is booting it, then `disabled`). Machines stored before the field existed read as `enabled`.
+ */
+export const netbootModes = ['enabled', 'disabled', 'once'] as const;
+export type NetbootMode = (typeof netbootModes)[number];
+export const netbootSchema = z.enum(netbootModes, { error: `must be one of ${netbootModes.join(', ')}` });
+
 /** The machine profile a client sends (POST and PUT bodies); unknown members are errors. */
 export const machineSpecSchema = z.strictObject(
   {
@@ -27,6 +36,7 @@ export const machineSpecSchema = z.strictObject(
       .min(1, { error: 'at least one NIC is required' })
       .max(64, { error: 'must have at most 64 entries' }),
     drives: list(z.strictObject({ capacity: int64(0) }), 256),
+    netboot: netbootSchema.default('enabled'),
   },
   { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
 );
@@ -51,3 +61,31 @@ export function repeatedMac(spec: MachineSpec): string | undefined {
   }
   return undefined;
 }
+
+/* Response schemas (the API contract, shared/api/contract.ts): what the service answers, not what it accepts. */
+
+const uuidV7Pattern = /^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/;
+const canonicalMac = /^[\da-f]{2}(?::[\da-f]{2}){5}$/;
+const count = (min: number) => z.number().int().min(min).max(Number.MAX_SAFE_INTEGER);
+
+/** The spec's `Machine` message as the API answers it (canonical lower-case MACs, every list present). */
+export const machineSchema = z
+  .strictObject({
+    id: z.string().regex(uuidV7Pattern),
+    cpus: z.array(z.strictObject({ manufacturer: z.string().min(1).max(128), clock_frequency: count(0), cores: count(1) })).max(64),
+    memory_modules: z.array(z.strictObject({ size: count(1) })).max(256),
+    accelerators: z.array(z.strictObject({ manufacturer: z.string().min(1).max(128) })).max(64),
+    nics: z.array(z.strictObject({ mac: z.string().regex(canonicalMac) })).min(1).max(64),
+    drives: z.array(z.strictObject({ capacity: count(0) })).max(256),
+    netboot: z.enum(netbootModes),
+  });
+
+/** `GET /api/v1/machines`: one page and where it sits. */
+export const machineListSchema = z
+  .strictObject({
+    machines: z.array(machineSchema).max(100),
+    pagination: z.strictObject({ total: count(0), page: count(1), per_page: z.number().int().min(1).max(100), total_pages: count(0) }),
+  });
+
+/** `POST /api/v1/machines`: the new machine's id (Location names it too). */
+export const machineCreatedSchema = z.strictObject({ id: z.string().regex(uuidV7Pattern) });

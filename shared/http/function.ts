@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Principal } from '../auth/verify';
-import { parseTraceHeaders, requestLogger, type Logger } from '../logging';
+import { parseTraceHeaders, requestLogger, withSpan, type Logger } from '../logging';
 import type { Root } from '../root';
+import { traceRequest } from '../telemetry/http';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
 import { asProblem, ProblemError, sendProblem } from './problem';
 import { payloadTooLarge, unroutedProblem } from './route-problems';
@@ -56,6 +57,27 @@ const identify: Step = async (x, next) => {
   res.setHeader('X-Request-Id', x.requestId);
   if (own[0]?.audience === 'admin') res.setHeader('X-API-Version', 'v1');
   await next();
+};
+
+/**
+ * Telemetry on: one server span per request, continuing the caller's trace, active for the
+ * rest of the chain (Firestore and Storage spans are its children; log lines carry its ids),
+ * and the http.server.* metrics. Telemetry off: nothing at all.
+ */
+const trace: Step = (x, next) => {
+  const { telemetry, config } = x.root;
+  if (!telemetry.tracing && !telemetry.metering) return next();
+  return traceRequest(
+    telemetry,
+    {
+      req: x.req,
+      res: x.res,
+      route: () => x.route?.path,
+      params: () => x.params,
+      onSpan: (ids) => (x.log = withSpan(x.log, config.GOOGLE_CLOUD_PROJECT, ids)),
+    },
+    next,
+  );
 };
 
 /** One access line per request (LOG_LEVEL info), and a warning when the client leaves early. */
@@ -128,7 +150,7 @@ const limitAdministrators: Step = async ({ req, res, root, principal, log }, nex
 };
 
 /** The wrapper every function runs in, in order. */
-const steps: readonly Step[] = [identify, logAccess, answerProblems, routeToOwn, capBody, authenticate, limitAdministrators];
+const steps: readonly Step[] = [identify, trace, logAccess, answerProblems, routeToOwn, capBody, authenticate, limitAdministrators];
 
 const built = new WeakMap<Root, Map<FunctionName, Handler>>();
 

@@ -13,7 +13,7 @@ import {
   UploadSessionNotFound,
 } from '../domain/errors';
 import { newId } from '../domain/ids';
-import { macsOf, repeatedMac, type Machine, type MachineSpec } from '../domain/machine';
+import { macsOf, repeatedMac, type Machine, type MachineSpec, type NetbootMode } from '../domain/machine';
 import type { BlobRef, BootProfile } from '../domain/profile';
 import { blobIdsInUse, type ProfileRecord, type RetainedVersion } from '../domain/profile-versions';
 import type {
@@ -24,6 +24,7 @@ import type {
   Inventory,
   MachineListQuery,
   MachinePage,
+  MachineChanges,
   MachineRecord,
   ProfileContent,
   UploadFile,
@@ -43,14 +44,21 @@ export const collections = {
   blobIndex: 'blob_index',
   /** Upload sessions (POST /api/v1/uploads), by id. */
   uploadSessions: 'upload_sessions',
+  /**
+   * Unknown MACs seen on /boot.ipxe (id = canonical MAC; shared/lifecycle/discoveries.ts
+   * writes them). The inventory deletes a MAC's record in the transaction that claims it.
+   */
+  discoveries: 'discoveries',
 } as const;
 
 export const blobIndexKey = (sha256: string, size: number): string => `${sha256}-${size}`;
 
 /** The stored machine: the API's fields plus the internal ones. */
-interface MachineDocument extends Machine {
+interface MachineDocument extends Omit<Machine, 'netboot'> {
   macs: string[];
   boot_profile_id: string | null;
+  /** Absent on machines stored before the field existed: `enabled`. */
+  netboot?: NetbootMode;
 }
 
 /** The stored profile: the API's fields, the version retained after replaces, and every blob id it holds (for reference queries). */
@@ -63,7 +71,7 @@ interface ProfileDocument extends BootProfile {
 
 function toMachine(doc: MachineDocument): Machine {
   const { id, cpus, memory_modules, accelerators, nics, drives } = doc;
-  return { id, cpus, memory_modules, accelerators, nics, drives };
+  return { id, cpus, memory_modules, accelerators, nics, drives, netboot: doc.netboot ?? 'enabled' };
 }
 
 function toProfile(data: DocumentData): BootProfile {
@@ -94,7 +102,7 @@ const maxDisjunction = 30;
  * Each change therefore fixes its new ids before the first attempt and, on a later
  * attempt, takes finding its own earlier write as success.
  */
-export class FirestoreInventory implements Inventory, BlobLedger {
+export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges {
   constructor(private readonly db: Firestore) {}
 
   private machineRef(id: string) {
@@ -117,6 +125,10 @@ export class FirestoreInventory implements Inventory, BlobLedger {
     return this.db.collection(collections.uploadSessions).doc(id);
   }
 
+  private discoveryRef(mac: string) {
+    return this.db.collection(collections.discoveries).doc(mac);
+  }
+
   // --- machines ---
 
   async createMachine(spec: MachineSpec): Promise<Machine> {
@@ -126,7 +138,10 @@ export class FirestoreInventory implements Inventory, BlobLedger {
       await this.assertMacsFree(tx, spec, doc.id);
       if (mine?.exists) return; // an earlier attempt committed
       tx.create(this.machineRef(doc.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
-      for (const mac of doc.macs) tx.create(this.macRef(mac), { machine_id: doc.id, boot_profile_id: null });
+      for (const mac of doc.macs) {
+        tx.create(this.macRef(mac), { machine_id: doc.id, boot_profile_id: null, netboot: doc.netboot });
+        tx.delete(this.discoveryRef(mac)); // a claimed MAC is no longer unknown
+      }
     });
     return toMachine(doc);
   }
@@ -159,18 +174,48 @@ export class FirestoreInventory implements Inventory, BlobLedger {
   }
 
   async replaceMachine(id: string, spec: MachineSpec): Promise<Machine> {
-    // Idempotent as it stands: a second attempt finds the MACs already moved and writes the same document.
+    return this.updateMachine(id, () => spec);
+  }
+
+  async patchMachine(id: string, patch: (current: MachineSpec) => MachineSpec): Promise<Machine> {
+    return this.updateMachine(id, patch);
+  }
+
+  /**
+   * Replaces the machine with `next(current)`, under the same MAC-claim rules as a create.
+   * Idempotent as it stands: a second attempt finds the MACs already moved and writes the
+   * same document (`next` runs again on what it reads: a merge patch gives the same result).
+   */
+  private updateMachine(id: string, next: (current: MachineSpec) => MachineSpec): Promise<Machine> {
     return this.db.runTransaction(async (tx) => {
       const current = await tx.get(this.machineRef(id));
       if (!current.exists) throw new MachineNotFound(id);
       const before = current.data() as MachineDocument;
+      const { id: _id, ...currentSpec } = toMachine(before);
+      const spec = next(currentSpec);
       await this.assertMacsFree(tx, spec, id);
 
       const doc: MachineDocument = { ...spec, id, macs: macsOf(spec), boot_profile_id: before.boot_profile_id ?? null };
+      const netbootChanged = (before.netboot ?? 'enabled') !== spec.netboot;
       for (const mac of before.macs.filter((m) => !doc.macs.includes(m))) tx.delete(this.macRef(mac));
-      for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) tx.create(this.macRef(mac), { machine_id: id, boot_profile_id: doc.boot_profile_id });
+      for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) {
+        tx.create(this.macRef(mac), { machine_id: id, boot_profile_id: doc.boot_profile_id, netboot: spec.netboot });
+        tx.delete(this.discoveryRef(mac));
+      }
+      if (netbootChanged) for (const mac of doc.macs.filter((m) => before.macs.includes(m))) tx.update(this.macRef(mac), { netboot: spec.netboot });
       tx.set(this.machineRef(id), { ...doc, updated_at: FieldValue.serverTimestamp() }, { merge: true });
       return toMachine(doc);
+    });
+  }
+
+  async finishOnceBoot(machineId: string): Promise<boolean> {
+    return this.db.runTransaction(async (tx) => {
+      const current = await tx.get(this.machineRef(machineId));
+      if (!current.exists || current.get('netboot') !== 'once') return false;
+      const macs = current.get('macs') as string[];
+      tx.update(this.machineRef(machineId), { netboot: 'disabled', updated_at: FieldValue.serverTimestamp() });
+      for (const mac of macs) tx.update(this.macRef(mac), { netboot: 'disabled' });
+      return true;
     });
   }
 
@@ -206,7 +251,11 @@ export class FirestoreInventory implements Inventory, BlobLedger {
   async findBootTarget(mac: string): Promise<BootTarget | null> {
     const claim = await this.macRef(mac).get();
     if (!claim.exists) return null;
-    return { machineId: claim.get('machine_id') as string, bootProfileId: (claim.get('boot_profile_id') as string | null | undefined) ?? null };
+    return {
+      machineId: claim.get('machine_id') as string,
+      bootProfileId: (claim.get('boot_profile_id') as string | null | undefined) ?? null,
+      netboot: (claim.get('netboot') as NetbootMode | undefined) ?? 'enabled',
+    };
   }
 
   async getProfile(id: string): Promise<ProfileRecord | null> {

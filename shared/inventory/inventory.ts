@@ -1,4 +1,4 @@
-import type { Machine, MachineSpec } from '../domain/machine';
+import type { Machine, MachineSpec, NetbootMode } from '../domain/machine';
 import type { BootProfile } from '../domain/profile';
 import type { ProfileRecord } from '../domain/profile-versions';
 
@@ -22,6 +22,8 @@ export interface MachineRecord extends Machine {
 export interface BootTarget {
   machineId: string;
   bootProfileId: string | null;
+  /** The machine's netboot mode, kept on the MAC's document too so the boot path needs no other read. */
+  netboot: NetbootMode;
 }
 
 /** What a replace changes: the blobs and the arguments; the id and the machine stay. */
@@ -30,7 +32,8 @@ export type ProfileContent = Pick<BootProfile, 'kernel' | 'initrd'>;
 /**
  * The inventory: machines, the MAC index and the machine <-> profile link, and the
  * profiles. It is the one owner of their invariants:
- * - a MAC belongs to at most one machine;
+ * - a MAC belongs to at most one machine, and a claimed MAC has no discovery record (the
+ *   transaction that claims it deletes that record);
  * - a machine has at most one profile, and the machine, its MACs and the profile agree on it;
  * - a blob a profile references (current or retained version) stays referenced until
  *   the profile drops it; nothing here deletes blobs.
@@ -43,6 +46,7 @@ export interface Inventory {
   getMachine(id: string): Promise<MachineRecord | null>;
   listMachines(query: MachineListQuery): Promise<MachinePage>;
   replaceMachine(id: string, spec: MachineSpec): Promise<Machine>;
+
   /** MachineHasBootProfile while it has one. */
   deleteMachine(id: string): Promise<void>;
 
@@ -61,6 +65,22 @@ export interface Inventory {
   referencedBlobIds(now: Date): Promise<Set<string>>;
   /** Those of `blobIds` that some profile needs at `now`, read fresh: the check before a blob is deleted. */
   blobsInUse(blobIds: readonly string[], now: Date): Promise<Set<string>>;
+}
+
+/**
+ * Machine changes of the fleet lifecycle (PATCH, netboot `once`), owned by the same store
+ * as the machines and their MACs. A separate port so existing stand-ins of Inventory stay
+ * complete.
+ */
+export interface MachineChanges {
+  /**
+   * Replaces the machine with `patch(current)` in one transaction (a JSON merge patch; `patch`
+   * validates and may throw), under the MAC-claim rules of replaceMachine. MachineNotFound,
+   * DuplicateMacAddress.
+   */
+  patchMachine(id: string, patch: (current: MachineSpec) => MachineSpec): Promise<Machine>;
+  /** `once` -> `disabled`, atomically (machine and its MACs); false when the machine is not (or no longer) `once`. */
+  finishOnceBoot(machineId: string): Promise<boolean>;
 }
 
 /** How a finalized upload session changes the machine's profile: like POST /api/v1/profiles, or like PUT .../profile. */

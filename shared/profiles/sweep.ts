@@ -1,6 +1,7 @@
 import type { BlobLedger, Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
+import type { Meters } from '../telemetry/meters';
 
 export interface SweepOptions {
   store: BlobStore;
@@ -15,6 +16,8 @@ export interface SweepOptions {
   /** The sweep's reference time, taken when it starts. */
   now: Date;
   log: Logger;
+  /** Counts deletions (telemetry). */
+  meters?: Meters;
 }
 
 export interface SweepResult {
@@ -51,7 +54,7 @@ const deleteConcurrency = 8;
  *   references: a session's object may be older than the grace period when it is finalized.
  * A delete that fails is logged and left for the next sweep.
  */
-export async function sweepOrphanBlobs({ store, inventory, ledger, graceMs, now, log }: SweepOptions): Promise<SweepResult> {
+export async function sweepOrphanBlobs({ store, inventory, ledger, graceMs, now, log, meters }: SweepOptions): Promise<SweepResult> {
   const cutoff = now.getTime() - graceMs;
   let scanned = 0;
   let young = 0;
@@ -94,6 +97,7 @@ export async function sweepOrphanBlobs({ store, inventory, ledger, graceMs, now,
     });
   }
   kept += failed;
+  meters?.swept(deleted.length);
 
   log.info('blob sweep finished', { scanned, deleted: deleted.length, kept, young, failed, grace_ms: graceMs });
   return { scanned, deleted, kept, young };

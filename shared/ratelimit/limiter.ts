@@ -5,6 +5,7 @@ import { ProblemError } from '../http/problem';
 import type { Logger } from '../logging';
 import { addressKey, digest } from './keys';
 import { mostConstraining, rateLimitExceeded, RefusalCache, setRateLimitHeaders, shardsFor, windowMs, withinTimeout, type LimitState } from './policy';
+import type { Meters } from '../telemetry/meters';
 import type { RateLimitStore, SlotAcquisition, SlotLease } from './store';
 
 export type Scope = 'boot-mac' | 'admin-principal' | 'admin-ip' | 'admin-global';
@@ -60,6 +61,8 @@ export interface RateLimiterDeps {
   /** Milliseconds since the epoch, as the limits see it: windows and lease expiries follow it. */
   clock: () => number;
   leaseTiming: () => LeaseTiming;
+  /** Counts refusals by scope (telemetry). */
+  meters?: Meters;
 }
 
 /**
@@ -106,7 +109,10 @@ export class RateLimiter {
     }
     const state = mostConstraining(states);
     setRateLimitHeaders(res, state);
-    if (state.exceeded) throw rateLimitExceeded(state, nowMs);
+    if (state.exceeded) {
+      this.deps.meters?.rateLimited(known ? (active[counters.indexOf(known)]?.scope ?? 'unknown') : (active[states.findIndex((s) => s.exceeded)]?.scope ?? 'unknown'));
+      throw rateLimitExceeded(state, nowMs);
+    }
   }
 
   /** Admin API: per administrator, per client address (as the trusted front end saw it), and in total. */
@@ -154,7 +160,10 @@ export class RateLimiter {
 
     const state: LimitState = { limit: size, remaining: Math.max(0, size - got.held), reset: Math.ceil(nowMs / 1000) + slotRetrySeconds, exceeded: !got.lease };
     setRateLimitHeaders(res, state);
-    if (!got.lease) throw rateLimitExceeded(state, nowMs);
+    if (!got.lease) {
+      this.deps.meters?.rateLimited('download');
+      throw rateLimitExceeded(state, nowMs);
+    }
     return this.heldSlot(got.lease, leaseMs, renewMs, log);
   }
 

@@ -9,6 +9,7 @@ import type { BlobLedger, Inventory, UploadFile, UploadMode, UploadSessionRecord
 import type { Logger } from '../logging';
 import type { UploadLimits } from '../profiles/multipart';
 import type { BlobStore } from '../storage/blobs';
+import type { Meters } from '../telemetry/meters';
 import { chunkMultiple, type UploadStorage } from './storage';
 
 const kinds: readonly AssetKind[] = ['kernel', 'initrd'];
@@ -68,6 +69,8 @@ export interface UploadServiceDeps {
   /** PROFILE_VERSION_RETENTION_SECONDS, for mode replace. */
   retentionMs: number;
   clock: () => number;
+  /** Counts sessions by outcome (telemetry). */
+  meters?: Meters;
 }
 
 interface Digest {
@@ -130,6 +133,7 @@ export class UploadService {
       };
       await ledger.createUploadSession(session);
       log.info('upload session opened', { upload_id: session.id, machine_id: session.machineId, mode: session.mode, uploads: started.length });
+      this.deps.meters?.uploadSession('created');
       return this.view(session);
     } catch (err) {
       await this.cancelSessions(started, log);
@@ -155,7 +159,10 @@ export class UploadService {
     if (!session) throw new UploadSessionNotFound(id);
     if (session.state === 'finalized' && session.profile) return { profile: session.profile, created: false };
     if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
-    if (clock() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
+    if (clock() >= session.expiresAt.getTime()) {
+      this.deps.meters?.uploadSession('expired');
+      throw new UploadSessionExpired(id, session.expiresAt);
+    }
 
     // 1. Is every byte there? Ask Storage, never the client.
     const sizes = await Promise.all(kinds.map((kind) => storage.stat(session.files[kind].blob_id)));
@@ -187,6 +194,7 @@ export class UploadService {
       results.forEach((r, i) => {
         if (r.status === 'rejected') log.error('could not delete mismatched blob; the sweeper will', { blob_id: session.files[mismatches[i]?.field ?? 'kernel'].blob_id, err: String(r.reason) });
       });
+      this.deps.meters?.uploadSession('mismatch');
       const [first] = mismatches as [(typeof mismatches)[number]];
       throw new ProblemError('checksum-mismatch', `The stored ${first.field} does not match its declared size and SHA-256; the session is cancelled, start a new one`, {
         upload_id: id,
@@ -200,13 +208,17 @@ export class UploadService {
     // 3. One transaction: profile, blob index, session.
     const now = clock();
     const { profile, first } = await ledger.finalizeUpload(id, new Date(now), new Date(now + retentionMs));
-    if (first) log.info('upload session finalized', { upload_id: id, boot_profile_id: profile.id, mode: session.mode });
+    if (first) {
+      log.info('upload session finalized', { upload_id: id, boot_profile_id: profile.id, mode: session.mode });
+      this.deps.meters?.uploadSession('finalized');
+    }
     return { profile, created: first && session.mode === 'create' };
   }
 
   /** DELETE /api/v1/uploads/{id}: the session is cancelled, then its GCS sessions; stored bytes are left to the sweeper. */
   async cancel(id: string, log: Logger): Promise<void> {
     const session = await this.deps.ledger.cancelUploadSession(id);
+    this.deps.meters?.uploadSession('cancelled');
     await this.cancelSessions(kinds.flatMap((kind) => session.files[kind].upload?.url ?? []), log);
   }
 

@@ -110,7 +110,7 @@ export function parseMarker(output: string): { marker: string | null; cmdline: s
   return m ? { marker: m[0].trimEnd(), cmdline: (m[1] ?? '').trim() } : { marker: null, cmdline: null };
 }
 
-async function runQemu(args: string[], timeoutMs: number): Promise<BootResult> {
+async function runQemu(args: string[], timeoutMs: number, until?: RegExp): Promise<BootResult> {
   const accel = await accelArgs();
   const start = Date.now();
   return new Promise((resolve, reject) => {
@@ -123,7 +123,7 @@ async function runQemu(args: string[], timeoutMs: number): Promise<BootResult> {
       raw += d;
       // A panicked kernel never powers off, and -no-reboot cannot end it: stop early, keeping
       // a moment of output (the panic trace, or QEMU's own exit after poweroff).
-      if (!ending && (MARKER_RE.test(raw) || raw.includes('Kernel panic'))) {
+      if (!ending && (MARKER_RE.test(raw) || raw.includes('Kernel panic') || (until && until.test(cleanOutput(raw))))) {
         ending = setTimeout(() => child.kill('SIGKILL'), 3_000);
       }
     };
@@ -150,11 +150,26 @@ function netdevice(mac: string, extra = ''): string[] {
   return ['-device', `virtio-net-pci,netdev=n0,mac=${mac}${extra}`];
 }
 
+/** The chain line's extra query (issue 13): iPXE's architecture and platform, for discovery and the boot record. */
+export const archAndPlatform = '&arch=${buildarch}&platform=${platform}';
+
+/**
+ * Additive options of the boots: `chainQuery` is appended to the chain URL (e.g.
+ * `archAndPlatform`); `until` ends the VM (after a moment) once the output matches;
+ * `disk` (BIOS) attaches a raw image as the first IDE hard disk.
+ */
+export interface BootExtras {
+  chainQuery?: string;
+  until?: RegExp;
+  disk?: string;
+}
+
 /** `memoryMb`: guest memory (default 256 under BIOS, 512 under UEFI); large initrds need more. */
-export function bootBios(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number }): Promise<BootResult> {
-  const chain = `dhcp && chain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}`;
-  const args = ['-m', String(opts.memoryMb ?? 256), '-kernel', IPXE_LKRN, '-append', chain, '-netdev', 'user,id=n0', ...netdevice(opts.mac)];
-  return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+export function bootBios(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number } & BootExtras): Promise<BootResult> {
+  const chain = `dhcp && chain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}${opts.chainQuery ?? ''}`;
+  const disk = opts.disk ? ['-drive', `file=${opts.disk},format=raw,if=ide`] : [];
+  const args = ['-m', String(opts.memoryMb ?? 256), '-kernel', IPXE_LKRN, '-append', chain, '-netdev', 'user,id=n0', ...netdevice(opts.mac), ...disk];
+  return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.until);
 }
 
 /**
@@ -166,12 +181,12 @@ export function bootBiosChain(opts: { url: string; mac: string; timeoutMs?: numb
   return runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
-export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number }): Promise<BootResult> {
+export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: number; memoryMb?: number } & BootExtras): Promise<BootResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-uefi-'));
   try {
     fs.writeFileSync(
       path.join(dir, 'chain.ipxe'),
-      `#!ipxe\ndhcp\nchain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}\n`,
+      `#!ipxe\ndhcp\nchain http://10.0.2.2:${opts.port}/boot.ipxe?mac=\${net0/mac}${opts.chainQuery ?? ''}\n`,
     );
     // OVMF writes its variable store: each run gets its own copy.
     const vars = path.join(dir, 'vars.fd');
@@ -183,8 +198,25 @@ export async function bootUefi(opts: { port: number; mac: string; timeoutMs?: nu
       '-netdev', `user,id=n0,tftp=${dir},bootfile=chain.ipxe`,
       ...netdevice(opts.mac, `,romfile=${EFI_VIRTIO_ROM}`),
     ];
-    return await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    return await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.until);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A raw disk image whose boot sector writes `NETBOOT-LOCAL-DISK-BOOTED` to the first serial
+ * port (COM1, 0x3f8) and halts: proof that the BIOS (or iPXE's sanboot) booted the local disk.
+ */
+export function localDiskImage(dir: string): string {
+  // xor ax,ax; mov ds,ax; mov si,0x7c15; mov dx,0x3f8; l: lodsb; test al,al; jz h; out dx,al; jmp l; h: hlt; jmp h
+  const code = [0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x15, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xf4, 0xeb, 0xfd];
+  const sector = Buffer.alloc(512);
+  Buffer.from(code).copy(sector, 0);
+  Buffer.from('NETBOOT-LOCAL-DISK-BOOTED\r\n\0', 'latin1').copy(sector, code.length);
+  sector[510] = 0x55;
+  sector[511] = 0xaa;
+  const file = path.join(dir, 'local-disk.img');
+  fs.writeFileSync(file, Buffer.concat([sector, Buffer.alloc(1024 * 1024 - 512)]));
+  return file;
 }

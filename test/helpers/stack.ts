@@ -3,6 +3,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import type { Root, RootParts } from '../../shared/root';
 import { mintLocalToken } from '../../emulators/local-issuer';
+import { assertKeepsContract } from '../../shared/api/check';
 
 export interface StackHandle {
   /** Base URL of the local gateway. */
@@ -81,7 +82,7 @@ export async function request<T = Record<string, unknown>>(
   base: string,
   method: string,
   path: string,
-  init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; anonymous?: boolean } = {},
+  init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; anonymous?: boolean; /** Skip the contract check (a test about a response the contract cannot describe). */ unchecked?: boolean } = {},
 ): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...init.headers };
   // Admin calls carry the local admin's token unless the test says otherwise.
@@ -95,6 +96,8 @@ export async function request<T = Record<string, unknown>>(
   }
   const res = await fetch(base + path, { method, headers, body, redirect: 'manual' });
   const text = await res.text();
+  // Every response keeps the OpenAPI contract (shared/api/contract.ts): status, content type, body, headers.
+  if (!init.unchecked) assertKeepsContract({ method, url: path, status: res.status, headers: res.headers, text });
   const isJson = /json/.test(res.headers.get('content-type') ?? '');
   return { status: res.status, headers: res.headers, body: (isJson && text ? JSON.parse(text) : undefined) as T, text };
 }

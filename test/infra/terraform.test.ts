@@ -225,10 +225,11 @@ describe('least privilege', () => {
     expect(String(mod.locals.get('apis'))).toContain('iamcredentials.googleapis.com');
   });
 
-  it('lets admin write (and clean up), the sweeper delete, and boot and health only read', () => {
+  it('lets admin write (and clean up), boot record boots, the sweeper release blobs, and health only read', () => {
     const p = mod.locals.get('runtime_permissions') as Record<string, { firestore_role: string; bucket_roles: Record<string, string> }>;
-    expect(p.admin?.firestore_role).toBe('roles/datastore.user');
-    for (const reader of ['boot', 'health', 'internal']) expect(p[reader]?.firestore_role, reader).toBe('roles/datastore.viewer');
+    // Boot writes boot records, discoveries and the once -> disabled switch; the sweeper deletes blob-index documents.
+    for (const writer of ['admin', 'boot', 'internal']) expect(p[writer]?.firestore_role, writer).toBe('roles/datastore.user');
+    expect(p.health?.firestore_role).toBe('roles/datastore.viewer');
     const roles = mod.locals.get('blob_roles') as Record<string, string[]>;
     expect(roles).toEqual({
       writer: ['storage.objects.create', 'storage.objects.delete', 'storage.objects.get'],
@@ -276,7 +277,7 @@ describe('front door and scheduler', () => {
   it('outputs the gateway URL and the exact iPXE chain line', () => {
     expect(get(mod.outputs.get('gateway_url') as Json, 'value')).toBe('https://${google_api_gateway_gateway.this.default_hostname}');
     expect(get(mod.outputs.get('ipxe_chain') as Json, 'value')).toBe(
-      '${var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}" : null}',
+      '${var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}&arch=$${buildarch}&platform=$${platform}" : null}',
     );
   });
 

@@ -1,0 +1,177 @@
+// Issue 9, upload side: a large initrd through an upload session with the real client (the
+// netboot CLI in a child process: hash locally, POST /api/v1/uploads, PUT 8 MiB chunks to
+// the session URIs, finalize with the server's re-hash), against a plain resumable upload
+// of the same bytes straight to the Storage emulator.
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { Bucket } from '@google-cloud/storage';
+import { uploadResumable } from '../cli/resumable';
+import { CpuMeter, RssSampler, startChild } from './proc';
+
+export interface FileSpec {
+  path: string;
+  size: number;
+}
+
+/** Rewrites the first 64 bytes of each file, so that no run can reuse a blob an earlier run uploaded. */
+export async function freshen(files: readonly FileSpec[]): Promise<void> {
+  for (const f of files) {
+    const fh = await open(f.path, 'r+');
+    try {
+      await fh.write(randomBytes(64), 0, 64, 0);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+function putWhole(uri: string, path: string, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // No Content-Type: the emulator's body-parser cap (130 MB) applies only to requests with one.
+    const req = http.request(uri, { method: 'PUT', agent: false, headers: { 'content-length': String(size) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    createReadStream(path, { highWaterMark: 256 * 1024 }).on('error', reject).pipe(req);
+  });
+}
+
+export interface DirectUpload {
+  /** Session start plus the PUTs, all files in turn. */
+  ms: number;
+  objects: string[];
+}
+
+/**
+ * The yardstick: each file to a new object through a resumable session that
+ * @google-cloud/storage starts (as the service does), then either one streamed PUT of the
+ * whole file (`whole`, what `curl --upload-file` does) or the CLI's own chunk loop
+ * (`chunks`: cli/resumable.ts, 8 MiB PUTs, no hashing, no service).
+ */
+export async function directUpload(bucket: Bucket, files: readonly FileSpec[], how: 'whole' | 'chunks'): Promise<DirectUpload> {
+  const objects: string[] = [];
+  const started = performance.now();
+  for (const f of files) {
+    const name = `bench-direct/${randomBytes(8).toString('hex')}`;
+    const [uri] = await bucket.file(name).createResumableUpload({ metadata: { contentType: 'application/octet-stream' } });
+    if (how === 'whole') {
+      const status = await putWhole(uri, f.path, f.size);
+      if (status !== 200 && status !== 201) throw new Error(`direct PUT of ${f.path}: status ${status}`);
+    } else {
+      await uploadResumable({ uri, path: f.path, total: f.size });
+    }
+    objects.push(name);
+  }
+  const ms = performance.now() - started;
+  for (const name of objects) {
+    const [meta] = await bucket.file(name).getMetadata();
+    const want = files[objects.indexOf(name)]?.size;
+    if (Number(meta.size) !== want) throw new Error(`direct upload of ${name}: ${meta.size} bytes stored, ${want} sent`);
+  }
+  return { ms, objects };
+}
+
+export interface CliRun {
+  exitCode: number;
+  /** spawn -> `ready` (node + tsx + the CLI's modules loaded). */
+  startupMs: number;
+  /** `go` -> `done`: the whole `profile set`. */
+  ms: number;
+  /** Phases from the CLI's own stderr lines, timestamped as they arrived (ms from `go`). */
+  phases: { hashedMs: number; sessionOpenedMs: number; sentMs: number; finalizedMs: number };
+  /** From `netboot: upload stats`. */
+  stats: { files: Record<string, { size: number; sent: number; held: boolean; seconds: number }> } | null;
+  profile: { id?: string; initrd?: { sha256?: string; size?: number } } | null;
+  cliRss: { baseline: number; peak: number; growth: number; hwmReset: boolean };
+  gatewayRss: { baseline: number; peak: number; growth: number; hwmReset: boolean };
+  cpuPercent: Record<string, number>;
+  stderrTail: string[];
+}
+
+function growthOf(r: ReturnType<RssSampler['stop']>) {
+  const peak = Math.max(r.peakSampled, r.peakHwm ?? 0);
+  return { baseline: r.baseline, peak, growth: peak - r.baseline, hwmReset: r.peakHwm !== null };
+}
+
+/**
+ * `netboot profile set MACHINE --kernel K --initrd I --json` in a child process against the
+ * gateway at `url`. The CLI's and the gateway's RSS are sampled (VmRSS every 20 ms plus
+ * VmHWM after a clear_refs reset) from `go` to `done`: hashing, session, chunks, finalize.
+ */
+export async function cliProfileSet(opts: { url: string; token: string; stateDir: string; machineId: string; kernel: string; initrd: string; gatewayPid: number; emulatorsPid: number }): Promise<CliRun> {
+  const env = { ...process.env, NETBOOT_URL: opts.url, NETBOOT_TOKEN: opts.token, XDG_STATE_HOME: opts.stateDir };
+  const spawned = performance.now();
+  const child = await startChild('cli-child.ts', env, 'pipe', [], 60_000, 'pipe');
+  const startupMs = performance.now() - spawned;
+  let go = 0;
+  const lines: { at: number; text: string }[] = [];
+  let stdout = '';
+  let partial = '';
+  child.proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    const at = performance.now() - go;
+    partial += d;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const text of parts) lines.push({ at, text });
+  });
+  child.proc.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const exited = new Promise<void>((ok) => child.proc.once('exit', () => ok()));
+
+  await new Promise((ok) => setTimeout(ok, 300));
+  const cliRss = new RssSampler(child.pid, 20);
+  const gatewayRss = new RssSampler(opts.gatewayPid, 20);
+  const meter = new CpuMeter({ cli: child.pid, gateway: opts.gatewayPid, emulators: opts.emulatorsPid });
+  go = performance.now();
+  const done = new Promise<number>((ok, fail) => {
+    child.proc.on('message', (m: { type?: string; code?: number }) => {
+      if (m.type === 'done') ok(m.code ?? -1);
+    });
+    child.proc.once('exit', (code) => fail(new Error(`CLI child exited (${code}) before it was done`)));
+  });
+  child.proc.send({ type: 'go', argv: ['profile', 'set', opts.machineId, '--kernel', opts.kernel, '--initrd', opts.initrd, '--arg', 'console=ttyS0', '--json'] });
+  const exitCode = await done;
+  const ms = performance.now() - go;
+  const cpuPercent = meter.read();
+  const cli = growthOf(cliRss.stop());
+  const gateway = growthOf(gatewayRss.stop());
+  await child.stop();
+  await exited;
+  if (partial) lines.push({ at: performance.now() - go, text: partial });
+
+  const at = (re: RegExp, last = false) => {
+    const hits = lines.filter((l) => re.test(l.text));
+    return (last ? hits.at(-1) : hits[0])?.at ?? NaN;
+  };
+  const statsLine = lines.find((l) => l.text.startsWith('netboot: upload stats '));
+  let profile: CliRun['profile'] = null;
+  try {
+    profile = JSON.parse(stdout) as CliRun['profile'];
+  } catch {
+    profile = null;
+  }
+  return {
+    exitCode,
+    startupMs,
+    ms,
+    phases: {
+      hashedMs: at(/^initrd: \/.* \d+ bytes sha256 [0-9a-f]{64}$/),
+      sessionOpenedMs: at(/^upload session \S+ opened/),
+      sentMs: at(/^initrd: (sent \d+ bytes|Storage already held|the service already has it)/, true),
+      finalizedMs: statsLine?.at ?? NaN,
+    },
+    stats: statsLine ? (JSON.parse(statsLine.text.slice('netboot: upload stats '.length)) as CliRun['stats']) : null,
+    profile,
+    cliRss: cli,
+    gatewayRss: gateway,
+    cpuPercent,
+    stderrTail: lines.slice(-8).map((l) => l.text),
+  };
+}
+
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}

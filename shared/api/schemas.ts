@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { kernelArgsSchema } from '../domain/kernel-args';
+import { bootProfileSchema } from '../domain/profile';
+import { uploadRequestSchema } from '../uploads/service';
+
+/**
+ * Response (and documentation-only request) schemas of the contract that are not domain
+ * types: upload sessions and the blob sweep. Domain responses (Machine, MachineList,
+ * BootProfile) live next to their types in shared/domain/.
+ */
+
+const uuidV7 = z.string().regex(/^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/);
+const sha256 = z.string().regex(/^[\da-f]{64}$/);
+
+/** POST /api/v1/uploads as documented: the validating schema, with kernel_args (checked apart, 422) spelled out. */
+export const uploadRequestBodySchema = uploadRequestSchema.extend({ kernel_args: kernelArgsSchema.optional() });
+
+const uploadFileSchema = z.strictObject({
+  blob_id: uuidV7,
+  size: z.number().int().min(1),
+  sha256,
+  upload: z
+    .strictObject({
+      url: z.string().meta({ description: 'A GCS resumable upload session URI: a bearer credential for one object' }),
+      method: z.literal('PUT'),
+      chunk_multiple: z.number().int().min(1).meta({ description: 'Every chunk but the last must be a multiple of this many bytes' }),
+    })
+    .nullable()
+    .meta({ description: 'null: the service already holds these bytes (nothing to send)' }),
+});
+
+/** An upload session as the API answers it (shared/uploads/service.ts's UploadSessionView). */
+export const uploadSessionSchema = z.strictObject({
+  id: uuidV7,
+  machine_id: uuidV7,
+  mode: z.enum(['create', 'replace']),
+  state: z.enum(['open', 'finalized', 'expired', 'cancelled']),
+  kernel_args: z.array(z.string()),
+  created_at: z.string().meta({ format: 'date-time' }),
+  expires_at: z.string().meta({ format: 'date-time' }),
+  files: z.strictObject({ kernel: uploadFileSchema, initrd: uploadFileSchema }),
+  profile: bootProfileSchema.optional().meta({ description: 'The committed profile, once finalized' }),
+});
+
+/** POST /internal/blobs/sweep (shared/profiles/sweep.ts's SweepResult). */
+export const sweepResultSchema = z.strictObject({
+  scanned: z.number().int().min(0),
+  deleted: z.array(uuidV7),
+  kept: z.number().int().min(0),
+  young: z.number().int().min(0),
+});

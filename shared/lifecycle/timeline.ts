@@ -1,0 +1,121 @@
+import { Timestamp, type Firestore } from '@google-cloud/firestore';
+import { BootNotFound } from '../domain/errors';
+import type { NetbootMode } from '../domain/machine';
+import { secretHash, secretMatches, type BootToken } from './tokens';
+
+/** Boots kept per machine in the answer of GET /api/v1/machines/{id}/boots (older ones expire by TTL). */
+export const bootsListed = 10;
+
+export const bootPhases = ['script', 'kernel', 'initrd', 'booting', 'installed'] as const;
+export type BootPhase = (typeof bootPhases)[number];
+
+/** What one phase recorded; `at` and `client_address` always, the rest per phase. */
+export interface PhaseRecord {
+  at: Date;
+  client_address: string;
+  [detail: string]: unknown;
+}
+
+export interface BootRecord {
+  id: string;
+  machine_id: string;
+  mac: string;
+  /** `profile`: the profile's script was served; `local`: netboot disabled, the local-boot script. */
+  action: 'profile' | 'local';
+  profile_id: string | null;
+  /** The machine's mode when the script was served (`once` makes the booting report disable it). */
+  netboot: NetbootMode;
+  phases: Partial<Record<BootPhase, PhaseRecord>>;
+}
+
+/**
+ * Boot records: `machines/{machine id}/boots/{boot id}` (UUIDv7: newest last by name), one
+ * document per served script, its phases as members. Cost: the script's blind create (1
+ * write); each asset phase a blind update (1 write; a missing record fails it, nothing is
+ * created); a report or callback 1 read (the secret's hash) + 1 write. Records expire
+ * `ttlMs` after the script (TTL policy on `expire_at`, terraform/firestore.tf).
+ */
+export class BootTimeline {
+  constructor(
+    private readonly db: Firestore,
+    private readonly ttlMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  private ref(machineId: string, bootId: string) {
+    return this.db.collection('machines').doc(machineId).collection('boots').doc(bootId);
+  }
+
+  /** The record of a served script (blind create). */
+  async start(token: BootToken, record: Omit<BootRecord, 'id' | 'machine_id' | 'phases'>, script: PhaseRecord): Promise<void> {
+    const now = this.clock();
+    await this.ref(token.machineId, token.bootId).create({
+      id: token.bootId,
+      machine_id: token.machineId,
+      ...record,
+      token_sha256: secretHash(token.secret),
+      phases: { script: toStored(script) },
+      created_at: Timestamp.fromMillis(now),
+      expire_at: Timestamp.fromMillis(now + this.ttlMs),
+    });
+  }
+
+  /** A phase of a known boot, without reading it (an asset download). NOT_FOUND when the record does not exist. */
+  async record(ref: Pick<BootToken, 'machineId' | 'bootId'>, phase: BootPhase, data: PhaseRecord): Promise<void> {
+    await this.ref(ref.machineId, ref.bootId).update({ [`phases.${phase}`]: toStored(data) });
+  }
+
+  /** The boot the token names, when its secret matches (1 read); BootNotFound otherwise. */
+  async verify(token: BootToken): Promise<BootRecord> {
+    const snap = await this.ref(token.machineId, token.bootId).get();
+    const data = snap.data();
+    if (!data || typeof data.token_sha256 !== 'string' || !secretMatches(token.secret, data.token_sha256)) throw new BootNotFound();
+    if (data.expire_at instanceof Timestamp && data.expire_at.toMillis() <= this.clock()) throw new BootNotFound();
+    return toRecord(data);
+  }
+
+  /** The machine's newest boots, newest first, each with its phases in boot order. */
+  async list(machineId: string, limit = bootsListed): Promise<BootRecord[]> {
+    const now = Timestamp.fromMillis(this.clock());
+    const snap = await this.db.collection('machines').doc(machineId).collection('boots').orderBy('id', 'desc').limit(limit).get();
+    return snap.docs.map((d) => d.data()).filter((d) => !(d.expire_at instanceof Timestamp) || d.expire_at > now).map(toRecord);
+  }
+}
+
+function toStored(phase: PhaseRecord): Record<string, unknown> {
+  return { ...phase, at: Timestamp.fromDate(phase.at) };
+}
+
+function toRecord(data: Record<string, unknown>): BootRecord {
+  const stored = (data.phases ?? {}) as Record<string, Record<string, unknown>>;
+  const phases: Partial<Record<BootPhase, PhaseRecord>> = {};
+  for (const name of bootPhases) {
+    const p = stored[name];
+    if (p) phases[name] = { ...p, at: p.at instanceof Timestamp ? p.at.toDate() : new Date(0), client_address: String(p.client_address ?? '') };
+  }
+  return {
+    id: String(data.id),
+    machine_id: String(data.machine_id),
+    mac: String(data.mac),
+    action: data.action === 'local' ? 'local' : 'profile',
+    profile_id: (data.profile_id as string | null | undefined) ?? null,
+    netboot: (data.netboot as NetbootMode | undefined) ?? 'enabled',
+    phases,
+  };
+}
+
+/** The API's form: phases as an ordered list. */
+export function bootView(record: BootRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    mac: record.mac,
+    action: record.action,
+    profile_id: record.profile_id,
+    netboot: record.netboot,
+    started_at: record.phases.script?.at.toISOString() ?? null,
+    phases: bootPhases.flatMap((name) => {
+      const p = record.phases[name];
+      return p ? [{ phase: name, ...p, at: p.at.toISOString() }] : [];
+    }),
+  };
+}
