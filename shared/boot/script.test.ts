@@ -13,7 +13,7 @@ const render = (args: string[]) => renderIpxeScript({ machineId: 'm', mac: '52:5
 
 describe('renderIpxeScript checks the kernel line again, whatever was stored', () => {
   it('writes safe arguments as they are', () => {
-    expect(render(['ds=nocloud;s=http://10.0.0.1/seed/', 'quiet'])).toContain('initrd=initrd ds=nocloud;s=http://10.0.0.1/seed/ quiet\n');
+    expect(render(['ds=nocloud;s=http://10.0.0.1/seed/', 'quiet'])).toContain('initrd=initrd ds=nocloud;s=http://10.0.0.1/seed/ quiet && goto kernel_ok ');
   });
 
   it.each([[[';', 'chain', 'http://evil/x']], [['a', '||', 'shell']], [['${net0/ip}']], [['a\nshell']], [['#']]])('refuses stored %j: no script at all', (args) => {
@@ -32,9 +32,10 @@ describe('renderIpxeScript lists a large initrd as parts in proxy mode', () => {
 
   it('names every part on the kernel line, first, in order', () => {
     const script = withParts(['--', 'quiet'], 8 * MiB + 1, 8 * MiB);
-    expect(script).toContain('initrd=initrd initrd=initrd1 -- quiet\n');
-    expect(script).toContain('initrd --name initrd /asset/01a225fe-4a33-7b92-8660-b252b6360bdc/initrd?v=01a225fe-44ba-7b92-b289-5d55b15a3256&part=0\n');
-    expect(script).toContain('initrd --name initrd1 /asset/01a225fe-4a33-7b92-8660-b252b6360bdc/initrd?v=01a225fe-44ba-7b92-b289-5d55b15a3256&part=1\nboot\n');
+    expect(script).toContain('initrd=initrd initrd=initrd1 -- quiet && goto kernel_ok ');
+    expect(script).toContain('initrd --name initrd /asset/01a225fe-4a33-7b92-8660-b252b6360bdc/initrd?v=01a225fe-44ba-7b92-b289-5d55b15a3256&part=0 && goto initrd0_ok ');
+    expect(script).toContain('initrd --name initrd1 /asset/01a225fe-4a33-7b92-8660-b252b6360bdc/initrd?v=01a225fe-44ba-7b92-b289-5d55b15a3256&part=1 && goto initrd1_ok ');
+    expect(script).toContain('\nboot || goto boot_failed\n');
   });
 
   it('counts the part names in the 2048-character kernel line', () => {

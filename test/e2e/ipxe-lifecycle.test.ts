@@ -86,7 +86,8 @@ describe.skipIf(!prepared.ok)('real iPXE clients through the fleet lifecycle', (
     ]);
     process.stdout.write(`  once, second boot (local): BIOS ${seconds(biosLocal)}, UEFI ${seconds(uefiLocal)}\n`);
     expect(biosLocal.output, biosLocal.output.slice(-3000)).toContain('network boot is disabled for this machine');
-    expect(biosLocal.output).toMatch(/Booting from SAN device 0x80[\s\S]*NETBOOT-LOCAL-DISK-BOOTED/);
+    // The boot sector's marker can land in the middle of iPXE's line on the serial console.
+    expect(biosLocal.output).toMatch(/Booting from SAN device 0x8[\s\S]*NETBOOT-LOCAL-DISK-BOOTED/);
     expect(biosLocal.marker).toBeNull();
     expect(uefiLocal.output, uefiLocal.output.slice(-3000)).toContain('leaving iPXE: the UEFI boot manager tries its next boot entry');
     // OVMF: the iPXE entry returned (BdsDxe reports it), and the boot manager starts its next entry.
