@@ -126,7 +126,8 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
     limiter,
     admins: new AdminAuthenticator(config),
     bootNetwork,
-    bootScripts: new BootScripts(inventory, clock, { timeline, discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
+    // Proxy mode lists large initrds as parts (shared/boot/parts.ts); redirect mode never does.
+    bootScripts: new BootScripts(inventory, clock, { timeline, discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined),
     timeline,
     discoveries,
     machineChanges: firestoreInventory,
@@ -138,7 +139,7 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS,
       clock,
     }),
-    assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, clock, meters, timeline, clientAddress: (req) => bootNetwork.clientAddress(req) }),
+    assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, sizing: { partBytes: config.ASSET_PART_BYTES, maxResponseBytes: config.RESPONSE_MAX_BYTES }, clock, meters, timeline, clientAddress: (req) => bootNetwork.clientAddress(req) }),
     profiles: new ProfileService({
       inventory,
       ledger,

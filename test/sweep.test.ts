@@ -193,7 +193,6 @@ describe('sweepOrphanBlobs', () => {
       createProfile: unused,
       replaceProfile: unused,
       deleteProfile: unused,
-      blobsInUse: unused,
       referencedBlobIds: async () => new Set(ids()),
     };
   }

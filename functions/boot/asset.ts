@@ -29,11 +29,11 @@ function partOf(raw: unknown, version: string | undefined): number | undefined {
 
 /** The handler behind `/asset/{boot_profile_id}/kernel` and `/initrd`. */
 export function assetHandler(kind: AssetKind): (root: Root) => Handler {
-  return ({ bootNetwork, assets, config }) =>
+  return ({ bootNetwork, assets }) =>
     async ({ req, res, params, log }) => {
       bootNetwork.assertAllowed(req);
       const version = versionOf(req.query.v);
       const asset = { kind, profileId: uuidV7Param(params, 'boot_profile_id'), version, part: partOf(req.query.part, version) };
-      await assets.serve(req, res, asset, log, { partBytes: config.ASSET_PART_BYTES, maxResponseBytes: config.RESPONSE_MAX_BYTES });
+      await assets.serve(req, res, asset, log);
     };
 }

@@ -4,7 +4,7 @@ import { asProblem, ProblemError } from '../../shared/http/problem';
 import { noStore } from '../../shared/http/respond';
 import { clientParams } from '../../shared/lifecycle/client-params';
 
-export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, config, telemetry }) => async ({ req, res, log }) => {
+export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, telemetry }) => async ({ req, res, log }) => {
   telemetry.meters.bootScriptAnswered(res);
   bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
@@ -12,8 +12,7 @@ export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScrip
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.
-  // Proxy mode lists large initrds as parts (shared/boot/parts.ts); redirect mode never does.
-  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.lookup(mac, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined)]);
+  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.lookup(mac)]);
   if (limit.status === 'rejected') throw limit.reason;
   if (lookup.status === 'rejected') throw asProblem(lookup.reason) ?? scriptFailed(lookup.reason);
   // Written only now that the rate limit passed: the boot record, or an unknown MAC's discovery.

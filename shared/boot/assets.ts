@@ -11,7 +11,7 @@ import type { Logger } from '../logging';
 import type { RateLimiter } from '../ratelimit';
 import type { BlobRange, BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
-import { defaultAssetSizing, partCount, partWindow, windowEtag, type AssetSizing, type ByteWindow } from './parts';
+import { partCount, partWindow, windowEtag, type AssetSizing, type ByteWindow } from './parts';
 import type { SignedUrlCache } from './signed-urls';
 import type { BootTimeline } from '../lifecycle/timeline';
 import { parseBootRef } from '../lifecycle/tokens';
@@ -48,6 +48,8 @@ export interface AssetServiceDeps {
   limiter: RateLimiter;
   signedUrls: SignedUrlCache;
   delivery: 'redirect' | 'proxy';
+  /** The part size and the platform's response cap (ASSET_PART_BYTES, RESPONSE_MAX_BYTES). */
+  sizing: AssetSizing;
   clock: () => number;
   /** Counts bytes sent and redirects (telemetry). */
   meters?: Meters;
@@ -62,15 +64,14 @@ export class AssetService {
   constructor(private readonly deps: AssetServiceDeps) {}
 
   /**
-   * `sizing`: the part size and the platform's response cap (from the configuration). A
-   * part is always streamed, whatever the mode: it is at most one part long. A whole blob
+   * A part is always streamed, whatever the mode: it is at most one part long. A whole blob
    * over the response cap cannot go through the function, so proxy mode redirects to
    * Storage for it (in practice a kernel over 32 MB: initrds are listed in parts).
    */
-  async serve(req: Request, res: Response, asset: AssetRequest, log: Logger, sizing: AssetSizing = defaultAssetSizing): Promise<void> {
+  async serve(req: Request, res: Response, asset: AssetRequest, log: Logger): Promise<void> {
     const blob = await this.find(asset);
     const started = this.deps.clock();
-    await this.deliver(req, res, asset, blob, log, sizing);
+    await this.deliver(req, res, asset, blob, log);
     await this.recordPhase(req, res, asset, started, log);
   }
 
@@ -95,17 +96,18 @@ export class AssetService {
     }
   }
 
-  private async deliver(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger, sizing: AssetSizing): Promise<void> {
+  private async deliver(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger): Promise<void> {
     if (asset.part !== undefined) {
-      await this.stream(req, res, asset, blob, log, this.partOf(asset, blob, sizing), sizing);
+      await this.stream(req, res, asset, blob, log, this.partOf(asset, blob));
     } else if (this.deps.delivery === 'redirect') {
       await this.redirect(res, asset, blob);
     } else {
-      await this.stream(req, res, asset, blob, log, undefined, sizing);
+      await this.stream(req, res, asset, blob, log, undefined);
     }
   }
 
-  private partOf({ kind, part }: AssetRequest, blob: BlobRef, sizing: AssetSizing): ByteWindow {
+  private partOf({ kind, part }: AssetRequest, blob: BlobRef): ByteWindow {
+    const { sizing } = this.deps;
     const window = partWindow(blob.size, sizing.partBytes, part ?? -1);
     if (!window) {
       const count = partCount(blob.size, sizing.partBytes);
@@ -142,7 +144,8 @@ export class AssetService {
    * Streams the blob through the function: Content-Length always (iPXE stalls
    * without it), ETag from the stored SHA-256, conditional GET, one byte range, HEAD.
    */
-  private async stream(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger, part: ByteWindow | undefined, sizing: AssetSizing): Promise<void> {
+  private async stream(req: Request, res: Response, asset: AssetRequest, blob: BlobRef, log: Logger, part: ByteWindow | undefined): Promise<void> {
+    const { sizing } = this.deps;
     const { kind, profileId, version } = asset;
     // What this URL names: the whole blob, or one part of it (then Range, ETag and
     // Content-Length are the part's own, as if it were a file of its own).

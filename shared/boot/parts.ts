@@ -15,8 +15,6 @@ export interface AssetSizing {
   maxResponseBytes: number;
 }
 
-/** The configuration defaults (shared/config.ts), for callers that pass nothing. */
-export const defaultAssetSizing: AssetSizing = { partBytes: 8 * 1024 * 1024, maxResponseBytes: 32_000_000 };
 
 export interface ByteWindow {
   start: number;

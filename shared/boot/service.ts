@@ -47,6 +47,8 @@ export class BootScripts {
     private readonly inventory: Inventory,
     private readonly clock: () => number,
     private readonly lifecycle?: BootLifecycle,
+    /** Proxy mode: initrds larger than this are listed as parts (ASSET_PART_BYTES); undefined in redirect mode. */
+    private readonly partBytes?: number,
   ) {}
 
   /** Unlimited when there is no lifecycle (stand-alone uses of the class). */
@@ -55,29 +57,17 @@ export class BootScripts {
   }
 
   /**
-   * The iPXE script for the machine that owns `mac` (canonical form); MachineNotConfigured
-   * otherwise. `partBytes` (proxy mode): list initrds larger than it as parts. No boot record.
-   */
-  async scriptFor(mac: string, partBytes?: number): Promise<string> {
-    const target = await this.inventory.findBootTarget(mac);
-    if (!target?.bootProfileId) throw new MachineNotConfigured(mac);
-    const record = await this.inventory.getProfile(target.bootProfileId);
-    if (!record) throw new MachineNotConfigured(mac);
-    return renderIpxeScript({ machineId: target.machineId, mac, profile: record.profile, generatedAt: new Date(this.clock()), partBytes });
-  }
-
-  /**
    * The reads of `/boot.ipxe` (the MAC's document; the profile unless netboot is disabled),
    * each within the lifecycle's deadline (503 past it). Nothing is written until `script()`.
    */
-  async lookup(mac: string, partBytes?: number): Promise<PendingBoot> {
+  async lookup(mac: string): Promise<PendingBoot> {
     const target = await this.deadline(this.inventory.findBootTarget(mac), 'the inventory');
     if (!target) return { script: (client, log) => this.unknown(mac, client, log) };
     if (target.netboot === 'disabled') return { script: (client, log) => this.local(mac, target, client, log) };
     if (!target.bootProfileId) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
     const record = await this.deadline(this.inventory.getProfile(target.bootProfileId), 'the inventory');
     if (!record) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
-    return { script: (client, log) => this.profile(mac, target, record.profile, partBytes, client, log) };
+    return { script: (client, log) => this.profile(mac, target, record.profile, client, log) };
   }
 
   private async unknown(mac: string, client: BootClient, log: Logger): Promise<never> {
@@ -91,7 +81,7 @@ export class BootScripts {
     return renderLocalBootScript({ machineId: target.machineId, mac, generatedAt });
   }
 
-  private async profile(mac: string, target: BootTarget, profile: BootProfile, partBytes: number | undefined, client: BootClient, log: Logger): Promise<string> {
+  private async profile(mac: string, target: BootTarget, profile: BootProfile, client: BootClient, log: Logger): Promise<string> {
     const generatedAt = new Date(this.clock());
     const token = await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
     return renderIpxeScript({
@@ -99,7 +89,7 @@ export class BootScripts {
       mac,
       profile,
       generatedAt,
-      partBytes,
+      partBytes: this.partBytes,
       bootToken: token && formatBootToken(token),
       bootRef: token && formatBootRef(token),
     });

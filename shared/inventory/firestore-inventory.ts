@@ -377,16 +377,6 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     return ids;
   }
 
-  async blobsInUse(blobIds: readonly string[], now: Date): Promise<Set<string>> {
-    const wanted = new Set(blobIds);
-    const inUse = new Set<string>();
-    for (let i = 0; i < blobIds.length; i += maxDisjunction) {
-      const snap = await this.db.collection(collections.profiles).where('blob_ids', 'array-contains-any', blobIds.slice(i, i + maxDisjunction)).get();
-      for (const doc of snap.docs) for (const id of blobIdsInUse(toRecord(doc.data()), now)) if (wanted.has(id)) inUse.add(id);
-    }
-    return inUse;
-  }
-
   // --- the blob index and upload sessions (BlobLedger) ---
 
   async findBlob(sha256: string, size: number): Promise<IndexedBlob | null> {

@@ -63,8 +63,6 @@ export interface Inventory {
 
   /** Every blob id some profile needs at `now` (the sweeper's view). */
   referencedBlobIds(now: Date): Promise<Set<string>>;
-  /** Those of `blobIds` that some profile needs at `now`, read fresh: the check before a blob is deleted. */
-  blobsInUse(blobIds: readonly string[], now: Date): Promise<Set<string>>;
 }
 
 /**

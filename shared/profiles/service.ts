@@ -13,9 +13,9 @@ export interface ProfileServiceDeps {
   /**
    * The blob index: releases go through it (a transaction that re-checks the references
    * and removes the blob's index entry, so a concurrent reuse by an upload session either
-   * commits first and keeps the blob, or finds it gone). Without it, a fresh read decides.
+   * commits first and keeps the blob, or finds it gone).
    */
-  ledger?: BlobLedger;
+  ledger: BlobLedger;
   blobs: BlobStore;
   limits: UploadLimits;
   /** How long a replaced version stays downloadable (PROFILE_VERSION_RETENTION_SECONDS). */
@@ -101,17 +101,11 @@ export class ProfileService {
    * fails, nothing is deleted; the sweeper decides later.
    */
   private async releaseBlobs(ids: readonly string[], log: Logger): Promise<void> {
-    const { ledger, inventory, clock } = this.deps;
+    const { ledger, clock } = this.deps;
     let unreferenced: string[];
     try {
-      const now = new Date(clock());
-      if (ledger) {
-        const released = await ledger.releaseBlobs(ids, now);
-        unreferenced = ids.filter((id) => released.has(id));
-      } else {
-        const inUse = await inventory.blobsInUse(ids, now);
-        unreferenced = ids.filter((id) => !inUse.has(id));
-      }
+      const released = await ledger.releaseBlobs(ids, new Date(clock()));
+      unreferenced = ids.filter((id) => released.has(id));
     } catch (err) {
       log.warn('could not check whether blobs are still referenced; the sweeper will', { blob_ids: ids, err: String(err) });
       return;
