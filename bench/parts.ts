@@ -11,7 +11,8 @@ export function initrdUrls(script: string, base: string): string[] {
   return script
     .split('\n')
     .filter((l) => l.startsWith('initrd '))
-    .map((l) => new URL(l.split(' ').at(-1) ?? '', base).toString());
+    // `initrd --name NAME URL && goto ...` (the script retries each download): the URL is the fourth token.
+    .map((l) => new URL(l.split(' ')[3] ?? '', base).toString());
 }
 
 export interface PartsTiming {

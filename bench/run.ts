@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
@@ -158,12 +160,17 @@ async function main(): Promise<void> {
     await echo.stop();
 
     // One MAC per request slot: each run has MACs of its own, at most REQUESTS_PER_MAC requests each.
-    const fleetSize = 2 * macsFor(LOAD) + macsFor(SINGLE);
+    const fleetSize = 3 * macsFor(LOAD) + macsFor(SINGLE);
     progress(`boot fleet: ${fleetSize} machines with profiles (repository layer)`);
     const fleetStart = performance.now();
     const fleet = await createBootFleet(clients, fleetSize, { kernel: profile.kernel, initrd: profile.initrd });
     const fleetMs = performance.now() - fleetStart;
-    const macSets = { warn: fleet.slice(0, macsFor(LOAD)), info: fleet.slice(macsFor(LOAD), 2 * macsFor(LOAD)), single: fleet.slice(2 * macsFor(LOAD)) };
+    const macSets = {
+      warn: fleet.slice(0, macsFor(LOAD)),
+      info: fleet.slice(macsFor(LOAD), 2 * macsFor(LOAD)),
+      otel: fleet.slice(2 * macsFor(LOAD), 3 * macsFor(LOAD)),
+      single: fleet.slice(3 * macsFor(LOAD)),
+    };
     const bootUrls = (base: string, macs: readonly string[]) => macs.map((mac) => `${base}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
 
     progress('boot.ipxe, LOG_LEVEL=warn');
@@ -182,6 +189,22 @@ async function main(): Promise<void> {
     await infoServer.stop();
     const logBytes = statSync(logPath).size;
     const logLines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).length;
+
+    // --- telemetry on: traces and metrics exported over OTLP/HTTP (protobuf) to a sink ---
+    progress('gateway: telemetry on (OTLP/HTTP to a local sink); boot.ipxe');
+    const exported = { traces: 0, metrics: 0 };
+    const sink = createServer((req, res) => {
+      if (req.url === '/v1/traces') exported.traces++;
+      if (req.url === '/v1/metrics') exported.metrics++;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+    });
+    await new Promise<void>((resolveListen) => sink.listen(0, '127.0.0.1', resolveListen));
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    const otelServer = await startServer({ OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '500', OTEL_METRIC_EXPORT_INTERVAL: '5000' });
+    const bootOtel = await runLoad({ urls: bootUrls(otelServer.url, macSets.otel), ...LOAD, expectStatus: 200, watch: { server: otelServer.pid, emulators: emulators.pid } });
+    await otelServer.stop();
+    await new Promise<void>((resolveClose) => sink.close(() => resolveClose()));
 
     // --- the same with the per-MAC limiter off: what counting each request costs ---
     progress('gateway: RATE_LIMIT_BOOT_PER_MAC=0 (limiter off); boot.ipxe');
@@ -295,6 +318,14 @@ async function main(): Promise<void> {
         { name: 'LOG_LEVEL=warn, 1 client', value: `p50 ${ms(bootSingle.p50Ms)}, p99 ${ms(bootSingle.p99Ms)}, ${bootSingle.throughputRps.toFixed(0)} req/s; ${cpuText(bootSingle.cpuPercent)}; gateway ${ms(cpuPerRequest(bootSingle))} CPU per request` },
         ...loadRows('LOG_LEVEL=info', bootInfo, true),
         ...loadRows('LOG_LEVEL=warn, per-MAC limiter off', bootNoLimit, false),
+        ...loadRows('LOG_LEVEL=warn, telemetry on (OTLP/HTTP protobuf)', bootOtel, false),
+        {
+          name: 'telemetry on / off: gateway CPU per boot script',
+          value: `${ms(cpuPerRequest(bootOtel))} / ${ms(cpuPerRequest(bootWarn))} = ${(cpuPerRequest(bootOtel) / cpuPerRequest(bootWarn)).toFixed(2)}`,
+          target: '<= 1.10',
+          met: cpuPerRequest(bootOtel) / cpuPerRequest(bootWarn) <= 1.1,
+        },
+        { name: 'telemetry on: OTLP exports the sink received', value: `${exported.traces} trace batches, ${exported.metrics} metric batches` },
         { name: 'fixture: boot fleet (machines + profiles)', value: `${fleet.length} in ${(fleetMs / 1000).toFixed(1)} s` },
         { name: 'LOG_LEVEL=info access log', value: `${logLines} lines, ${(logBytes / Math.max(1, logLines)).toFixed(0)} bytes/line` },
       ]),
@@ -368,6 +399,7 @@ async function main(): Promise<void> {
       calibration: { description: 'bare node:http server child, same client and concurrency', ...ceiling },
       bootScriptSingleClient: bootSingle,
       bootScriptLimiterOff: bootNoLimit,
+      bootScriptTelemetryOn: bootOtel,
       bootScript: { macsPerRun: macSets.warn.length, requestsPerMac: REQUESTS_PER_MAC, fleetCreateMs: fleetMs, concurrency: LOAD.concurrency, warmupRequests: LOAD.warmupRequests, maxRequests: LOAD.maxRequests, maxMs: LOAD.maxMs, logLevelWarn: bootWarn, logLevelInfo: { ...bootInfo, accessLogLines: logLines, accessLogBytes: logBytes } },
       partsDelivery: {
         bytes: STREAM_BYTES,
