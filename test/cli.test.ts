@@ -107,6 +107,34 @@ describe('netboot machine', () => {
     expect((await request(stack.url, 'GET', `/api/v1/machines/${id}`)).status).toBe(404);
   }, 60_000);
 
+  it('netboot mode, boots and discoveries (the fleet-lifecycle commands)', async () => {
+    const mac = aMac();
+    const add = await netboot(['machine', 'add', '--mac', mac, '--json']);
+    expect(add.code, add.stderr).toBe(0);
+    const { id } = JSON.parse(add.stdout) as { id: string };
+
+    const once = await netboot(['machine', 'netboot', id, 'once', '--json']);
+    expect(once.code, once.stderr).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({ id, netboot: 'once', nics: [{ mac }] });
+    expect((await request(stack.url, 'GET', `/api/v1/machines/${id}`)).body).toMatchObject({ netboot: 'once' });
+    const bad = await netboot(['machine', 'netboot', id, 'sometimes']);
+    expect(bad.code).not.toBe(0);
+
+    // A boot script for the machine (no profile: 404, but it counts as a request) and one for an unknown MAC.
+    const unknown = aMac();
+    await request(stack.url, 'GET', `/boot.ipxe?mac=${unknown}&arch=x86_64&platform=efi`);
+    const disc = await netboot(['discoveries', '--mac', unknown, '--json']);
+    expect(disc.code, disc.stderr).toBe(0);
+    expect((JSON.parse(disc.stdout) as { discoveries: unknown[] }).discoveries).toEqual([expect.objectContaining({ mac: unknown, arch: 'x86_64', platform: 'efi', requests: 1 })]);
+    const discPlain = await netboot(['discoveries', '--mac', unknown]);
+    expect(discPlain.code, discPlain.stderr).toBe(0);
+    expect(discPlain.stdout).toContain(unknown);
+
+    const boots = await netboot(['machine', 'boots', id, '--json']);
+    expect(boots.code, boots.stderr).toBe(0);
+    expect(JSON.parse(boots.stdout)).toMatchObject({ boots: [] });
+  }, 60_000);
+
   it("exits 1 with the problem's title and detail on stderr, 2 on usage errors, 3 when the service is unreachable", async () => {
     const mac = aMac();
     expect((await netboot(['machine', 'add', '--mac', mac])).code).toBe(0);
