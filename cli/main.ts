@@ -1,4 +1,5 @@
 // netboot: the admin CLI of the network-boot control plane (see README, "netboot").
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiProblemError, NetworkError } from './api';
@@ -227,10 +228,12 @@ export function buildProgram(): Command {
     .argument('<machine_id>', 'machine id')
     .requiredOption('--kernel <file>', 'kernel image')
     .requiredOption('--initrd <file>', 'initial ramdisk')
-    .option('--arg <arg>', 'a kernel argument (repeatable, in order)', collect)
+    .option('--arg <arg>', 'a kernel argument (repeatable, in order; {{machine_id}} {{mac}} {{hostname}} {{base_url}} {{arch}} {{platform}} are rendered per boot)', collect)
+    .option('--user-data <file>', 'cloud-init user-data (#cloud-config YAML, a #! script or a MIME archive; at most 64 KiB), served at /metadata/MAC/user-data')
     .addOption(new Option('--chunk-size <bytes>', 'upload chunk size (multiple of 262144)').env('NETBOOT_CHUNK_SIZE').hideHelp())
-    .action(async (machineId: string, o: { kernel: string; initrd: string; arg?: string[]; chunkSize?: string }, cmd: Command) => {
+    .action(async (machineId: string, o: { kernel: string; initrd: string; arg?: string[]; userData?: string; chunkSize?: string }, cmd: Command) => {
       const api = client(cmd);
+      const userData = o.userData === undefined ? undefined : readUserData(o.userData);
       let chunkSize: number | undefined;
       if (o.chunkSize !== undefined) {
         chunkSize = Number(o.chunkSize);
@@ -239,7 +242,7 @@ export function buildProgram(): Command {
       const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
       stopOnExit = () => progress.stop();
       try {
-        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, kernelArgs: o.arg ?? [], chunkSize, progress });
+        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, kernelArgs: o.arg ?? [], userData, chunkSize, progress });
         progress.stop();
         err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
         if (globals(cmd).json) printJson(r.profile);
@@ -362,4 +365,19 @@ if (require.main === module) {
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });
+}
+
+/** --user-data FILE: its text (UTF-8, as the service requires); the service validates the rest. */
+function readUserData(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read user-data ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`--user-data ${file} is not UTF-8 text`);
+  }
 }

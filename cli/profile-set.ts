@@ -1,5 +1,6 @@
 // `netboot profile set`: hash locally, open (or resume) an upload session, send what the
 // service lacks straight to Storage, finalize.
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ApiClient, ApiProblemError, type SessionFile, type UploadSession } from './api';
 import { hashFile, type FileDigest } from './hash';
@@ -12,6 +13,8 @@ export interface ProfileSetOptions {
   kernel: string;
   initrd: string;
   kernelArgs: string[];
+  /** cloud-init user-data (the text of --user-data FILE), sent as the session's `user_data`. */
+  userData?: string;
   chunkSize?: number;
   progress: ProgressReporter;
   state?: StateStore;
@@ -52,7 +55,7 @@ export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promi
     });
     opts.progress.log(`${name}: ${paths[name]} ${digests[name].size} bytes sha256 ${digests[name].sha256}`);
   }
-  const key = stateKey({ url: api.base, machineId: opts.machineId, kernelSha256: digests.kernel.sha256, initrdSha256: digests.initrd.sha256, kernelArgs: opts.kernelArgs });
+  const key = stateKey({ url: api.base, machineId: opts.machineId, kernelSha256: digests.kernel.sha256, initrdSha256: digests.initrd.sha256, kernelArgs: opts.kernelArgs, userDataSha256: opts.userData === undefined ? undefined : createHash('sha256').update(opts.userData).digest('hex') });
 
   const stats = {} as Record<FileName, FileStats>;
   let resumed = false;
@@ -125,7 +128,7 @@ function isSessionGone(err: unknown): boolean {
 async function openSession(api: ApiClient, store: StateStore, key: string, opts: ProfileSetOptions, digests: Record<FileName, FileDigest>): Promise<UploadSession> {
   const mode = await decideMode(api, opts.machineId);
   const res = await api.request<UploadSession>('POST', '/api/v1/uploads', {
-    json: { machine_id: opts.machineId, mode, kernel_args: opts.kernelArgs, kernel: digests.kernel, initrd: digests.initrd },
+    json: { machine_id: opts.machineId, mode, kernel_args: opts.kernelArgs, ...(opts.userData === undefined ? {} : { user_data: opts.userData }), kernel: digests.kernel, initrd: digests.initrd },
   });
   const session = res.body;
   await store.save(key, { session_id: session.id, url: api.base, machine_id: opts.machineId, mode, created_at: new Date().toISOString() });

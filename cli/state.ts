@@ -20,9 +20,11 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'netboot', 'uploads');
 }
 
-export function stateKey(parts: { url: string; machineId: string; kernelSha256: string; initrdSha256: string; kernelArgs: readonly string[] }): string {
+export function stateKey(parts: { url: string; machineId: string; kernelSha256: string; initrdSha256: string; kernelArgs: readonly string[]; userDataSha256?: string }): string {
+  // user-data only when given: the keys of runs without it stay what they were.
+  const key = [parts.url, parts.machineId, parts.kernelSha256, parts.initrdSha256, parts.kernelArgs, ...(parts.userDataSha256 ? [parts.userDataSha256] : [])];
   return createHash('sha256')
-    .update(JSON.stringify([parts.url, parts.machineId, parts.kernelSha256, parts.initrdSha256, parts.kernelArgs]))
+    .update(JSON.stringify(key))
     .digest('hex')
     .slice(0, 32);
 }

@@ -6,7 +6,13 @@ import { assetKernel } from './boot/kernel';
 import { bootInstalled } from './boot/report-installed';
 import { bootReport } from './boot/report';
 import { bootScript } from './boot/script';
+import { defaultProfileDelete } from './default-profile/delete';
+import { defaultProfileGet } from './default-profile/get';
+import { defaultProfileSet } from './default-profile/set';
 import { discoveriesList } from './discoveries/list';
+import { metadataMetaData } from './metadata/meta-data';
+import { metadataUserData } from './metadata/user-data';
+import { metadataVendorData } from './metadata/vendor-data';
 import { healthLiveness } from './health/liveness';
 import { healthStartup } from './health/startup';
 import { machinesCreate } from './machines/create';
@@ -38,6 +44,9 @@ export const definitions: readonly FunctionDefinition[] = [
   profilesGet,
   profilesUpdate,
   profilesDelete,
+  defaultProfileGet,
+  defaultProfileSet,
+  defaultProfileDelete,
   uploadsCreate,
   uploadsGet,
   uploadsFinalize,
@@ -47,6 +56,9 @@ export const definitions: readonly FunctionDefinition[] = [
   assetInitrd,
   bootReport,
   bootInstalled,
+  metadataUserData,
+  metadataMetaData,
+  metadataVendorData,
   healthStartup,
   healthLiveness,
   blobsSweep,

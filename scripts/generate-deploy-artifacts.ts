@@ -60,6 +60,16 @@ const adminCrud = (what: string): Sizing => ({
     '(concurrency above 1 needs 1 vCPU). Admin traffic is low: 5 instances x 20 requests.',
 });
 
+/** The NoCloud metadata routes: fetched by cloud-init once per boot, so a boot storm's size, like bootScript. */
+const bootMetadata = (what: string): Sizing => ({
+  memory: '256Mi',
+  cpu: '1',
+  concurrency: 40,
+  timeoutSeconds: 30,
+  maxInstances: 20,
+  why: `${what}. Machines installing together fetch it together: one vCPU serves 40 tiny requests at once in 256 MiB, 20 instances as for bootScript; 30 s: cloud-init retries long before.`,
+});
+
 const upload = (what: string): Sizing => ({
   memory: '1Gi',
   cpu: '1',
@@ -100,6 +110,12 @@ export const sizing = {
   profilesCreate: upload('Create a boot profile'),
   profilesGet: adminCrud("Get a machine's boot profile"),
   profilesUpdate: upload("Replace a machine's boot profile"),
+  defaultProfileGet: adminCrud('Get the default boot profile'),
+  metadataUserData: bootMetadata('cloud-init NoCloud user-data: two Firestore reads (the MAC, the profile) and at most 64 KiB of text'),
+  metadataMetaData: bootMetadata('cloud-init NoCloud meta-data: one Firestore read (the MAC) and two lines of YAML'),
+  metadataVendorData: bootMetadata('cloud-init NoCloud vendor-data: one Firestore read (the MAC), an empty answer'),
+  defaultProfileSet: upload('Set the default boot profile (multipart, like a machine\'s PUT)'),
+  defaultProfileDelete: adminCrud('Delete the default boot profile (blobs are left to the sweeper)'),
   profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),
   uploadsCreate: adminCrud('Open an upload session (a few Firestore reads and one GCS resumable-session start per file; no file byte passes through)'),
   uploadsGet: adminCrud('Get an upload session'),

@@ -7,6 +7,7 @@ import { createClients, type Clients } from './clients';
 import type { Config } from './config';
 import { FirestoreInventory } from './inventory/firestore-inventory';
 import type { BlobLedger, Inventory, MachineChanges } from './inventory/inventory';
+import { NocloudMetadata } from './fleet/metadata';
 import { DiscoveryRecorder } from './lifecycle/discoveries';
 import { BootReports } from './lifecycle/reports';
 import { BootTimeline } from './lifecycle/timeline';
@@ -68,6 +69,8 @@ export interface Root {
   assets: AssetService;
   profiles: ProfileService;
   uploads: UploadService;
+  /** cloud-init NoCloud metadata (/metadata/{mac}/...; shared/fleet). */
+  metadata: NocloudMetadata;
 }
 
 export interface RootOptions {
@@ -148,6 +151,7 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
     }),
+    metadata: new NocloudMetadata({ inventory, bootNetwork, limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
     uploads: new UploadService({
       inventory,
       ledger,

@@ -82,7 +82,7 @@ describe('POST /api/v1/machines', () => {
     { name: 'cores not an integer', body: aMachine({ cpus: [{ manufacturer: 'AMD', clock_frequency: 1, cores: 1.5 }] }), fields: [{ field: 'cpus[0].cores', reason: 'must be an integer' }] },
     { name: 'size as string', body: aMachine({ memory_modules: [{ size: '16GB' }] }), fields: [{ field: 'memory_modules[0].size', reason: 'must be an integer' }] },
     { name: 'negative capacity', body: aMachine({ drives: [{ capacity: -1 }] }), fields: [{ field: 'drives[0].capacity', reason: 'must be at least 0' }] },
-    { name: 'unknown top-level field', body: aMachine({ hostname: 'node-01' }), fields: [{ field: 'hostname', reason: 'unknown field' }] },
+    { name: 'unknown top-level field', body: aMachine({ colour: 'blue' }), fields: [{ field: 'colour', reason: 'unknown field' }] },
     { name: 'unknown nested field', body: aMachine({ nics: [{ mac: aMac(), vlan: 3 }] }), fields: [{ field: 'nics[0].vlan', reason: 'unknown field' }] },
     { name: 'empty manufacturer', body: aMachine({ accelerators: [{ manufacturer: '' }] }), fields: [{ field: 'accelerators[0].manufacturer', reason: 'must not be empty' }] },
     { name: 'array body', body: [], fields: [{ field: '(body)', reason: 'must be a JSON object' }] },

@@ -2,13 +2,14 @@ import { bootMac } from '../../shared/boot/service';
 import { defineFunction } from '../../shared/http/function';
 import { asProblem, ProblemError } from '../../shared/http/problem';
 import { noStore } from '../../shared/http/respond';
+import { baseUrlOf } from '../../shared/fleet/base-url';
 import { clientParams } from '../../shared/lifecycle/client-params';
 
 export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScripts, limiter, telemetry }) => async ({ req, res, log }) => {
   telemetry.meters.bootScriptAnswered(res);
   bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
-  const client = { clientAddress: bootNetwork.clientAddress(req), ...clientParams(req.query) };
+  const client = { clientAddress: bootNetwork.clientAddress(req), ...clientParams(req.query), baseUrl: baseUrlOf(req) };
   // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.

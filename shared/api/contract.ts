@@ -1,7 +1,8 @@
+import { userDataMaxBytes, userDataMediaTypes } from '../fleet/user-data';
 import { z } from 'zod';
 import { kernelArgsSchema } from '../domain/kernel-args';
 import { machineListSchema, machineSchema, machineCreatedSchema, machineSpecSchema } from '../domain/machine';
-import { bootProfileSchema } from '../domain/profile';
+import { bootProfileSchema, defaultProfileSchema } from '../domain/profile';
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
@@ -56,6 +57,8 @@ export type HeaderRule = 'required' | 'optional';
 export type BodyContract =
   | { json: z.ZodType; description?: string }
   | { text: 'text/plain'; description?: string }
+  /** A text body of one of these media types (e.g. cloud-init user-data: text/cloud-config, text/x-shellscript, multipart/mixed). */
+  | { texts: readonly string[]; description?: string }
   | { binary: 'application/octet-stream'; description?: string };
 
 export interface ResponseContract {
@@ -166,12 +169,16 @@ const profileForm = (withMachineId: boolean): RequestBodyContract => ({
     kernel_args: z
       .string()
       .optional()
-      .meta({ contentMediaType: 'application/json', contentSchema: withoutDialect(z.toJSONSchema(kernelArgsSchema, { target: 'draft-2020-12', io: 'input' })), description: 'A JSON array of kernel arguments' }),
+      .meta({ contentMediaType: 'application/json', contentSchema: withoutDialect(z.toJSONSchema(kernelArgsSchema, { target: 'draft-2020-12', io: 'input' })), description: 'A JSON array of kernel arguments; {{machine_id}}, {{mac}}, {{hostname}}, {{base_url}}, {{arch}}, {{platform}} are rendered per boot' }),
+    user_data: z
+      .string()
+      .optional()
+      .meta({ description: `cloud-init user-data (a text field or a file part): #cloud-config YAML, a #! script or a MIME multi-part archive; at most ${userDataMaxBytes} bytes` }),
   }),
-  encoding: { kernel: 'application/octet-stream', initrd: 'application/octet-stream', kernel_args: 'application/json, text/plain' },
+  encoding: { kernel: 'application/octet-stream', initrd: 'application/octet-stream', kernel_args: 'application/json, text/plain', user_data: 'text/cloud-config, text/x-shellscript, multipart/mixed, text/plain, application/octet-stream' },
 });
 
-const profileProblems: readonly ProblemType[] = ['validation-error', 'unsupported-media-type', 'file-too-large', 'invalid-kernel-args', 'storage-error', 'payload-too-large'];
+const profileProblems: readonly ProblemType[] = ['validation-error', 'unsupported-media-type', 'file-too-large', 'invalid-kernel-args', 'invalid-user-data', 'storage-error', 'payload-too-large'];
 
 const assetOperation = (kind: 'kernel' | 'initrd'): OperationContract => ({
   description: `The ${kind} bytes: streamed (ASSET_DELIVERY=proxy; Range, If-None-Match) or a 302 to a short-lived signed Cloud Storage URL (redirect). HEAD answers the same without a body.`,
@@ -264,10 +271,45 @@ export const contract: Record<FunctionName, OperationContract> = {
     responses: { 204: { description: 'Deleted', headers: rateLimitHeaders } },
     problems: ['validation-error', 'boot-profile-not-found'],
   },
+  defaultProfileGet: {
+    responses: { 200: { description: 'The default boot profile (machine_id "default")', body: { json: defaultProfileSchema }, headers: rateLimitHeaders } },
+    problems: ['boot-profile-not-found'],
+  },
+  defaultProfileSet: {
+    description: 'The same form as PUT /api/v1/boot/{machine_id}/profile. Creates the default profile (201) or replaces it (200; the old version stays downloadable for PROFILE_VERSION_RETENTION_SECONDS). Unregistered MACs boot it from then on.',
+    requestBody: profileForm(false),
+    responses: {
+      200: { description: 'The default profile as replaced', body: { json: defaultProfileSchema }, headers: rateLimitHeaders },
+      201: { description: 'The default profile as created', body: { json: defaultProfileSchema }, headers: { Location: 'required', ...rateLimitHeaders } },
+    },
+    problems: [...profileProblems],
+  },
+  defaultProfileDelete: {
+    responses: { 204: { description: 'Deleted: unregistered MACs get 404 machine-not-configured again', headers: rateLimitHeaders } },
+    problems: ['boot-profile-not-found'],
+  },
+  metadataUserData: {
+    description: "cloud-init's NoCloud datasource (ds=nocloud;s=BASE/metadata/MAC/): the user-data of the profile that boots this MAC, exactly as uploaded.",
+    pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
+    responses: { 200: { description: 'The user-data, typed by its format', body: { texts: Object.values(userDataMediaTypes) }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['invalid-mac-address', 'machine-not-configured', 'user-data-not-found', 'rate-limit-exceeded', 'service-unavailable'],
+  },
+  metadataMetaData: {
+    description: 'NoCloud meta-data: instance-id (the machine id) and local-hostname (its hostname, or its id).',
+    pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
+    responses: { 200: { description: 'YAML: instance-id and local-hostname', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
+  },
+  metadataVendorData: {
+    description: 'NoCloud vendor-data: empty (nothing is configured for vendors).',
+    pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
+    responses: { 200: { description: 'Empty', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
+  },
   uploadsCreate: {
     requestBody: { json: uploadRequestBodySchema, description: 'What to upload: sizes and SHA-256 of both files' },
     responses: { 201: { description: 'The session, with a resumable upload URL per file still needed', body: { json: uploadSessionSchema }, headers: { Location: 'required', 'Cache-Control': 'required', ...rateLimitHeaders } } },
-    problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'unknown-machine', 'boot-profile-exists', 'boot-profile-not-found', 'file-too-large', 'invalid-kernel-args', 'storage-error'],
+    problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'unknown-machine', 'boot-profile-exists', 'boot-profile-not-found', 'file-too-large', 'invalid-kernel-args', 'invalid-user-data', 'storage-error'],
   },
   uploadsGet: {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
@@ -302,7 +344,7 @@ export const contract: Record<FunctionName, OperationContract> = {
   bootScript: {
     query: {
       mac: macParam("The booting NIC's MAC (iPXE's ${net0/mac}; colon or hyphen form)", true),
-      arch: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${buildarch} (recorded for unknown MACs and in the boot record)", required: false },
+      arch: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${buildarch}: recorded (discovery, boot record), rendered as {{arch}}; i386 and x86_64 boot the profile's images, another architecture gets a script that says so and reboots", required: false },
       platform: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${platform} (pcbios, efi)", required: false },
     },
     responses: { 200: { description: 'The iPXE script', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },

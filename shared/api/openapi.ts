@@ -72,6 +72,7 @@ function headersObject(rules: Partial<Record<HeaderName, HeaderRule>>): JsonObje
 function bodyContent(body: BodyContract): JsonObject {
   if ('json' in body) return { 'application/json': { schema: schemaRef(body.json, 'output') } };
   if ('text' in body) return { 'text/plain': { schema: { type: 'string' } } };
+  if ('texts' in body) return Object.fromEntries(body.texts.map((media) => [media, { schema: { type: 'string' } }]));
   return { 'application/octet-stream': {} };
 }
 

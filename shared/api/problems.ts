@@ -36,6 +36,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
   'not-found': {},
   'machine-not-found': { machine_id: z.string() },
   'machine-not-configured': { mac_address: z.string() },
+  'user-data-not-found': { mac_address: z.string() },
   'boot-profile-not-found': { machine_id: z.string() },
   'kernel-not-found': { boot_profile_id: z.string() },
   'boot-not-found': {},
@@ -61,6 +62,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
   'file-too-large': { field: z.enum(['kernel', 'initrd']), file_size: z.number().int(), max_size: z.number().int() },
   'unknown-machine': { field: z.literal('machine_id'), machine_id: z.string() },
   'invalid-kernel-args': { field: z.literal('kernel_args'), invalid_fields: z.array(invalidField).optional() },
+  'invalid-user-data': { field: z.literal('user_data') },
   'checksum-mismatch': {
     upload_id: z.string(),
     field: z.enum(['kernel', 'initrd']),

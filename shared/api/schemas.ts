@@ -1,3 +1,4 @@
+import { userDataSummarySchema } from '../fleet/user-data';
 import { z } from 'zod';
 import { kernelArgsSchema } from '../domain/kernel-args';
 import { bootProfileSchema } from '../domain/profile';
@@ -36,6 +37,7 @@ export const uploadSessionSchema = z.strictObject({
   mode: z.enum(['create', 'replace']),
   state: z.enum(['open', 'finalized', 'expired', 'cancelled']),
   kernel_args: z.array(z.string()),
+  user_data: userDataSummarySchema.optional().meta({ description: 'The cloud-init user-data the profile will carry (format, size, SHA-256)' }),
   created_at: z.string().meta({ format: 'date-time' }),
   expires_at: z.string().meta({ format: 'date-time' }),
   files: z.strictObject({ kernel: uploadFileSchema, initrd: uploadFileSchema }),

@@ -1,4 +1,4 @@
-import { assertKernelLineSafe, initrdImageName, kernelArgLimits, kernelLineLength, kernelLineTokens, kernelTokenProblem, UnsafeKernelLine } from '../domain/kernel-args';
+import { assertKernelLineSafe, initrdImageName, kernelArgLimits, kernelLineLength, kernelLineTokens, kernelTokenProblem, renderKernelArg, UnsafeKernelLine, type TemplateValues } from '../domain/kernel-args';
 import type { BootProfile } from '../domain/profile';
 import { partCount } from './parts';
 
@@ -21,6 +21,12 @@ export interface ScriptInput {
   bootToken?: string;
   /** The asset URLs' `boot` parameter: where the service records the kernel and initrd downloads. */
   bootRef?: string;
+  /**
+   * Values of the kernel arguments' placeholders (`{{name}}`, shared/domain/kernel-args.ts)
+   * besides `machine_id` and `mac`, which come from above. A placeholder without a value
+   * throws UnsafeKernelLine (no script).
+   */
+  templateValues?: Partial<TemplateValues>;
 }
 
 /** Attempts per download, and the pause between two (iPXE restarts a broken download from zero). */
@@ -54,8 +60,10 @@ export function initrdPartName(index: number): string {
  * over 2048 characters once the part names are added, throws UnsafeKernelLine, and no
  * script is served.
  */
-export function renderIpxeScript({ machineId, mac, profile, generatedAt, partBytes, bootToken, bootRef }: ScriptInput): string {
-  const tokens = kernelLineTokens(profile.kernel.args);
+export function renderIpxeScript({ machineId, mac, profile, generatedAt, partBytes, bootToken, bootRef, templateValues }: ScriptInput): string {
+  const values: TemplateValues = { hostname: undefined, base_url: undefined, arch: undefined, platform: undefined, machine_id: machineId, ...templateValues, mac };
+  // Placeholders rendered first; the rendered line is what is checked (and what counts against 2048).
+  const tokens = kernelLineTokens(profile.kernel.args.map((arg) => renderKernelArg(arg, values)));
   assertKernelLineSafe(tokens);
   const parts = partBytes === undefined ? 1 : partCount(profile.initrd.size, partBytes);
   const extra = Array.from({ length: parts - 1 }, (_, i) => `initrd=${initrdPartName(i + 1)}`);
@@ -150,6 +158,40 @@ export function renderLocalBootScript({ machineId, mac, generatedAt }: { machine
     ':local_efi',
     'echo netboot: leaving iPXE: the UEFI boot manager tries its next boot entry',
     'exit',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The architectures a profile's images boot: i386 and x86_64 as one family (iPXE's BIOS
+ * `ipxe.lkrn` is a 32-bit build and reports `${buildarch}` = i386 on x86_64 machines, measured
+ * in QEMU; an x86_64 kernel boots from either). A request that names another architecture
+ * (arm64, riscv64, ...) gets `renderWrongArchScript`, never these images. No `arch` at all:
+ * today's behaviour, the profile's images.
+ */
+export const profileArchFamily: ReadonlySet<string> = new Set(['i386', 'x86_64']);
+
+export function archServed(arch: string | null): boolean {
+  return arch === null || profileArchFamily.has(arch);
+}
+
+/**
+ * The script for a request whose architecture the profile has no images for: says so on
+ * the console, waits, and reboots like a failed boot (the lifecycle scripts' way: never an
+ * iPXE prompt, never another architecture's kernel).
+ */
+export function renderWrongArchScript({ machineId, mac, profileId, arch, generatedAt }: { machineId: string; mac: string; profileId: string; arch: string; generatedAt: Date }): string {
+  return [
+    '#!ipxe',
+    '',
+    `# Boot configuration for ${machineId} (${mac})`,
+    `# Boot Profile ID: ${profileId}`,
+    `# Generated: ${generatedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+    '',
+    `echo netboot: boot profile ${profileId} has no kernel for architecture ${arch} (it boots ${[...profileArchFamily].join(' / ')}): not booting`,
+    `echo netboot: rebooting in ${failurePauseSeconds} s`,
+    `sleep ${failurePauseSeconds}`,
+    'reboot',
     '',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import { MachineNotConfigured } from '../domain/errors';
 import type { BootProfile } from '../domain/profile';
-import type { BootTarget } from '../inventory/inventory';
+import { defaultProfileOwner, type BootTarget } from '../inventory/inventory';
+import type { TemplateValues } from '../domain/kernel-args';
 import { withDeadline } from '../lifecycle/deadline';
 import type { DiscoveryRecorder } from '../lifecycle/discoveries';
 import type { BootTimeline } from '../lifecycle/timeline';
@@ -9,7 +10,14 @@ import type { Logger } from '../logging';
 import { macRejectionReasons, parseMac } from '../domain/mac';
 import { ProblemError } from '../http/problem';
 import type { Inventory } from '../inventory/inventory';
-import { renderIpxeScript, renderLocalBootScript } from './script';
+import { archServed, renderIpxeScript, renderLocalBootScript, renderWrongArchScript } from './script';
+
+/** `{{machine_id}}` of a machine booting the default profile (it has no id). */
+export const unregisteredMachineId = 'unregistered';
+/** `{{hostname}}` of a machine booting the default profile: `mac-` and its MAC's 12 hex digits (an RFC 1123 label). */
+export function unregisteredHostname(mac: string): string {
+  return `mac-${mac.replaceAll(':', '')}`;
+}
 
 /** The canonical MAC of a `mac` query parameter (as iPXE sent it, already URL-decoded); 400 when it is not one. */
 export function bootMac(rawMac: unknown): string {
@@ -26,6 +34,8 @@ export interface BootClient {
   clientAddress: string;
   arch: string | null;
   platform: string | null;
+  /** `{{base_url}}`: scheme and host the client chained from, validated (shared/fleet/base-url.ts); undefined when not valid. */
+  baseUrl?: string;
 }
 
 /** What the lookup found, ready to become a script once the request may go on (its rate limit passed). */
@@ -62,7 +72,11 @@ export class BootScripts {
    */
   async lookup(mac: string): Promise<PendingBoot> {
     const target = await this.deadline(this.inventory.findBootTarget(mac), 'the inventory');
-    if (!target) return { script: (client, log) => this.unknown(mac, client, log) };
+    if (!target) {
+      // No registration: the default profile when one is set (two more reads), else 404.
+      const fallback = await this.deadline(this.inventory.getProfileOfMachine(defaultProfileOwner), 'the inventory');
+      return { script: (client, log) => this.unknown(mac, fallback, client, log) };
+    }
     if (target.netboot === 'disabled') return { script: (client, log) => this.local(mac, target, client, log) };
     if (!target.bootProfileId) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
     const record = await this.deadline(this.inventory.getProfile(target.bootProfileId), 'the inventory');
@@ -70,9 +84,26 @@ export class BootScripts {
     return { script: (client, log) => this.profile(mac, target, record.profile, client, log) };
   }
 
-  private async unknown(mac: string, client: BootClient, log: Logger): Promise<never> {
-    await this.lifecycle?.discoveries.sighted({ mac, ...client }, log);
-    throw new MachineNotConfigured(mac);
+  /**
+   * An unregistered MAC is recorded as a discovery either way; with a default profile it boots
+   * that (no boot record or token: the timeline belongs to machines), else 404.
+   */
+  private async unknown(mac: string, fallback: BootProfile | null, client: BootClient, log: Logger): Promise<string> {
+    await this.lifecycle?.discoveries.sighted({ mac, clientAddress: client.clientAddress, arch: client.arch, platform: client.platform }, log);
+    if (!fallback) throw new MachineNotConfigured(mac);
+    if (client.arch !== null && !archServed(client.arch)) return renderWrongArchScript({ machineId: defaultProfileOwner, mac, profileId: fallback.id, arch: client.arch, generatedAt: new Date(this.clock()) });
+    return renderIpxeScript({
+      machineId: defaultProfileOwner,
+      mac,
+      profile: fallback,
+      generatedAt: new Date(this.clock()),
+      partBytes: this.partBytes,
+      templateValues: { ...this.templateValues(client), machine_id: unregisteredMachineId, hostname: unregisteredHostname(mac) },
+    });
+  }
+
+  private templateValues(client: BootClient): Partial<TemplateValues> {
+    return { base_url: client.baseUrl, arch: client.arch ?? '', platform: client.platform ?? '' };
   }
 
   private async local(mac: string, target: BootTarget, client: BootClient, log: Logger): Promise<string> {
@@ -83,6 +114,8 @@ export class BootScripts {
 
   private async profile(mac: string, target: BootTarget, profile: BootProfile, client: BootClient, log: Logger): Promise<string> {
     const generatedAt = new Date(this.clock());
+    // Another architecture's request: a script that says so and reboots (no boot record: nothing will be downloaded).
+    if (client.arch !== null && !archServed(client.arch)) return renderWrongArchScript({ machineId: target.machineId, mac, profileId: profile.id, arch: client.arch, generatedAt });
     const token = await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
     return renderIpxeScript({
       machineId: target.machineId,
@@ -92,6 +125,7 @@ export class BootScripts {
       partBytes: this.partBytes,
       bootToken: token && formatBootToken(token),
       bootRef: token && formatBootRef(token),
+      templateValues: { ...this.templateValues(client), hostname: target.hostname ?? target.machineId },
     });
   }
 

@@ -96,10 +96,60 @@ export function kernelTokenProblem(token: string): string | undefined {
   return undefined;
 }
 
-/** Why an administrator may not give `arg` (iPXE safety plus the service's own rules). */
+/**
+ * Templated arguments: `{{name}}` is replaced when the script is served, with the value for
+ * the machine that booted. The names (anything else is refused at upload):
+ * - `machine_id`: the machine's id;
+ * - `mac`: the MAC that booted, canonical (`52:54:00:12:34:56`);
+ * - `hostname`: the machine's `hostname` (RFC 1123), or its id when it has none;
+ * - `base_url`: `scheme://host[:port]` the machine chained from, as the trusted front end saw it;
+ * - `arch`, `platform`: `/boot.ipxe`'s validated query parameters (empty when absent).
+ * The rendered argument is checked again with every rule of `kernelTokenProblem`, and the
+ * rendered line against the 2048 characters: a value can never add iPXE syntax.
+ */
+export const templateNames = ['machine_id', 'mac', 'hostname', 'base_url', 'arch', 'platform'] as const;
+export type TemplateName = (typeof templateNames)[number];
+export type TemplateValues = Readonly<Record<TemplateName, string | undefined>>;
+
+const placeholder = /\{\{([^{}]*)\}\}/g;
+const knownNames: ReadonlySet<string> = new Set(templateNames);
+
+/** Why the placeholders of `arg` are not valid (an unknown name, a malformed `{{`), or undefined. */
+export function templateProblem(arg: string): string | undefined {
+  for (const [, name] of arg.matchAll(placeholder)) {
+    if (!knownNames.has(name as string)) return `unknown placeholder {{${name}}}: the names are ${templateNames.map((n) => `{{${n}}}`).join(', ')}`;
+  }
+  const rest = arg.replace(placeholder, '');
+  if (rest.includes('{{') || rest.includes('}}')) return 'malformed placeholder: write {{name}} (no spaces), and no other {{ or }}';
+  return undefined;
+}
+
+/**
+ * `arg` with its placeholders replaced. Throws UnsafeKernelLine for a placeholder whose value
+ * is unavailable (an invalid Host header for `base_url`); the caller checks the rendered
+ * line with `assertKernelLineSafe`.
+ */
+export function renderKernelArg(arg: string, values: TemplateValues): string {
+  const problem = templateProblem(arg);
+  if (problem) throw new UnsafeKernelLine([{ reason: problem }]);
+  return arg.replace(placeholder, (_, name: string) => {
+    const value = values[name as TemplateName];
+    if (value === undefined) throw new UnsafeKernelLine([{ reason: `no value for {{${name}}} in this request` }]);
+    return value;
+  });
+}
+
+/** A stand-in value per placeholder for the upload-time check (the rendered value is checked again at render time). */
+const sampleValue = 'x';
+
+/** Why an administrator may not give `arg` (iPXE safety plus the service's own rules, placeholders included). */
 export function kernelArgProblem(arg: string): string | undefined {
   if (arg.startsWith('initrd=')) return 'initrd= is set by the service (it names the uploaded initrd)';
-  return kernelTokenProblem(arg);
+  const template = templateProblem(arg);
+  if (template) return template;
+  const literal = kernelTokenProblem(arg);
+  if (literal) return literal;
+  return kernelTokenProblem(arg.replace(placeholder, sampleValue));
 }
 
 function lineTooLong(length: number): string {

@@ -25,6 +25,16 @@ export const netbootModes = ['enabled', 'disabled', 'once'] as const;
 export type NetbootMode = (typeof netbootModes)[number];
 export const netbootSchema = z.enum(netbootModes, { error: `must be one of ${netbootModes.join(', ')}` });
 
+/**
+ * A machine's host name (RFC 1123: dot-separated labels of letters, digits and inner hyphens,
+ * each 1-63 characters, at most 253 in all). Optional; `{{hostname}}` in kernel arguments and
+ * the NoCloud `local-hostname` use it.
+ */
+export const hostnamePattern = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+export const hostnameSchema = z
+  .string({ error: 'must be a string' })
+  .regex(hostnamePattern, { error: 'must be an RFC 1123 host name (labels of letters, digits and inner hyphens, 1-63 characters each, at most 253 in all)' });
+
 /** The machine profile a client sends (POST and PUT bodies); unknown members are errors. */
 export const machineSpecSchema = z.strictObject(
   {
@@ -37,6 +47,7 @@ export const machineSpecSchema = z.strictObject(
       .max(64, { error: 'must have at most 64 entries' }),
     drives: list(z.strictObject({ capacity: int64(0) }), 256),
     netboot: netbootSchema.default('enabled'),
+    hostname: hostnameSchema.optional(),
   },
   { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
 );
@@ -78,6 +89,7 @@ export const machineSchema = z
     nics: z.array(z.strictObject({ mac: z.string().regex(canonicalMac) })).min(1).max(64),
     drives: z.array(z.strictObject({ capacity: count(0) })).max(256),
     netboot: z.enum(netbootModes),
+    hostname: z.string().regex(hostnamePattern).optional(),
   });
 
 /** `GET /api/v1/machines`: one page and where it sits. */

@@ -1,3 +1,4 @@
+import type { UserData } from '../fleet/user-data';
 import type { AssetKind, BlobRef, BootProfile } from './profile';
 
 /**
@@ -15,6 +16,8 @@ export interface RetainedVersion {
 export interface ProfileRecord {
   profile: BootProfile;
   retained: RetainedVersion[];
+  /** The current version's cloud-init user-data, when it has some. */
+  userData?: UserData;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userDataSummarySchema, type UserDataSummary } from '../fleet/user-data';
 
 export interface BlobRef {
   id: string;
@@ -13,6 +14,8 @@ export interface BootProfile {
   machine_id: string;
   kernel: BlobRef & { args: string[] };
   initrd: BlobRef;
+  /** cloud-init user-data (shared/fleet/user-data.ts): its format, size and SHA-256; the text is served at /metadata/{mac}/user-data. */
+  user_data?: UserDataSummary;
 }
 
 export type AssetKind = 'kernel' | 'initrd';
@@ -36,4 +39,8 @@ export const bootProfileSchema = z
     machine_id: z.string().regex(uuidV7Pattern),
     kernel: z.strictObject({ ...blobRefShape, args: z.array(z.string()) }),
     initrd: z.strictObject(blobRefShape),
+    user_data: userDataSummarySchema.optional(),
   });
+
+/** The default profile (`/api/v1/boot/default/profile`): a BootProfile whose `machine_id` is `default`. */
+export const defaultProfileSchema = bootProfileSchema.extend({ machine_id: z.literal('default') });

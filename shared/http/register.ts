@@ -1,4 +1,5 @@
 import { http } from '@google-cloud/functions-framework';
+import type { Request, Response } from 'express';
 import type { Root } from '../root';
 import { installFrameworkErrorBridge } from './framework-errors';
 import { serve, type FunctionDefinition } from './function';
@@ -10,4 +11,28 @@ export function registerFunctions(definitions: readonly FunctionDefinition[], ro
     return { typeBase: config.PROBLEM_TYPE_BASE, logger };
   });
   for (const def of definitions) http(def.fn, serve(def, root));
+}
+
+/**
+ * Registers every name of `modules` with functions-framework, loading nothing: a
+ * function's definition (`modules[fn]()`, which requires its module) and the root are
+ * built on its first call. `target` (FUNCTION_TARGET, the function this instance serves)
+ * is prepared now, before the framework listens, so its first request pays no loading.
+ */
+export function registerLazily<F extends string>(modules: { readonly [K in F]: () => FunctionDefinition }, root: () => Root, target?: string): void {
+  installFrameworkErrorBridge(() => {
+    const { config, logger } = root();
+    return { typeBase: config.PROBLEM_TYPE_BASE, logger };
+  });
+  const served = new Map<F, (req: Request, res: Response) => Promise<void>>();
+  const handlerOf = (fn: F) => {
+    let handler = served.get(fn);
+    if (!handler) served.set(fn, (handler = serve(modules[fn](), root)));
+    return handler;
+  };
+  for (const fn of Object.keys(modules) as F[]) http(fn, (req, res) => handlerOf(fn)(req, res));
+  if (target && Object.hasOwn(modules, target)) {
+    handlerOf(target as F);
+    root();
+  }
 }

@@ -16,6 +16,8 @@ import { newId } from '../domain/ids';
 import { macsOf, repeatedMac, type Machine, type MachineSpec, type NetbootMode } from '../domain/machine';
 import type { BlobRef, BootProfile } from '../domain/profile';
 import { blobIdsInUse, type ProfileRecord, type RetainedVersion } from '../domain/profile-versions';
+import { summaryOf, type UserData } from '../fleet/user-data';
+import { defaultProfileOwner } from './inventory';
 import type {
   BlobLedger,
   BootTarget,
@@ -49,6 +51,8 @@ export const collections = {
    * writes them). The inventory deletes a MAC's record in the transaction that claims it.
    */
   discoveries: 'discoveries',
+  /** `boot_defaults/profile`: `{ boot_profile_id }` of the default profile (the owner document of `defaultProfileOwner`). */
+  bootDefaults: 'boot_defaults',
 } as const;
 
 export const blobIndexKey = (sha256: string, size: number): string => `${sha256}-${size}`;
@@ -67,22 +71,36 @@ interface ProfileDocument extends BootProfile {
   version?: string;
   retained?: { kernel: BlobRef; initrd: BlobRef; retained_until: Timestamp }[];
   blob_ids?: string[];
+  /** The cloud-init user-data text (`user_data` holds its summary, as the API shows it). */
+  user_data_content?: UserData;
 }
 
 function toMachine(doc: MachineDocument): Machine {
   const { id, cpus, memory_modules, accelerators, nics, drives } = doc;
-  return { id, cpus, memory_modules, accelerators, nics, drives, netboot: doc.netboot ?? 'enabled' };
+  return { id, cpus, memory_modules, accelerators, nics, drives, netboot: doc.netboot ?? 'enabled', ...(doc.hostname ? { hostname: doc.hostname } : {}) };
+}
+
+/** A MAC's document: who owns it, and what the boot path needs of the machine without another read. */
+function macDocument(machineId: string, bootProfileId: string | null, spec: Pick<MachineSpec, 'netboot' | 'hostname'>): DocumentData {
+  return { machine_id: machineId, boot_profile_id: bootProfileId, netboot: spec.netboot, ...(spec.hostname ? { hostname: spec.hostname } : {}) };
 }
 
 function toProfile(data: DocumentData): BootProfile {
-  const { id, machine_id, kernel, initrd } = data as ProfileDocument;
-  return { id, machine_id, kernel: { id: kernel.id, args: kernel.args, sha256: kernel.sha256, size: kernel.size }, initrd: { id: initrd.id, sha256: initrd.sha256, size: initrd.size } };
+  const { id, machine_id, kernel, initrd, user_data } = data as ProfileDocument;
+  return {
+    id,
+    machine_id,
+    kernel: { id: kernel.id, args: kernel.args, sha256: kernel.sha256, size: kernel.size },
+    initrd: { id: initrd.id, sha256: initrd.sha256, size: initrd.size },
+    ...(user_data ? { user_data: { format: user_data.format, size: user_data.size, sha256: user_data.sha256 } } : {}),
+  };
 }
 
 function toRecord(data: DocumentData): ProfileRecord {
   const doc = data as ProfileDocument;
   const retained: RetainedVersion[] = (doc.retained ?? []).map((v) => ({ kernel: v.kernel, initrd: v.initrd, retainedUntil: v.retained_until.toDate() }));
-  return { profile: toProfile(doc), retained };
+  const content = doc.user_data_content;
+  return { profile: toProfile(doc), retained, ...(content ? { userData: { format: content.format, text: content.text } } : {}) };
 }
 
 function blobIdsOf(profile: BootProfile, retained: readonly { kernel: BlobRef; initrd: BlobRef }[]): string[] {
@@ -107,6 +125,11 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
 
   private machineRef(id: string) {
     return this.db.collection(collections.machines).doc(id);
+  }
+
+  /** The document holding `boot_profile_id` for a profile owner: a machine, or the default profile's. */
+  private ownerRef(owner: string) {
+    return owner === defaultProfileOwner ? this.db.collection(collections.bootDefaults).doc('profile') : this.machineRef(owner);
   }
 
   private macRef(mac: string) {
@@ -139,7 +162,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       if (mine?.exists) return; // an earlier attempt committed
       tx.create(this.machineRef(doc.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
       for (const mac of doc.macs) {
-        tx.create(this.macRef(mac), { machine_id: doc.id, boot_profile_id: null, netboot: doc.netboot });
+        tx.create(this.macRef(mac), macDocument(doc.id, null, spec));
         tx.delete(this.discoveryRef(mac)); // a claimed MAC is no longer unknown
       }
     });
@@ -197,13 +220,17 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
 
       const doc: MachineDocument = { ...spec, id, macs: macsOf(spec), boot_profile_id: before.boot_profile_id ?? null };
       const netbootChanged = (before.netboot ?? 'enabled') !== spec.netboot;
+      const hostnameChanged = (before.hostname ?? null) !== (spec.hostname ?? null);
       for (const mac of before.macs.filter((m) => !doc.macs.includes(m))) tx.delete(this.macRef(mac));
       for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) {
-        tx.create(this.macRef(mac), { machine_id: id, boot_profile_id: doc.boot_profile_id, netboot: spec.netboot });
+        tx.create(this.macRef(mac), macDocument(id, doc.boot_profile_id, spec));
         tx.delete(this.discoveryRef(mac));
       }
-      if (netbootChanged) for (const mac of doc.macs.filter((m) => before.macs.includes(m))) tx.update(this.macRef(mac), { netboot: spec.netboot });
-      tx.set(this.machineRef(id), { ...doc, updated_at: FieldValue.serverTimestamp() }, { merge: true });
+      if (netbootChanged || hostnameChanged) {
+        const change = { ...(netbootChanged ? { netboot: spec.netboot } : {}), ...(hostnameChanged ? { hostname: spec.hostname ?? FieldValue.delete() } : {}) };
+        for (const mac of doc.macs.filter((m) => before.macs.includes(m))) tx.update(this.macRef(mac), change);
+      }
+      tx.set(this.machineRef(id), { ...doc, hostname: spec.hostname ?? FieldValue.delete(), updated_at: FieldValue.serverTimestamp() }, { merge: true });
       return toMachine(doc);
     });
   }
@@ -255,6 +282,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       machineId: claim.get('machine_id') as string,
       bootProfileId: (claim.get('boot_profile_id') as string | null | undefined) ?? null,
       netboot: (claim.get('netboot') as NetbootMode | undefined) ?? 'enabled',
+      hostname: (claim.get('hostname') as string | undefined) ?? null,
     };
   }
 
@@ -264,7 +292,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 
   async getProfileOfMachine(machineId: string): Promise<BootProfile | null> {
-    const machine = await this.machineRef(machineId).get();
+    const machine = await this.ownerRef(machineId).get();
     const profileId = machine.exists ? (machine.get('boot_profile_id') as string | null) : null;
     if (!profileId) return null;
     return (await this.getProfile(profileId))?.profile ?? null;
@@ -272,9 +300,10 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
 
   // --- profiles ---
 
-  async createProfile(profile: BootProfile): Promise<BootProfile> {
+  async createProfile(given: BootProfile, userData?: UserData): Promise<BootProfile> {
+    const profile = withUserData(given, userData);
     await this.db.runTransaction(async (tx) => {
-      const write = await this.planCreate(tx, profile);
+      const write = await this.planCreate(tx, profile, userData);
       if (!write) return; // an earlier attempt committed
       const index = await this.planIndex(tx, [profile.kernel, profile.initrd]);
       write();
@@ -296,15 +325,20 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 
   /** Reads what a create depends on; the writes, or null when an earlier attempt committed. UnknownMachine, BootProfileExists. */
-  private async planCreate(tx: Transaction, profile: BootProfile): Promise<(() => void) | null> {
-    const machine = await tx.get(this.machineRef(profile.machine_id));
-    if (!machine.exists) throw new UnknownMachine(profile.machine_id);
-    const existing = machine.get('boot_profile_id') as string | null;
+  private async planCreate(tx: Transaction, profile: BootProfile, userData?: UserData): Promise<(() => void) | null> {
+    const isDefault = profile.machine_id === defaultProfileOwner;
+    const machine = await tx.get(this.ownerRef(profile.machine_id));
+    if (!machine.exists && !isDefault) throw new UnknownMachine(profile.machine_id);
+    const existing = machine.exists ? ((machine.get('boot_profile_id') as string | null | undefined) ?? null) : null;
     if (existing === profile.id) return null;
     if (existing) throw new BootProfileExists(profile.machine_id, existing);
     return () => {
-      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []) };
+      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []), ...(userData ? { user_data_content: userData } : {}) };
       tx.create(this.profileRef(profile.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
+      if (isDefault) {
+        tx.set(this.ownerRef(profile.machine_id), { boot_profile_id: profile.id, updated_at: FieldValue.serverTimestamp() }, { merge: true });
+        return;
+      }
       tx.update(this.machineRef(profile.machine_id), { boot_profile_id: profile.id });
       this.linkMacs(tx, machine.get('macs') as string[], profile.id);
     };
@@ -322,7 +356,8 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     const { doc } = await this.currentProfile(tx, machineId);
     const current = toProfile(doc);
     if (doc.version === version) return { result: current, write: null };
-    const after: BootProfile = { ...current, ...content };
+    const { userData, ...blobs } = content;
+    const after: BootProfile = withUserData({ ...current, ...blobs }, userData);
     // The version replaced stays downloadable; versions past their time are dropped.
     const retained = [
       ...(doc.retained ?? []).filter((v) => v.retained_until.toMillis() > now.getTime()),
@@ -330,7 +365,17 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     ];
     return {
       result: after,
-      write: () => tx.update(this.profileRef(current.id), { kernel: after.kernel, initrd: after.initrd, version, retained, blob_ids: blobIdsOf(after, retained), updated_at: FieldValue.serverTimestamp() }),
+      write: () =>
+        tx.update(this.profileRef(current.id), {
+          kernel: after.kernel,
+          initrd: after.initrd,
+          user_data: after.user_data ?? FieldValue.delete(),
+          user_data_content: userData ?? FieldValue.delete(),
+          version,
+          retained,
+          blob_ids: blobIdsOf(after, retained),
+          updated_at: FieldValue.serverTimestamp(),
+        }),
     };
   }
 
@@ -355,8 +400,8 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   async deleteProfile(machineId: string): Promise<ProfileRecord> {
     let attempted: ProfileRecord | undefined;
     return this.db.runTransaction(async (tx) => {
-      const machine = await tx.get(this.machineRef(machineId));
-      const profileId = machine.exists ? (machine.get('boot_profile_id') as string | null) : null;
+      const machine = await tx.get(this.ownerRef(machineId));
+      const profileId = machine.exists ? ((machine.get('boot_profile_id') as string | null | undefined) ?? null) : null;
       if (!profileId) {
         if (attempted) return attempted; // an earlier attempt committed
         throw new BootProfileNotFound(machineId);
@@ -364,8 +409,8 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       const { doc } = await this.currentProfile(tx, machineId, machine);
       attempted = toRecord(doc);
       tx.delete(this.profileRef(profileId));
-      tx.update(this.machineRef(machineId), { boot_profile_id: null });
-      this.linkMacs(tx, machine.get('macs') as string[], null);
+      tx.update(this.ownerRef(machineId), { boot_profile_id: null });
+      this.linkMacs(tx, (machine.get('macs') as string[] | undefined) ?? [], null);
       return attempted;
     });
   }
@@ -431,13 +476,14 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
           refs[kind].id = index.get('blob_id') as string;
         }
       }
-      const content: ProfileContent = { kernel: { ...refs.kernel, args: session.kernelArgs }, initrd: refs.initrd };
+      const content: ProfileContent = { kernel: { ...refs.kernel, args: session.kernelArgs }, initrd: refs.initrd, ...(session.userData ? { userData: session.userData } : {}) };
 
       let profile: BootProfile;
       let write: (() => void) | null;
       if (session.mode === 'create') {
-        profile = { id: profileId, machine_id: session.machineId, ...content };
-        write = await this.planCreate(tx, profile);
+        const { userData, ...blobs } = content;
+        profile = withUserData({ id: profileId, machine_id: session.machineId, ...blobs }, userData);
+        write = await this.planCreate(tx, profile, userData);
       } else {
         ({ result: profile, write } = await this.planReplace(tx, session.machineId, content, version, now, retainUntil));
       }
@@ -489,13 +535,19 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 
   private async currentProfile(tx: Transaction, machineId: string, machineSnap?: DocumentSnapshot): Promise<{ doc: ProfileDocument }> {
-    const machine = machineSnap ?? (await tx.get(this.machineRef(machineId)));
-    const profileId = machine.exists ? (machine.get('boot_profile_id') as string | null) : null;
+    const machine = machineSnap ?? (await tx.get(this.ownerRef(machineId)));
+    const profileId = machine.exists ? ((machine.get('boot_profile_id') as string | null | undefined) ?? null) : null;
     if (!profileId) throw new BootProfileNotFound(machineId);
     const profile = await tx.get(this.profileRef(profileId));
     if (!profile.exists) throw new BootProfileNotFound(machineId);
     return { doc: profile.data() as ProfileDocument };
   }
+}
+
+/** The profile with the summary of `userData` (or without any). */
+function withUserData(profile: BootProfile, userData: UserData | undefined): BootProfile {
+  const { user_data: _old, ...rest } = profile;
+  return userData ? { ...rest, user_data: summaryOf(userData) } : rest;
 }
 
 /** A kernel reference without its arguments (a retained version keeps the bytes; its arguments live in the scripts already served). */
@@ -509,6 +561,7 @@ interface SessionDocument {
   machine_id: string;
   mode: 'create' | 'replace';
   kernel_args: string[];
+  user_data?: UserData;
   state: 'open' | 'finalized' | 'cancelled';
   created_at: Timestamp;
   expires_at: Timestamp;
@@ -522,6 +575,7 @@ function toSessionDocument(s: UploadSessionRecord): SessionDocument {
     machine_id: s.machineId,
     mode: s.mode,
     kernel_args: s.kernelArgs,
+    ...(s.userData ? { user_data: s.userData } : {}),
     state: s.state,
     created_at: Timestamp.fromDate(s.createdAt),
     expires_at: Timestamp.fromDate(s.expiresAt),
@@ -536,6 +590,7 @@ function toSessionRecord(d: SessionDocument): UploadSessionRecord {
     machineId: d.machine_id,
     mode: d.mode,
     kernelArgs: d.kernel_args ?? [],
+    ...(d.user_data ? { userData: { format: d.user_data.format, text: d.user_data.text } } : {}),
     state: d.state,
     createdAt: d.created_at.toDate(),
     expiresAt: d.expires_at.toDate(),

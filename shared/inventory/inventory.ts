@@ -1,3 +1,4 @@
+import type { UserData } from '../fleet/user-data';
 import type { Machine, MachineSpec, NetbootMode } from '../domain/machine';
 import type { BootProfile } from '../domain/profile';
 import type { ProfileRecord } from '../domain/profile-versions';
@@ -18,16 +19,28 @@ export interface MachineRecord extends Machine {
   bootProfileId: string | null;
 }
 
+/**
+ * The owner id of the default profile (`/api/v1/boot/default/profile`): the profile machines
+ * with no registration boot. Everywhere the inventory takes a machine id for a profile
+ * (get, create, replace, delete) this id names it; it is never a machine (machine ids are UUIDv7).
+ */
+export const defaultProfileOwner = 'default';
+
 /** Who owns a MAC and which profile boots it. */
 export interface BootTarget {
   machineId: string;
   bootProfileId: string | null;
   /** The machine's netboot mode, kept on the MAC's document too so the boot path needs no other read. */
   netboot: NetbootMode;
+  /** The machine's host name, kept on the MAC's document too (`{{hostname}}`, NoCloud meta-data); null when it has none. */
+  hostname: string | null;
 }
 
 /** What a replace changes: the blobs and the arguments; the id and the machine stay. */
-export type ProfileContent = Pick<BootProfile, 'kernel' | 'initrd'>;
+export type ProfileContent = Pick<BootProfile, 'kernel' | 'initrd'> & {
+  /** cloud-init user-data of the new version; absent: none (a replace drops the old one). */
+  userData?: UserData;
+};
 
 /**
  * The inventory: machines, the MAC index and the machine <-> profile link, and the
@@ -55,7 +68,7 @@ export interface Inventory {
   getProfile(id: string): Promise<ProfileRecord | null>;
   getProfileOfMachine(machineId: string): Promise<BootProfile | null>;
   /** UnknownMachine, BootProfileExists. */
-  createProfile(profile: BootProfile): Promise<BootProfile>;
+  createProfile(profile: BootProfile, userData?: UserData): Promise<BootProfile>;
   /** The new content; the old version is retained (downloadable) until `retainUntil`. BootProfileNotFound. */
   replaceProfile(machineId: string, content: ProfileContent, now: Date, retainUntil: Date): Promise<BootProfile>;
   /** Removes the profile and the machine's link to it; returns what was removed, retained versions included. BootProfileNotFound. */
@@ -98,6 +111,8 @@ export interface UploadSessionRecord {
   machineId: string;
   mode: UploadMode;
   kernelArgs: string[];
+  /** cloud-init user-data the finalized profile will carry. */
+  userData?: UserData;
   state: 'open' | 'finalized' | 'cancelled';
   createdAt: Date;
   expiresAt: Date;

@@ -9,6 +9,7 @@ import { invalidFieldsOf } from '../http/validate';
 import { ProblemError, validationError, type InvalidField } from '../http/problem';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
+import { parseUserData, userDataMaxBytes, type UserData } from '../fleet/user-data';
 
 export interface UploadLimits {
   kernel: number;
@@ -18,6 +19,8 @@ export interface UploadLimits {
 export interface ReceivedProfile {
   machineId: string;
   kernelArgs: string[];
+  /** The optional `user_data` part (cloud-init), validated. */
+  userData?: UserData;
   kernel: BlobRef;
   initrd: BlobRef;
   /** Every blob this request wrote: what to delete if a later step fails. */
@@ -81,7 +84,8 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     throw validationError([{ field: '(body)', reason: 'multipart boundary is missing' }], 'The request body is not valid multipart/form-data');
   }
 
-  const allowed = new Set<string>([...(opts.machineId ? [] : ['machine_id']), 'kernel_args', ...fileFields]);
+  const allowed = new Set<string>([...(opts.machineId ? [] : ['machine_id']), 'kernel_args', 'user_data', ...fileFields]);
+  let userDataBytes: Buffer | undefined;
   const invalid: InvalidField[] = [];
   const seen = new Set<string>();
   const fields = new Map<string, string>();
@@ -161,7 +165,8 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
   bb.on('field', (name, value, info) => {
     if (!claim(name)) return;
     if (fileFields.includes(name as AssetKind)) return void invalid.push({ field: name, reason: 'must be a file' });
-    if (info.valueTruncated) return void invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` });
+    if (info.valueTruncated) return void (name === 'user_data' ? (userDataBytes = Buffer.alloc(userDataMaxBytes + 1)) : invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }));
+    if (name === 'user_data') userDataBytes = Buffer.from(value, 'utf8');
     fields.set(name, value);
     if (name === 'machine_id') {
       const id = parseUuidV7(value.trim());
@@ -176,6 +181,12 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     // Listen before anything awaits: an unheard 'error' escapes the request as a crash (500).
     stream.on('error', () => undefined);
     // `curl -F kernel_args=@args.json` sends the JSON as a file part: read it as the field.
+    // `curl -F user_data=@user-data.yaml`: the bytes as sent (one more than the cap is enough to refuse it).
+    if (name === 'user_data') {
+      if (claim(name)) pending.push(readPartBytes(stream, userDataMaxBytes + 1).then((bytes) => void (userDataBytes = bytes), () => void (malformed = true)));
+      else stream.resume();
+      return;
+    }
     if (name === 'kernel_args') {
       if (claim(name)) pending.push(readSmallPart(stream, formLimits.fieldSize).then(
         (text) => void (text === null ? invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }) : fields.set(name, text)),
@@ -208,18 +219,30 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
 
   if (malformed) throw validationError([{ field: '(body)', reason: 'multipart body is malformed or truncated' }], 'The request body is not valid multipart/form-data');
   for (const name of allowed) {
-    if (name !== 'kernel_args' && !seen.has(name)) invalid.push({ field: name, reason: 'required field is missing' });
+    if (name !== 'kernel_args' && name !== 'user_data' && !seen.has(name)) invalid.push({ field: name, reason: 'required field is missing' });
   }
   if (invalid.length > 0) throw validationError(invalid);
   const machineId = opts.machineId ?? (fields.get('machine_id') as string);
   await precheck;
   if (tooLarge) throw tooLarge;
   const kernelArgs = parseKernelArgs(fields.get('kernel_args'));
+  const userData = userDataBytes === undefined ? undefined : parseUserData(userDataBytes);
   if (storageFailure || !blobs.kernel || !blobs.initrd) {
     opts.log.error('blob upload failed', { err: String(storageFailure) });
     throw new ProblemError('storage-error', 'Failed to store the uploaded files due to an internal error');
   }
-  return { machineId, kernelArgs, kernel: blobs.kernel, initrd: blobs.initrd, written };
+  return { machineId, kernelArgs, ...(userData ? { userData } : {}), kernel: blobs.kernel, initrd: blobs.initrd, written };
+}
+
+/** A part's bytes, at most `max` of them (the caller refuses a part that reaches `max`). */
+async function readPartBytes(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (size < max) chunks.push(chunk.subarray(0, max - size));
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks);
 }
 
 /** A part's text, or null when it is longer than `max` bytes. */

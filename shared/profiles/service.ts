@@ -3,7 +3,7 @@ import { BootProfileExists, BootProfileNotFound, UnknownMachine } from '../domai
 import { newId } from '../domain/ids';
 import type { BootProfile } from '../domain/profile';
 import { ProblemError } from '../http/problem';
-import type { BlobLedger, Inventory } from '../inventory/inventory';
+import { defaultProfileOwner, type BlobLedger, type Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
 import { receiveProfile, type ReceivedProfile, type UploadLimits } from './multipart';
@@ -30,7 +30,7 @@ function rawBodyOf(req: Request): Buffer {
 }
 
 function contentOf(upload: ReceivedProfile) {
-  return { kernel: { ...upload.kernel, args: upload.kernelArgs }, initrd: upload.initrd };
+  return { kernel: { ...upload.kernel, args: upload.kernelArgs }, initrd: upload.initrd, ...(upload.userData ? { userData: upload.userData } : {}) };
 }
 
 /**
@@ -51,7 +51,8 @@ export class ProfileService {
       if (machine.bootProfileId) throw new BootProfileExists(machineId, machine.bootProfileId);
     });
     try {
-      return await inventory.createProfile({ id: newId(), machine_id: upload.machineId, ...contentOf(upload) });
+      const { userData, ...content } = contentOf(upload);
+      return await inventory.createProfile({ id: newId(), machine_id: upload.machineId, ...content }, userData);
     } catch (err) {
       await this.releaseBlobs(upload.written, log);
       throw err;
@@ -82,6 +83,38 @@ export class ProfileService {
     const { profile, retained } = await this.deps.inventory.deleteProfile(machineId);
     const ids = [profile, ...retained].flatMap((v) => [v.kernel.id, v.initrd.id]);
     await this.releaseBlobs([...new Set(ids)], log);
+  }
+
+  /**
+   * PUT /api/v1/boot/default/profile: the same form as a machine's PUT; creates the default
+   * profile when there is none (`created`), replaces it otherwise (the old version retained,
+   * as for a machine). A concurrent create or delete is met by trying the other way once.
+   */
+  async setDefault(req: Request, log: Logger): Promise<{ profile: BootProfile; created: boolean }> {
+    const { inventory, retentionMs, clock } = this.deps;
+    const upload = await this.receive(req, log, defaultProfileOwner, async () => undefined);
+    const content = contentOf(upload);
+    const replace = () => {
+      const now = clock();
+      return inventory.replaceProfile(defaultProfileOwner, content, new Date(now), new Date(now + retentionMs));
+    };
+    const create = () => {
+      const { userData, ...blobs } = content;
+      return inventory.createProfile({ id: newId(), machine_id: defaultProfileOwner, ...blobs }, userData);
+    };
+    try {
+      const exists = (await inventory.getProfileOfMachine(defaultProfileOwner)) !== null;
+      try {
+        return exists ? { profile: await replace(), created: false } : { profile: await create(), created: true };
+      } catch (err) {
+        if (exists && err instanceof BootProfileNotFound) return { profile: await create(), created: true };
+        if (!exists && err instanceof BootProfileExists) return { profile: await replace(), created: false };
+        throw err;
+      }
+    } catch (err) {
+      await this.releaseBlobs(upload.written, log);
+      throw err;
+    }
   }
 
   async get(machineId: string): Promise<BootProfile> {

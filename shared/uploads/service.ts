@@ -1,3 +1,4 @@
+import { parseUserData, summaryOf, type UserDataSummary } from '../fleet/user-data';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BlobUnavailable, BootProfileExists, BootProfileNotFound, UnknownMachine, UploadSessionCancelled, UploadSessionExpired, UploadSessionNotFound } from '../domain/errors';
@@ -39,6 +40,8 @@ export const uploadRequestSchema = z.strictObject(
     }),
     mode: z.enum(['create', 'replace'], { error: 'must be "create" or "replace"' }),
     kernel_args: z.unknown().optional(),
+    /** cloud-init user-data (shared/fleet/user-data.ts); checked apart (422 invalid-user-data, as in the multipart form). */
+    user_data: z.string({ error: 'must be a string' }).optional(),
     kernel: fileSchema,
     initrd: fileSchema,
   },
@@ -52,6 +55,7 @@ export interface UploadSessionView {
   mode: UploadMode;
   state: 'open' | 'finalized' | 'expired' | 'cancelled';
   kernel_args: string[];
+  user_data?: UserDataSummary;
   created_at: string;
   expires_at: string;
   files: { kernel: UploadFile; initrd: UploadFile };
@@ -102,6 +106,7 @@ export class UploadService {
     }
     for (const kind of kinds) if (request[kind].size > limits[kind]) throw fileTooLarge(kind, request[kind].size, limits[kind]);
     const kernelArgs = parseKernelArgs(request.kernel_args);
+    const userData = request.user_data === undefined ? undefined : parseUserData(request.user_data);
 
     const started: string[] = [];
     const files = {} as Record<AssetKind, UploadFile>;
@@ -125,6 +130,7 @@ export class UploadService {
         machineId: request.machine_id,
         mode: request.mode,
         kernelArgs,
+        ...(userData ? { userData } : {}),
         state: 'open',
         createdAt: new Date(now),
         expiresAt: new Date(now + ttlMs),
@@ -240,6 +246,7 @@ export class UploadService {
       mode: session.mode,
       state,
       kernel_args: session.kernelArgs,
+      ...(session.userData ? { user_data: summaryOf(session.userData) } : {}),
       created_at: session.createdAt.toISOString(),
       expires_at: session.expiresAt.toISOString(),
       files: { kernel: file(session.files.kernel), initrd: file(session.files.initrd) },
