@@ -119,11 +119,7 @@ export function buildProgram(): Command {
     .option('--page <n>', 'page number (from 1)', positiveInt('--page'))
     .option('--per-page <n>', 'machines per page (1-100)', positiveInt('--per-page'))
     .action(async (o: { mac?: string; page?: number; perPage?: number }, cmd: Command) => {
-      const q = new URLSearchParams();
-      if (o.mac) q.set('mac', o.mac);
-      if (o.page) q.set('page', String(o.page));
-      if (o.perPage) q.set('per_page', String(o.perPage));
-      const qs = q.toString();
+      const qs = listQuery(o);
       const res = await client(cmd).request<{ machines: Record<string, unknown>[]; pagination?: Record<string, number> }>('GET', `/api/v1/machines${qs ? `?${qs}` : ''}`);
       if (globals(cmd).json) {
         printJson(res.body);
@@ -200,14 +196,10 @@ export function buildProgram(): Command {
     .command('discoveries')
     .description('unknown MACs that asked for a boot script (GET /api/v1/discoveries)')
     .option('--mac <mac>', 'only this MAC')
-    .option('--page <n>', 'page number', Number)
-    .option('--per-page <n>', 'records per page', Number)
+    .option('--page <n>', 'page number (from 1)', positiveInt('--page'))
+    .option('--per-page <n>', 'records per page (1-100)', positiveInt('--per-page'))
     .action(async (o: { mac?: string; page?: number; perPage?: number }, cmd: Command) => {
-      const q = new URLSearchParams();
-      if (o.mac) q.set('mac', o.mac);
-      if (o.page) q.set('page', String(o.page));
-      if (o.perPage) q.set('per_page', String(o.perPage));
-      const qs = q.toString();
+      const qs = listQuery(o);
       const res = await client(cmd).request<{ discoveries: Record<string, unknown>[]; pagination?: Record<string, number> }>('GET', `/api/v1/discoveries${qs ? `?${qs}` : ''}`);
       if (globals(cmd).json) {
         printJson(res.body);
@@ -380,4 +372,13 @@ function readUserData(file: string): string {
   } catch {
     throw new UsageError(`--user-data ${file} is not UTF-8 text`);
   }
+}
+
+/** The query string of a paged list (`mac`, `page`, `per_page`), empty when nothing is set. */
+function listQuery(o: { mac?: string; page?: number; perPage?: number }): string {
+  const q = new URLSearchParams();
+  if (o.mac) q.set('mac', o.mac);
+  if (o.page) q.set('page', String(o.page));
+  if (o.perPage) q.set('per_page', String(o.perPage));
+  return q.toString();
 }
