@@ -83,7 +83,16 @@ export async function createBootFleet(clients: Clients, count: number, blobs: Pi
       started++;
       const mac = aMac();
       const machine = await inventory.createMachine(machineSpecSchema.parse(aMachine({ nics: [{ mac }] })));
-      await inventory.createProfile({ id: newId(), machine_id: machine.id, kernel: blobs.kernel, initrd: blobs.initrd });
+      // Every profile references the same blobs: their ledger entry is contended, and the
+      // client's own retries of an ABORTED transaction can run out on a busy machine.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await inventory.createProfile({ id: newId(), machine_id: machine.id, kernel: blobs.kernel, initrd: blobs.initrd });
+          break;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 10 || attempt >= 5) throw err;
+        }
+      }
       macs.push(mac);
     }
   };

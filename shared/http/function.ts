@@ -50,13 +50,13 @@ interface Exchange {
 type Step = (x: Exchange, next: () => Promise<void>) => Promise<void>;
 
 /** Request id and logger for every line of this request; the id is echoed to the client. */
-const identify: Step = async (x, next) => {
+const identify: Step = (x, next) => {
   const { req, res, root, own } = x;
   x.requestId = requestIdFrom(req.headers['x-request-id']);
   x.log = requestLogger(root.logger, root.config.GOOGLE_CLOUD_PROJECT, x.requestId, parseTraceHeaders(req.header('traceparent'), req.header('x-cloud-trace-context')));
   res.setHeader('X-Request-Id', x.requestId);
   if (own[0]?.audience === 'admin') res.setHeader('X-API-Version', 'v1');
-  await next();
+  return next();
 };
 
 /**
@@ -81,7 +81,7 @@ const trace: Step = (x, next) => {
 };
 
 /** One access line per request (LOG_LEVEL info), and a warning when the client leaves early. */
-const logAccess: Step = async ({ req, res, root, log }, next) => {
+const logAccess: Step = ({ req, res, root, log }, next) => {
   const started = process.hrtime.bigint();
   if (root.config.LOG_LEVEL === 'info' || root.config.LOG_LEVEL === 'debug') {
     res.on('finish', () => {
@@ -101,7 +101,7 @@ const logAccess: Step = async ({ req, res, root, log }, next) => {
   res.on('close', () => {
     if (!res.writableFinished) log.warn('client went away before the response ended', { path: req.path });
   });
-  await next();
+  return next();
 };
 
 /** Whatever a later step throws becomes problem+json; an unexpected error, a bare 500 with the details in the log only. */
@@ -122,34 +122,41 @@ const answerProblems: Step = async ({ res, root, log, instance, requestId }, nex
 };
 
 /** Deployed alone, a function receives every path: it answers only its own routes (404 / 405 otherwise). */
-const routeToOwn: Step = async (x, next) => {
+const routeToOwn: Step = (x, next) => {
   const match = resolveRoute(x.req.method, x.req.path, x.own);
   if (match.kind !== 'found') throw unroutedProblem(match, x.req.method, x.req.path);
   x.route = match.route;
   x.params = match.params;
-  await next();
+  return next();
 };
 
 /** The platform refuses larger bodies before the function runs; so does the function, whatever sits in front. */
-const capBody: Step = async ({ req, root }, next) => {
+const capBody: Step = ({ req, root }, next) => {
   const max = root.config.MAX_REQUEST_BYTES;
   if (((req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0) > max) throw payloadTooLarge(max);
-  await next();
+  return next();
 };
 
 /** Admin routes: a verified administrator (401 / 403). */
-const authenticate: Step = async (x, next) => {
-  if (x.route?.audience === 'admin') x.principal = await x.root.admins.authenticate(x.req);
-  await next();
+const authenticate: Step = (x, next) => {
+  if (x.route?.audience !== 'admin') return next();
+  return x.root.admins.authenticate(x.req).then((principal) => {
+    x.principal = principal;
+    return next();
+  });
 };
 
 /** Admin routes: per administrator, per client address and in total; 429 past any of them. */
-const limitAdministrators: Step = async ({ req, res, root, principal, log }, next) => {
-  if (principal) await root.limiter.enforceAdmin(res, principal.email, root.bootNetwork.clientAddress(req), log);
-  await next();
+const limitAdministrators: Step = ({ req, res, root, principal, log }, next) => {
+  if (!principal) return next();
+  return root.limiter.enforceAdmin(res, principal.email, root.bootNetwork.clientAddress(req), log).then(next);
 };
 
-/** The wrapper every function runs in, in order. */
+/**
+ * The wrapper every function runs in, in order. Steps with nothing to wait for hand over
+ * with `return next()` rather than `await`: under functions-framework's per-request domain
+ * every promise costs async-hook work (bench/boot-path.ts profiles).
+ */
 const steps: readonly Step[] = [identify, trace, logAccess, answerProblems, routeToOwn, capBody, authenticate, limitAdministrators];
 
 const built = new WeakMap<Root, Map<FunctionName, Handler>>();

@@ -1,4 +1,5 @@
-import { Timestamp, type Firestore } from '@google-cloud/firestore';
+import { Timestamp, type DocumentData, type DocumentReference, type Firestore } from '@google-cloud/firestore';
+import { sameTurnBatches } from '../batching';
 import { BootNotFound } from '../domain/errors';
 import type { NetbootMode } from '../domain/machine';
 import { secretHash, secretMatches, type BootToken } from './tokens';
@@ -36,6 +37,18 @@ export interface BootRecord {
  * `ttlMs` after the script (TTL policy on `expire_at`, terraform/firestore.tf).
  */
 export class BootTimeline {
+  /**
+   * The records of the scripts served in one turn of the event loop, created in one Commit
+   * (shared/batching.ts). A batch is atomic: a Commit that fails fails every script's record
+   * in it, and each of those scripts is served without a token, as for one failed write.
+   */
+  private readonly creates = sameTurnBatches(async (records: readonly { ref: DocumentReference; data: DocumentData }[]) => {
+    const batch = this.db.batch();
+    for (const { ref, data } of records) batch.create(ref, data);
+    await batch.commit();
+    return records.map(() => undefined);
+  }, 250);
+
   constructor(
     private readonly db: Firestore,
     private readonly ttlMs: number,
@@ -49,14 +62,17 @@ export class BootTimeline {
   /** The record of a served script (blind create). */
   async start(token: BootToken, record: Omit<BootRecord, 'id' | 'machine_id' | 'phases'>, script: PhaseRecord): Promise<void> {
     const now = this.clock();
-    await this.ref(token.machineId, token.bootId).create({
-      id: token.bootId,
-      machine_id: token.machineId,
-      ...record,
-      token_sha256: secretHash(token.secret),
-      phases: { script: toStored(script) },
-      created_at: Timestamp.fromMillis(now),
-      expire_at: Timestamp.fromMillis(now + this.ttlMs),
+    await this.creates.load({
+      ref: this.ref(token.machineId, token.bootId),
+      data: {
+        id: token.bootId,
+        machine_id: token.machineId,
+        ...record,
+        token_sha256: secretHash(token.secret),
+        phases: { script: toStored(script) },
+        created_at: Timestamp.fromMillis(now),
+        expire_at: Timestamp.fromMillis(now + this.ttlMs),
+      },
     });
   }
 

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Firestore } from '@google-cloud/firestore';
+import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
+import { FirestoreRateLimitStore, rateLimitCollections } from '../shared/ratelimit';
+import { BootTimeline } from '../shared/lifecycle/timeline';
+import { newBootToken } from '../shared/lifecycle/tokens';
+import { aMac, aMachine } from './helpers/fixtures';
+import { firestoreThrough, startFaultyGrpcProxy, type FaultyGrpcProxy } from './helpers/faulty-grpc';
+import { postProfile, profileForm, randomFile } from './helpers/profiles';
+import { request, setEnv, useLocalStack } from './helpers/stack';
+
+/**
+ * The boot path batches its database calls per turn of the event loop (shared/batching.ts):
+ * concurrent boot scripts share their reads (one BatchGetDocuments) and their counter
+ * increments (one Commit). The inventory and the rate-limit store talk to the emulator
+ * through a proxy that counts the calls.
+ */
+let proxy: FaultyGrpcProxy;
+let viaProxy: Firestore | undefined;
+beforeAll(async () => {
+  proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
+});
+const stack = useLocalStack(
+  {},
+  {
+    decorate: (parts) => {
+      viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
+      const inventory = new FirestoreInventory(viaProxy);
+      return { ...parts, inventory, ledger: inventory, rateLimitStore: new FirestoreRateLimitStore(viaProxy) };
+    },
+  },
+);
+afterAll(async () => {
+  await viaProxy?.terminate();
+  await proxy?.close();
+});
+
+const proxied = (): Firestore => {
+  if (!viaProxy) throw new Error('the stack is not started');
+  return viaProxy;
+};
+type Fleet = Awaited<ReturnType<typeof machineWithProfile>>[];
+
+const bootScript = async (mac: string) => {
+  const res = await fetch(`${stack.url}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
+  return { status: res.status, text: await res.text() };
+};
+
+async function machineWithProfile(args: string): Promise<{ id: string; mac: string; profileId: string }> {
+  const mac = aMac();
+  const machine = await request<{ id: string }>(stack.url, 'POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
+  expect(machine.status).toBe(201);
+  const profile = await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel: randomFile(512), initrd: randomFile(512), kernel_args: JSON.stringify(args.split(' ')) }));
+  expect(profile.status).toBe(201);
+  return { id: machine.body.id, mac, profileId: profile.body.id };
+}
+
+describe('boot scripts asked for at once', () => {
+  it('each machine still gets its own script', async () => {
+    const fleet: Fleet = [];
+    for (let i = 0; i < 12; i++) fleet.push(await machineWithProfile(`console=ttyS0 fleet.index=${i}`));
+    const answers = await Promise.all(fleet.map((m) => bootScript(m.mac)));
+    answers.forEach((answer, i) => {
+      expect(answer.status).toBe(200);
+      expect(answer.text).toContain(`# Boot configuration for ${fleet[i]?.id}`);
+      expect(answer.text).toContain(`# Boot Profile ID: ${fleet[i]?.profileId}`);
+      expect(answer.text).toContain(`fleet.index=${i} `);
+    });
+  });
+
+  it('one turn of the event loop: one BatchGetDocuments for every MAC and profile, one Commit and one read for every counter, one Commit for every boot record', async () => {
+    const fleet: Fleet = [];
+    for (let i = 0; i < 6; i++) fleet.push(await machineWithProfile('console=ttyS0'));
+    const inventory = new FirestoreInventory(proxied());
+    let reads = proxy.calls('BatchGetDocuments');
+    const targets = await Promise.all([...fleet.map((m) => inventory.findBootTarget(m.mac)), inventory.findBootTarget(aMac()), ...fleet.map((m) => inventory.getProfile(m.profileId))]);
+    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(targets.slice(0, 6).map((t) => (t as { machineId: string }).machineId)).toEqual(fleet.map((m) => m.id));
+    expect(targets[6]).toBeNull();
+    expect(targets.slice(7).map((p) => (p as { profile: { id: string } }).profile.id)).toEqual(fleet.map((m) => m.profileId));
+
+    const store = new FirestoreRateLimitStore(proxied());
+    const expireAt = new Date(Date.now() + 120_000);
+    const key = `boot-mac:batch-${aMac()}`;
+    reads = proxy.calls('BatchGetDocuments');
+    let commits = proxy.calls('Commit');
+    const totals = await Promise.all([
+      ...Array.from({ length: 5 }, () => store.increment([{ id: key, shards: 1, expireAt }])),
+      store.increment([{ id: `${key}-other`, shards: 1, expireAt }]),
+    ]);
+    expect(proxy.calls('Commit') - commits).toBe(1);
+    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    // Numbered in order, as if counted one after another.
+    expect(totals).toEqual([[1], [2], [3], [4], [5], [1]]);
+
+    const timeline = new BootTimeline(proxied(), 3_600_000, () => Date.now());
+    commits = proxy.calls('Commit');
+    const tokens = fleet.map((m) => newBootToken(m.id));
+    await Promise.all(tokens.map((token, i) => timeline.start(token, { mac: fleet[i]?.mac ?? '', action: 'profile', profile_id: fleet[i]?.profileId ?? null, netboot: 'enabled' }, { at: new Date(), client_address: '10.0.0.1' })));
+    expect(proxy.calls('Commit') - commits).toBe(1);
+    for (const token of tokens) expect((await timeline.verify(token)).machine_id).toBe(token.machineId);
+  });
+
+  it('never admit more than the per-MAC limit, and count every request (no overshoot)', async () => {
+    setEnv({ RATE_LIMIT_BOOT_PER_MAC: '5' });
+    const { mac } = await machineWithProfile('console=ttyS0');
+    const answers = await Promise.all(Array.from({ length: 12 }, () => bootScript(mac)));
+    const served = answers.filter((a) => a.status === 200).length;
+    // One instance numbers its batch's hits in order: exactly the limit is served.
+    expect(served).toBe(5);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(12 - served);
+    // Every request counted, in the window's counter document(s).
+    const counters = await proxied().collection(rateLimitCollections.counters).get();
+    const total = counters.docs.filter((d) => String(d.get('counter')).startsWith('boot-mac:')).reduce((sum, d) => sum + Number(d.get('n')), 0);
+    expect(total).toBeGreaterThanOrEqual(12);
+    setEnv({ RATE_LIMIT_BOOT_PER_MAC: undefined });
+  });
+
+  it('see every admin change at the next boot: no cache between requests', async () => {
+    const machine = await machineWithProfile('console=ttyS0 stage=one');
+    expect((await bootScript(machine.mac)).text).toContain('stage=one');
+    const form = profileForm({ kernel: randomFile(256), initrd: randomFile(256), kernel_args: JSON.stringify(['console=ttyS0', 'stage=two']) });
+    const replaced = await request(stack.url, 'PUT', `/api/v1/boot/${machine.id}/profile`, { body: form });
+    expect(replaced.status).toBe(200);
+    const next = await bootScript(machine.mac);
+    expect(next.text).toContain('stage=two');
+    expect(next.text).not.toContain('stage=one');
+  });
+});
