@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { AggregateField, FieldValue, type DocumentSnapshot, type Firestore, type Timestamp } from '@google-cloud/firestore';
+import { AggregateField, FieldValue, Timestamp, type DocumentSnapshot, type Firestore } from '@google-cloud/firestore';
 import { sameTurnBatches } from '../batching';
 import type { CounterHit, RateLimitStore, SlotAcquisition, SlotLease } from './store';
 
@@ -20,7 +20,10 @@ const alreadyExists = 6;
  * `sum(n)` aggregation over the counter's shards (billed as one read per 1000 index
  * entries). Slots are one document per held slot: `create()` claims a free one (it fails
  * if another instance got there first), a transaction that re-reads the lease takes over
- * an expired one, and renew / release are transactions that check the holder first.
+ * an expired one. Renew and release of a lease claimed with `create()` are one write each,
+ * conditional on the document's update time being the one this holder last wrote (a
+ * takeover rewrites it, so the condition fails and the new holder's lease stays); a lease
+ * taken over in a transaction has no such time and uses transactions that check the holder.
  */
 export class FirestoreRateLimitStore implements RateLimitStore {
   /** Every hit of one turn of the event loop: one Commit, then one read of the totals (shared/batching.ts). */
@@ -111,7 +114,7 @@ export class FirestoreRateLimitStore implements RateLimitStore {
         // Random among the first free ones, so that concurrent acquirers rarely collide.
         lease.index = free[randomInt(free.length)] as number;
         try {
-          await this.slotRef(pool, lease.index).create(data());
+          lease.stamp = (await this.slotRef(pool, lease.index).create(data())).writeTime;
           return { lease, held: live.size + 1 };
         } catch (err) {
           if ((err as { code?: number }).code === alreadyExists) continue;
@@ -134,6 +137,17 @@ export class FirestoreRateLimitStore implements RateLimitStore {
 
   async renewSlot(lease: SlotLease, expireAt: Date): Promise<boolean> {
     const ref = this.slotRef(lease.pool, lease.index);
+    if (lease.stamp instanceof Timestamp) {
+      // Unchanged since this holder wrote it: still ours (a takeover would have rewritten it).
+      try {
+        lease.stamp = (await ref.update({ expire_at: expireAt }, { lastUpdateTime: lease.stamp })).writeTime;
+        return true;
+      } catch (err) {
+        if (!changedSince(err)) throw err;
+        // Changed: taken over, or our own write whose answer was lost. The transaction below tells which.
+        lease.stamp = undefined;
+      }
+    }
     return this.db.runTransaction(async (tx) => {
       const current = await tx.get(ref);
       if (!current.exists || current.get('holder') !== lease.holder) return false;
@@ -144,11 +158,27 @@ export class FirestoreRateLimitStore implements RateLimitStore {
 
   async releaseSlot(lease: SlotLease): Promise<void> {
     const ref = this.slotRef(lease.pool, lease.index);
+    if (lease.stamp instanceof Timestamp) {
+      // One conditional delete: a lease taken over since (rewritten by its new holder) stays.
+      try {
+        await ref.delete({ lastUpdateTime: lease.stamp });
+        return;
+      } catch (err) {
+        if (!changedSince(err)) throw err;
+        // Changed: taken over, or our own renewal whose answer was lost. The transaction below tells which.
+      }
+    }
     await this.db.runTransaction(async (tx) => {
       const current = await tx.get(ref);
       if (current.exists && current.get('holder') === lease.holder) tx.delete(ref);
     });
   }
+}
+
+/** FAILED_PRECONDITION (rewritten since) or NOT_FOUND (deleted since): no longer as this holder last wrote it. */
+function changedSince(err: unknown): boolean {
+  const code = (err as { code?: number }).code;
+  return code === 9 || code === 5;
 }
 
 function expiry(doc: DocumentSnapshot): number {

@@ -171,16 +171,22 @@ export class RateLimiter {
     const { store } = this.deps;
     let lost = false;
     let released = false;
+    // One store call on the lease at a time: a renewal still running when the next is due is
+    // not doubled, and the release waits for it (both write the lease).
+    let renewing: Promise<void> | undefined;
     const renewal = setInterval(() => {
-      this.callStore(store.renewSlot(lease, new Date(this.deps.clock() + leaseMs))).then(
-        (held) => {
-          if (held || released) return;
-          lost = true;
-          clearInterval(renewal);
-          log.warn('download slot lease expired and was taken over; the download goes on', { slot: lease.index });
-        },
-        (err: unknown) => log.warn('could not renew the download slot lease', { err: err instanceof Error ? err.message : String(err) }),
-      );
+      if (renewing) return;
+      renewing = this.callStore(store.renewSlot(lease, new Date(this.deps.clock() + leaseMs)))
+        .then(
+          (held) => {
+            if (held || released) return;
+            lost = true;
+            clearInterval(renewal);
+            log.warn('download slot lease expired and was taken over; the download goes on', { slot: lease.index });
+          },
+          (err: unknown) => log.warn('could not renew the download slot lease', { err: err instanceof Error ? err.message : String(err) }),
+        )
+        .finally(() => (renewing = undefined));
     }, renewMs);
     renewal.unref();
 
@@ -189,6 +195,7 @@ export class RateLimiter {
         if (released) return;
         released = true;
         clearInterval(renewal);
+        await renewing;
         if (lost) return;
         try {
           await this.callStore(store.releaseSlot(lease));

@@ -17,6 +17,11 @@ export interface SlotLease {
   pool: string;
   index: number;
   holder: string;
+  /**
+   * The store's version of the lease as this holder last wrote it (opaque outside the
+   * store): renew and release are then one conditional write each, not a read and a write.
+   */
+  stamp?: unknown;
 }
 
 export interface SlotAcquisition {

@@ -57,6 +57,12 @@ export async function startFaultyGrpcProxy(target: string): Promise<FaultyGrpcPr
     up.on('response', (h) => {
       const response: http2.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(h)) if (!name.startsWith(':') || name === ':status') response[name] = value;
+      if (h['grpc-status'] !== undefined) {
+        // A trailers-only answer (an error such as FAILED_PRECONDITION): headers and end of stream in one.
+        up.resume();
+        down.respond(response, { endStream: true });
+        return;
+      }
       down.respond(response, { waitForTrailers: true });
       down.on('wantTrailers', () => {
         const out: http2.OutgoingHttpHeaders = {};
