@@ -14,6 +14,7 @@ import { CRC32C } from '@google-cloud/storage';
 import { createClients, type Clients } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { blobObjectName } from '../shared/storage/blobs';
+import { buildForColdStart, coldStartReport, coldStartTable, type ColdStartReport } from './coldstart';
 import { adminAuthorization, createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
 import { runLoad, type LoadResult } from './load';
 import { fetchParts, initrdUrls, partsRound, type PartsRound } from './parts';
@@ -34,7 +35,10 @@ const SESSION_ROUNDS = 3;
 const UPLOAD_BODY = 30 * MiB;
 const UPLOAD_KERNEL = 29 * MiB;
 const UPLOAD_RUNS = 3;
-const TOTAL_TIMEOUT_MS = 6 * 60_000;
+/** Cold starts: spawns of functions-framework per function (median), plus bootScript's first real boot as many times. */
+const COLD_START_RUNS = QUICK ? 1 : 5;
+const COLD_START_BUDGET_MS = (QUICK ? 2 : 5) * 60_000;
+const TOTAL_TIMEOUT_MS = 6 * 60_000 + COLD_START_BUDGET_MS;
 /**
  * Boot script runs use MACs of their own, each asked at most REQUESTS_PER_MAC times (in
  * turn): under RATE_LIMIT_BOOT_PER_MAC (default 10 a minute), so nothing is refused and the
@@ -177,6 +181,9 @@ async function main(): Promise<void> {
     const bootWarn = await runLoad({ urls: bootUrls(proxyServer.url, macSets.warn), ...LOAD, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
     progress('boot.ipxe, LOG_LEVEL=warn, one client (service time without queueing)');
     const bootSingle = await runLoad({ urls: bootUrls(proxyServer.url, macSets.single), ...SINGLE, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
+    // The boot path's yardstick (issue 15): the cheapest function on the same gateway, same clients, same run.
+    progress('health/liveness on the same gateway, 50 clients');
+    const liveness = await runLoad({ urls: [`${proxyServer.url}/health/liveness`], ...LOAD, maxRequests: 20_000, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
     await proxyServer.stop();
 
     // --- LOG_LEVEL=info: one JSON access-log line per request, to a file ---
@@ -281,6 +288,19 @@ async function main(): Promise<void> {
       await server.stop();
     }
 
+    // --- cold starts: every function on the built code; bootScript also to its first real boot ---
+    progress(`cold starts: build, then ${COLD_START_RUNS} spawn(s) of functions-framework per function, and bootScript's first real boot`);
+    let coldStart: ColdStartReport | { error: string };
+    try {
+      const builtDir = buildForColdStart();
+      tempDirs.push(builtDir);
+      const fleetClients = clients;
+      coldStart = await coldStartReport(builtDir, COLD_START_RUNS, { ...process.env }, (count) => createBootFleet(fleetClients, count, { kernel: profile.kernel, initrd: profile.initrd }));
+    } catch (err) {
+      // Reported and failing the run at the end, after the other steps' results are written.
+      coldStart = { error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    }
+
     // --- not in the product's emulator path: @google-cloud/storage's JS CRC32C ---
     progress('CRC32C (JavaScript, as @google-cloud/storage validates full reads and uploads)');
     const crcData = randomBytes(32 * MiB);
@@ -315,6 +335,10 @@ async function main(): Promise<void> {
       table(`1. GET /boot.ipxe, 50 concurrent keep-alive clients, through the local gateway (${macSets.warn.length} MACs per run, <= ${REQUESTS_PER_MAC} requests each)`, [
         { name: 'calibration: bare node:http server', value: `${ceiling.throughputRps.toFixed(0)} req/s, p50 ${ms(ceiling.p50Ms)}, p99 ${ms(ceiling.p99Ms)}; ${cpuText(ceiling.cpuPercent)}` },
         ...loadRows('LOG_LEVEL=warn', bootWarn, true),
+        { name: 'GET /health/liveness, same gateway and clients', value: `${liveness.throughputRps.toFixed(0)} req/s, p50 ${ms(liveness.p50Ms)}, p99 ${ms(liveness.p99Ms)}; gateway ${ms(cpuPerRequest(liveness))} CPU per request` },
+        { name: 'boot script throughput / liveness', value: (bootWarn.throughputRps / liveness.throughputRps).toFixed(3), target: '>= 0.2', met: bootWarn.throughputRps / liveness.throughputRps >= 0.2 },
+        { name: 'boot script p99 (boot path budget)', value: ms(bootWarn.p99Ms), target: '< 250 ms', met: bootWarn.p99Ms < 250 },
+        { name: 'boot script gateway CPU per request', value: ms(cpuPerRequest(bootWarn)), target: '<= 1.5 ms', met: cpuPerRequest(bootWarn) <= 1.5 },
         { name: 'LOG_LEVEL=warn, 1 client', value: `p50 ${ms(bootSingle.p50Ms)}, p99 ${ms(bootSingle.p99Ms)}, ${bootSingle.throughputRps.toFixed(0)} req/s; ${cpuText(bootSingle.cpuPercent)}; gateway ${ms(cpuPerRequest(bootSingle))} CPU per request` },
         ...loadRows('LOG_LEVEL=info', bootInfo, true),
         ...loadRows('LOG_LEVEL=warn, per-MAC limiter off', bootNoLimit, false),
@@ -392,12 +416,15 @@ async function main(): Promise<void> {
       ]),
     );
     out();
+    out('error' in coldStart ? `6. Cold start per function: NOT MEASURED: ${coldStart.error}` : coldStartTable('6', coldStart));
+    out();
     out(table('Extra', [{ name: 'JS CRC32C (@google-cloud/storage, one core, 64 KiB pieces)', value: `${crcMibPerSec.toFixed(0)} MiB/s (runs: ${crcRuns.map((r) => r.toFixed(0)).join(', ')})` }]));
 
     const results = {
       meta: { ...meta, emulators: 'embedded (bench/emulators.ts child)', gateway: 'emulators/gateway-process.ts child (startLocalStack, emulators from env)' },
       calibration: { description: 'bare node:http server child, same client and concurrency', ...ceiling },
       bootScriptSingleClient: bootSingle,
+      livenessSameGateway: liveness,
       bootScriptLimiterOff: bootNoLimit,
       bootScriptTelemetryOn: bootOtel,
       bootScript: { macsPerRun: macSets.warn.length, requestsPerMac: REQUESTS_PER_MAC, fleetCreateMs: fleetMs, concurrency: LOAD.concurrency, warmupRequests: LOAD.warmupRequests, maxRequests: LOAD.maxRequests, maxMs: LOAD.maxMs, logLevelWarn: bootWarn, logLevelInfo: { ...bootInfo, accessLogLines: logLines, accessLogBytes: logBytes } },
@@ -431,10 +458,12 @@ async function main(): Promise<void> {
       upload: { bodyBytes: UPLOAD_BODY, kernelBytes: UPLOAD_KERNEL, runs: uploads },
       crc32cJsMibPerSec: crcMibPerSec,
       crc32cJsRunsMibPerSec: crcRuns,
+      coldStart: { command: 'bench/coldstart.ts on scripts/build.ts output: functions-framework --target=<fn> --source=<built>/functions/index.js', ...coldStart },
     };
     writeFileSync(resolve(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     out();
     out(`results written to bench/results.json (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    if ('error' in coldStart) throw new Error(`cold starts not measured: ${coldStart.error}`);
   } finally {
     await stopAllChildren();
     await clients?.close().catch(() => undefined);

@@ -8,7 +8,7 @@ import { ifNoneMatchMatches, ifRangeAllows } from '../http/conditional';
 import { ProblemError, validationError } from '../http/problem';
 import type { Inventory } from '../inventory/inventory';
 import type { Logger } from '../logging';
-import type { RateLimiter } from '../ratelimit';
+import type { DownloadSlot, RateLimiter } from '../ratelimit';
 import type { BlobRange, BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { partCount, partWindow, windowEtag, type AssetSizing, type ByteWindow } from './parts';
@@ -186,14 +186,24 @@ export class AssetService {
       return;
     }
 
-    // One of the profile's concurrent download slots (429 when all are held).
-    const slot = await this.deps.limiter.acquireDownloadSlot(res, profileId, log);
+    // The Storage read opens while one of the profile's concurrent download slots is taken
+    // (429 when all are held): a part's wait before its first byte is the longer of the two,
+    // not their sum. A refused download drops the read it opened (one Storage request).
+    const window = range ?? (part ? { start: 0, end: size - 1 } : undefined);
+    const source = this.deps.blobs.read(blob.id, window && { start: window.start + offset, end: window.end + offset });
+    const opened = firstBytes(source);
+    opened.catch(() => undefined); // awaited below, once the slot is held
+    let slot: DownloadSlot;
+    try {
+      slot = await this.deps.limiter.acquireDownloadSlot(res, profileId, log);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
     try {
       setStatus();
-      const window = range ?? (part ? { start: 0, end: size - 1 } : undefined);
-      const source = this.deps.blobs.read(blob.id, window && { start: window.start + offset, end: window.end + offset });
       try {
-        await firstBytes(source);
+        await opened;
       } catch (err) {
         source.destroy();
         if ((err as { code?: number }).code === 404) throw assetNotFound(kind, profileId);
