@@ -1,14 +1,21 @@
 // Issue 9, upload side: a large initrd through an upload session with the real client (the
-// netboot CLI in a child process: hash locally, POST /api/v1/uploads, PUT 8 MiB chunks to
-// the session URIs, finalize with the server's re-hash), against a plain resumable upload
-// of the same bytes straight to the Storage emulator.
+// netboot CLI in a child process: hash locally, POST /api/v1/uploads, one streamed PUT per
+// file to the session URIs, finalize with the server's re-hash), against a plain resumable
+// upload of the same bytes straight to the Storage emulator.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Bucket } from '@google-cloud/storage';
 import { uploadResumable } from '../cli/resumable';
-import { CpuMeter, RssSampler, startChild } from './proc';
+import { createClients } from '../shared/clients';
+import { loadConfig } from '../shared/config';
+import { adminAuthorization, createMachine, MiB } from './fixtures';
+import { CpuMeter, RssSampler, startChild, stopAllChildren } from './proc';
+import { median, ms } from './report';
+import { settle } from './stream';
 
 export interface FileSpec {
   path: string;
@@ -49,8 +56,9 @@ export interface DirectUpload {
 /**
  * The yardstick: each file to a new object through a resumable session that
  * @google-cloud/storage starts (as the service does), then either one streamed PUT of the
- * whole file (`whole`, what `curl --upload-file` does) or the CLI's own chunk loop
- * (`chunks`: cli/resumable.ts, 8 MiB PUTs, no hashing, no service).
+ * whole file (`whole`, what `curl --upload-file` does) or the CLI's upload engine in 8 MiB
+ * chunks (`chunks`: cli/resumable.ts with chunkSize 8 MiB, its default before it sent one
+ * request per file; no hashing, no service).
  */
 export async function directUpload(bucket: Bucket, files: readonly FileSpec[], how: 'whole' | 'chunks'): Promise<DirectUpload> {
   const objects: string[] = [];
@@ -62,7 +70,7 @@ export async function directUpload(bucket: Bucket, files: readonly FileSpec[], h
       const status = await putWhole(uri, f.path, f.size);
       if (status !== 200 && status !== 201) throw new Error(`direct PUT of ${f.path}: status ${status}`);
     } else {
-      await uploadResumable({ uri, path: f.path, total: f.size });
+      await uploadResumable({ uri, path: f.path, total: f.size, chunkSize: 8 * 1024 * 1024 });
     }
     objects.push(name);
   }
@@ -174,4 +182,92 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
 
 export async function fileSize(path: string): Promise<number> {
   return (await stat(path)).size;
+}
+
+/**
+ * The upload-session step alone (what `npm run bench` runs as step 5, same layout: emulators
+ * and gateway in children, the CLI in a child, rounds in turn):
+ *   npx tsx bench/session-upload.ts [rounds] [initrdMiB]
+ */
+async function standalone(): Promise<void> {
+  const rounds = Number(process.argv[2] ?? 3);
+  const initrdBytes = Number(process.argv[3] ?? 150) * MiB;
+  const kernelBytes = MiB;
+  const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  log(`load average at start: ${loadavg()}`);
+  const suffix = randomBytes(4).toString('hex');
+  Object.assign(process.env, { GOOGLE_CLOUD_PROJECT: `demo-bench-${suffix}`, BLOB_BUCKET: `demo-bench-${suffix}-blobs`, METADATA_SERVER_DETECTION: 'none' });
+  const dir = mkdtempSync(join(tmpdir(), 'netboot-bench-upload-'));
+  try {
+    const emulators = await startChild('emulators.ts', { ...process.env });
+    if (!('firestoreHost' in emulators.ready)) throw new Error('emulators child sent no hosts');
+    Object.assign(process.env, { FIRESTORE_EMULATOR_HOST: emulators.ready.firestoreHost, STORAGE_EMULATOR_HOST: emulators.ready.storageHost });
+    const clients = createClients(loadConfig(process.env));
+    const gateway = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB) });
+    if (!('url' in gateway.ready)) throw new Error('gateway child sent no url');
+    const url = gateway.ready.url;
+    const writeRandom = (path: string, size: number): FileSpec => {
+      const fd = openSync(path, 'w');
+      for (let offset = 0; offset < size; offset += 8 * MiB) writeSync(fd, randomBytes(Math.min(8 * MiB, size - offset)));
+      closeSync(fd);
+      return { path, size };
+    };
+    const files = [writeRandom(join(dir, 'vmlinuz'), kernelBytes), writeRandom(join(dir, 'initrd.img'), initrdBytes)];
+    const small = [writeRandom(join(dir, 'vmlinuz-small'), 256 * 1024), writeRandom(join(dir, 'initrd-small.img'), MiB)];
+    const opts = async (f: readonly FileSpec[]) => ({
+      url,
+      token: adminAuthorization().replace(/^Bearer /, ''),
+      stateDir: join(dir, 'state'),
+      machineId: (await createMachine(url)).id,
+      kernel: f[0]?.path ?? '',
+      initrd: f[1]?.path ?? '',
+      gatewayPid: gateway.pid,
+      emulatorsPid: emulators.pid,
+    });
+    const check = (run: CliRun) => {
+      if (run.exitCode !== 0) throw new Error(`netboot profile set: exit ${run.exitCode}; stderr:\n${run.stderrTail.join('\n')}`);
+    };
+    check(await cliProfileSet(await opts(small)));
+    await directUpload(clients.bucket, small, 'whole');
+    const results: { whole: number; chunks: number; cli: CliRun }[] = [];
+    for (let i = 0; i < rounds; i++) {
+      await freshen(files);
+      const o = await opts(files);
+      await settle(500);
+      const whole = await directUpload(clients.bucket, files, 'whole');
+      await settle(500);
+      const cli = await cliProfileSet(o);
+      check(cli);
+      await settle(500);
+      const chunks = await directUpload(clients.bucket, files, 'chunks');
+      await Promise.all([...whole.objects, ...chunks.objects].map((name) => clients.bucket.file(name).delete()));
+      const p = cli.phases;
+      log(
+        `round ${i + 1}: direct PUT ${whole.ms.toFixed(0)} ms, CLI ${cli.ms.toFixed(0)} ms (hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}), direct chunks ${chunks.ms.toFixed(0)} ms; ratio ${(whole.ms / cli.ms).toFixed(2)}; CLI RSS +${(cli.cliRss.growth / MiB).toFixed(1)} MiB, gateway +${(cli.gatewayRss.growth / MiB).toFixed(1)} MiB; CPU ${Object.entries(cli.cpuPercent).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
+      );
+      results.push({ whole: whole.ms, chunks: chunks.ms, cli });
+    }
+    const med = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
+    const ratios = results.map((r) => r.whole / r.cli.ms);
+    log(`median: direct PUT ${ms(med((r) => r.whole))}, CLI ${ms(med((r) => r.cli.ms))}, direct chunks ${ms(med((r) => r.chunks))}`);
+    log(`median phases: hash ${ms(med((r) => r.cli.phases.hashedMs))}, open ${ms(med((r) => r.cli.phases.sessionOpenedMs - r.cli.phases.hashedMs))}, send ${ms(med((r) => r.cli.phases.sentMs - r.cli.phases.sessionOpenedMs))}, finalize ${ms(med((r) => r.cli.phases.finalizedMs - r.cli.phases.sentMs))}`);
+    log(`ratio session / direct PUT: median ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}]`);
+    log(`RSS growth max: CLI ${(Math.max(...results.map((r) => r.cli.cliRss.growth)) / MiB).toFixed(1)} MiB, gateway ${(Math.max(...results.map((r) => r.cli.gatewayRss.growth)) / MiB).toFixed(1)} MiB`);
+    log(`load average at end: ${loadavg()}`);
+    await clients.close().catch(() => undefined);
+  } finally {
+    await stopAllChildren();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  standalone().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

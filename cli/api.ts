@@ -105,6 +105,7 @@ export interface UploadSession {
   mode: 'create' | 'replace';
   state: 'open' | 'finalized' | 'expired' | 'cancelled';
   expires_at?: string;
-  files: { kernel: SessionFile; initrd: SessionFile };
+  /** kernel, initrd, and `kernel.<arch>` / `initrd.<arch>` per extra architecture. */
+  files: { kernel: SessionFile; initrd: SessionFile } & Partial<Record<string, SessionFile>>;
   profile?: Record<string, unknown>;
 }

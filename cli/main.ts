@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiProblemError, NetworkError } from './api';
-import { profileSet } from './profile-set';
+import { EXTRA_ARCHITECTURES, profileSet, type ArchFiles, type ExtraArchitecture } from './profile-set';
 import { createProgress } from './progress';
 import { CHUNK_MULTIPLE, SessionGoneError, StorageError, uploadResumable } from './resumable';
 import { hashFile } from './hash';
@@ -70,6 +70,9 @@ function machineLine(m: Record<string, unknown>): string {
   return `${String(m.id)}  nics=${nics}  cpus=${count('cpus')} memory_modules=${count('memory_modules')} drives=${count('drives')} accelerators=${count('accelerators')}`;
 }
 
+/** A line's label in a 10-column field (longer ones get one space). */
+const label = (name: string) => (name.length >= 10 ? `${name} ` : name.padEnd(10));
+
 function profileLines(p: Record<string, unknown>): string {
   const k = (p.kernel ?? {}) as Record<string, unknown>;
   const i = (p.initrd ?? {}) as Record<string, unknown>;
@@ -79,8 +82,33 @@ function profileLines(p: Record<string, unknown>): string {
     `machine   ${String(p.machine_id)}`,
     `kernel    ${String(k.id)}${k.size !== undefined ? `  ${String(k.size)} bytes` : ''}${k.sha256 ? `  sha256 ${String(k.sha256)}` : ''}`,
     `initrd    ${String(i.id)}${i.size !== undefined ? `  ${String(i.size)} bytes` : ''}${i.sha256 ? `  sha256 ${String(i.sha256)}` : ''}`,
+    ...Object.entries((p.architectures ?? {}) as Record<string, { kernel?: Record<string, unknown>; initrd?: Record<string, unknown> }>).flatMap(([arch, images]) =>
+      (['kernel', 'initrd'] as const).map((kind) => {
+        const b = images[kind] ?? {};
+        return `${label(`${kind}.${arch}`)}${String(b.id)}  ${String(b.size)} bytes  sha256 ${String(b.sha256)}`;
+      }),
+    ),
     `args      ${args}`,
+    ...(['user_data', 'vendor_data'] as const).flatMap((name) => {
+      const d = p[name] as Record<string, unknown> | undefined;
+      return d ? [`${label(name)}${String(d.format)}  ${String(d.size)} bytes  sha256 ${String(d.sha256)}`] : [];
+    }),
   ].join('\n');
+}
+
+/** `--arch ARCH KERNEL INITRD` (repeatable; commander joins repeated variadic values): the triples, checked. */
+function archTriples(values: string[] | undefined): ArchFiles[] {
+  if (!values?.length) return [];
+  if (values.length % 3 !== 0) throw new UsageError(`--arch takes three values, ARCH KERNEL INITRD (e.g. --arch arm64 vmlinuz-arm64 initrd-arm64.img); got: ${values.join(' ')}`);
+  const triples: ArchFiles[] = [];
+  for (let i = 0; i < values.length; i += 3) {
+    const [arch, kernel, initrd] = values.slice(i, i + 3) as [string, string, string];
+    if (arch === 'i386' || arch === 'x86_64') throw new UsageError(`--arch ${arch}: i386 and x86_64 boot --kernel / --initrd (one family); --arch is for ${EXTRA_ARCHITECTURES.join(', ')}`);
+    if (!(EXTRA_ARCHITECTURES as readonly string[]).includes(arch)) throw new UsageError(`--arch ${arch}: unknown architecture; one of ${EXTRA_ARCHITECTURES.join(', ')} (iPXE's \${buildarch})`);
+    if (triples.some((t) => t.arch === arch)) throw new UsageError(`--arch ${arch} given more than once`);
+    triples.push({ arch: arch as ExtraArchitecture, kernel, initrd });
+  }
+  return triples;
 }
 
 export function buildProgram(): Command {
@@ -212,20 +240,24 @@ export function buildProgram(): Command {
       if (p) err(`page ${p.page} of ${p.total_pages} (${p.total} discoveries, ${p.per_page} per page)`);
     });
 
-  const profile = program.command('profile').description("set, show and delete a machine's boot profile");
+  const profile = program.command('profile').description("set, show and delete a machine's boot profile (MACHINE_ID `default`: the default profile)");
 
   profile
     .command('set')
-    .description("create or replace a machine's boot profile; uploads only what the service lacks, resumable")
-    .argument('<machine_id>', 'machine id')
-    .requiredOption('--kernel <file>', 'kernel image')
-    .requiredOption('--initrd <file>', 'initial ramdisk')
+    .description("create or replace a machine's boot profile (or, with `default`, the default profile); uploads only what the service lacks, resumable")
+    .argument('<machine_id>', 'machine id, or `default` (the profile unregistered MACs boot)')
+    .requiredOption('--kernel <file>', 'kernel image (booted by i386 / x86_64 and by requests without arch)')
+    .requiredOption('--initrd <file>', 'initial ramdisk (with --kernel)')
+    .option('--arch <arch kernel initrd...>', `another architecture's kernel and initrd (repeatable: --arch arm64 vmlinuz-arm64 initrd-arm64.img; ARCH one of ${EXTRA_ARCHITECTURES.join(', ')})`)
     .option('--arg <arg>', 'a kernel argument (repeatable, in order; {{machine_id}} {{mac}} {{hostname}} {{base_url}} {{arch}} {{platform}} are rendered per boot)', collect)
     .option('--user-data <file>', 'cloud-init user-data (#cloud-config YAML, a #! script or a MIME archive; at most 64 KiB), served at /metadata/MAC/user-data')
+    .option('--vendor-data <file>', 'cloud-init vendor-data (same formats and limit as --user-data), served at /metadata/MAC/vendor-data')
     .addOption(new Option('--chunk-size <bytes>', 'upload chunk size (multiple of 262144)').env('NETBOOT_CHUNK_SIZE').hideHelp())
-    .action(async (machineId: string, o: { kernel: string; initrd: string; arg?: string[]; userData?: string; chunkSize?: string }, cmd: Command) => {
+    .action(async (machineId: string, o: { kernel: string; initrd: string; arch?: string[]; arg?: string[]; userData?: string; vendorData?: string; chunkSize?: string }, cmd: Command) => {
+      const archs = archTriples(o.arch);
       const api = client(cmd);
       const userData = o.userData === undefined ? undefined : readUserData(o.userData);
+      const vendorData = o.vendorData === undefined ? undefined : readUserData(o.vendorData, '--vendor-data');
       let chunkSize: number | undefined;
       if (o.chunkSize !== undefined) {
         chunkSize = Number(o.chunkSize);
@@ -234,7 +266,7 @@ export function buildProgram(): Command {
       const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
       stopOnExit = () => progress.stop();
       try {
-        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, kernelArgs: o.arg ?? [], userData, chunkSize, progress });
+        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, archs, kernelArgs: o.arg ?? [], userData, vendorData, chunkSize, progress });
         progress.stop();
         err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
         if (globals(cmd).json) printJson(r.profile);
@@ -267,10 +299,13 @@ export function buildProgram(): Command {
 
   program
     .command('boot-script')
-    .description('print the iPXE script a machine gets (GET /boot.ipxe?mac=MAC)')
+    .description('print the iPXE script a machine gets (GET /boot.ipxe?mac=MAC[&arch=ARCH&platform=PLATFORM])')
     .argument('<mac>', 'NIC MAC address')
-    .action(async (mac: string, _o: unknown, cmd: Command) => {
-      const res = await client(cmd, { auth: false }).request<string>('GET', `/boot.ipxe?mac=${enc(mac)}`, { auth: false });
+    .option('--arch <arch>', "as iPXE's ${buildarch} would send it (i386, x86_64, arm64, ...): that architecture's images, or the refusal")
+    .option('--platform <platform>', "as iPXE's ${platform} would send it (pcbios, efi)")
+    .action(async (mac: string, o: { arch?: string; platform?: string }, cmd: Command) => {
+      const extra = `${o.arch === undefined ? '' : `&arch=${enc(o.arch)}`}${o.platform === undefined ? '' : `&platform=${enc(o.platform)}`}`;
+      const res = await client(cmd, { auth: false }).request<string>('GET', `/boot.ipxe?mac=${enc(mac)}${extra}`, { auth: false });
       if (globals(cmd).json) printJson({ mac, script: res.text });
       else out(res.text);
     });
@@ -359,18 +394,18 @@ if (require.main === module) {
   });
 }
 
-/** --user-data FILE: its text (UTF-8, as the service requires); the service validates the rest. */
-function readUserData(file: string): string {
+/** --user-data FILE (or --vendor-data FILE): its text (UTF-8, as the service requires); the service validates the rest. */
+function readUserData(file: string, option = '--user-data'): string {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    throw new Error(`cannot read user-data ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new Error(`cannot read ${option.slice(2)} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new UsageError(`--user-data ${file} is not UTF-8 text`);
+    throw new UsageError(`${option} ${file} is not UTF-8 text`);
   }
 }
 

@@ -5,16 +5,33 @@ import { resolve } from 'node:path';
 import { ApiClient, ApiProblemError, type SessionFile, type UploadSession } from './api';
 import { hashFile, type FileDigest } from './hash';
 import { formatBytes, type ProgressReporter } from './progress';
-import { CHUNK_MULTIPLE, DEFAULT_CHUNK_SIZE, SessionGoneError, uploadResumable } from './resumable';
+import { CHUNK_MULTIPLE, SessionGoneError, uploadResumable } from './resumable';
 import { StateStore, stateKey } from './state';
 
-export interface ProfileSetOptions {
-  machineId: string;
+/** The architectures a profile may hold images of its own for (the service checks the same list: shared/domain/profile.ts). */
+export const EXTRA_ARCHITECTURES = ['arm32', 'arm64', 'riscv32', 'riscv64', 'loong64'] as const;
+export type ExtraArchitecture = (typeof EXTRA_ARCHITECTURES)[number];
+
+/** One `--arch ARCH KERNEL INITRD`. */
+export interface ArchFiles {
+  arch: ExtraArchitecture;
   kernel: string;
   initrd: string;
+}
+
+export interface ProfileSetOptions {
+  /** A machine id, or `default` (the default profile). */
+  machineId: string;
+  /** The default images: booted by i386 / x86_64 requests and requests without arch. */
+  kernel: string;
+  initrd: string;
+  /** Other architectures' images (session files `kernel.<arch>` / `initrd.<arch>`). */
+  archs?: ArchFiles[];
   kernelArgs: string[];
   /** cloud-init user-data (the text of --user-data FILE), sent as the session's `user_data`. */
   userData?: string;
+  /** cloud-init vendor-data (the text of --vendor-data FILE), sent as the session's `vendor_data`. */
+  vendorData?: string;
   chunkSize?: number;
   progress: ProgressReporter;
   state?: StateStore;
@@ -39,23 +56,50 @@ export interface ProfileSetResult {
   mode: 'create' | 'replace';
   session_id: string;
   resumed: boolean;
-  files: { kernel: FileStats; initrd: FileStats };
+  /** Per file name: kernel, initrd, kernel.<arch>, initrd.<arch>. */
+  files: Record<string, FileStats>;
 }
 
-const FILES = ['kernel', 'initrd'] as const;
-type FileName = (typeof FILES)[number];
+/** A file's name in the upload session: `kernel`, `initrd`, or `kernel.arm64` / `initrd.arm64` ... */
+type FileName = string;
+
+const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promise<ProfileSetResult> {
   const store = opts.state ?? new StateStore();
-  const paths = { kernel: resolve(opts.kernel), initrd: resolve(opts.initrd) };
-  const digests = {} as Record<FileName, FileDigest>;
-  for (const name of FILES) {
-    digests[name] = await hashFile(paths[name]).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read ${name} ${paths[name]}: ${err.code ?? err.message}`);
-    });
-    opts.progress.log(`${name}: ${paths[name]} ${digests[name].size} bytes sha256 ${digests[name].sha256}`);
+  const paths: Record<FileName, string> = { kernel: resolve(opts.kernel), initrd: resolve(opts.initrd) };
+  for (const a of opts.archs ?? []) {
+    paths[`kernel.${a.arch}`] = resolve(a.kernel);
+    paths[`initrd.${a.arch}`] = resolve(a.initrd);
   }
-  const key = stateKey({ url: api.base, machineId: opts.machineId, kernelSha256: digests.kernel.sha256, initrdSha256: digests.initrd.sha256, kernelArgs: opts.kernelArgs, userDataSha256: opts.userData === undefined ? undefined : createHash('sha256').update(opts.userData).digest('hex') });
+  const FILES = Object.keys(paths);
+  // Create or replace needs no digest: asked while the files are hashed, so its round trip (and
+  // the first request's set-up in this process) overlaps the hashing. Used by the first openSession.
+  let earlyMode: Promise<'create' | 'replace'> | undefined = decideMode(api, opts.machineId);
+  earlyMode.catch(() => undefined); // observed there, or not needed (a resumed session)
+  const digests = {} as Record<FileName, FileDigest>;
+  const hashed = await Promise.all(
+    FILES.map((name) =>
+      hashFile(paths[name] as string).catch((err: NodeJS.ErrnoException) => {
+        throw new Error(`cannot read ${name} ${paths[name]}: ${err.code ?? err.message}`);
+      }),
+    ),
+  );
+  for (const [i, name] of FILES.entries()) {
+    const digest = hashed[i] as FileDigest;
+    digests[name] = digest;
+    opts.progress.log(`${name}: ${paths[name]} ${digest.size} bytes sha256 ${digest.sha256}`);
+  }
+  const key = stateKey({
+    url: api.base,
+    machineId: opts.machineId,
+    kernelSha256: (digests.kernel as FileDigest).sha256,
+    initrdSha256: (digests.initrd as FileDigest).sha256,
+    kernelArgs: opts.kernelArgs,
+    userDataSha256: opts.userData === undefined ? undefined : sha256Of(opts.userData),
+    vendorDataSha256: opts.vendorData === undefined ? undefined : sha256Of(opts.vendorData),
+    archFiles: Object.fromEntries(FILES.filter((name) => name.includes('.')).map((name) => [name, (digests[name] as FileDigest).sha256])),
+  });
 
   const stats = {} as Record<FileName, FileStats>;
   let resumed = false;
@@ -73,7 +117,10 @@ export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promi
       } else if (got.body.state === 'finalized' && got.body.profile) {
         // Killed after finalizing, before cleaning up: the work is done.
         await store.remove(key);
-        for (const name of FILES) stats[name] = { ...digests[name], held: true, resumed_from: digests[name].size, sent: 0, seconds: 0 };
+        for (const name of FILES) {
+          const digest = digests[name] as FileDigest;
+          stats[name] = { ...digest, held: true, resumed_from: digest.size, sent: 0, seconds: 0 };
+        }
         return { profile: got.body.profile, status: got.body.mode === 'create' ? 201 : 200, mode: got.body.mode, session_id: got.body.id, resumed: true, files: stats };
       } else {
         opts.progress.log(`upload session ${saved.session_id} is ${got.body.state}: starting a new one`);
@@ -90,8 +137,16 @@ export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promi
   let resent = false;
   for (;;) {
     try {
-      session ??= await openSession(api, store, key, opts, digests);
-      for (const name of FILES) stats[name] = await sendFile(name, session.files[name], paths[name], opts);
+      if (!session) {
+        const early = earlyMode;
+        earlyMode = undefined; // a later attempt decides again (the profile may have changed)
+        session = await openSession(api, store, key, opts, digests, early);
+      }
+      for (const name of FILES) {
+        const file = session.files[name];
+        if (!file) throw new Error(`upload session ${session.id} has no ${name}`);
+        stats[name] = await sendFile(name, file, paths[name] as string, opts);
+      }
       const fin = await api.request<Record<string, unknown>>('POST', `/api/v1/uploads/${encodeURIComponent(session.id)}/finalize`);
       await store.remove(key);
       return { profile: fin.body, status: fin.status, mode: session.mode, session_id: session.id, resumed, files: stats };
@@ -125,10 +180,18 @@ function isSessionGone(err: unknown): boolean {
   return err instanceof ApiProblemError && ['upload-session-expired', 'upload-session-cancelled', 'upload-session-not-found'].includes(err.slug);
 }
 
-async function openSession(api: ApiClient, store: StateStore, key: string, opts: ProfileSetOptions, digests: Record<FileName, FileDigest>): Promise<UploadSession> {
-  const mode = await decideMode(api, opts.machineId);
+async function openSession(api: ApiClient, store: StateStore, key: string, opts: ProfileSetOptions, digests: Record<FileName, FileDigest>, earlyMode?: Promise<'create' | 'replace'>): Promise<UploadSession> {
+  const mode = await (earlyMode ?? decideMode(api, opts.machineId));
   const res = await api.request<UploadSession>('POST', '/api/v1/uploads', {
-    json: { machine_id: opts.machineId, mode, kernel_args: opts.kernelArgs, ...(opts.userData === undefined ? {} : { user_data: opts.userData }), kernel: digests.kernel, initrd: digests.initrd },
+    json: {
+      machine_id: opts.machineId,
+      mode,
+      kernel_args: opts.kernelArgs,
+      ...(opts.userData === undefined ? {} : { user_data: opts.userData }),
+      ...(opts.vendorData === undefined ? {} : { vendor_data: opts.vendorData }),
+      // kernel, initrd, kernel.<arch>, initrd.<arch>: { size, sha256 }
+      ...Object.fromEntries(Object.entries(digests).map(([name, d]) => [name, { size: d.size, sha256: d.sha256 }])),
+    },
   });
   const session = res.body;
   await store.save(key, { session_id: session.id, url: api.base, machine_id: opts.machineId, mode, created_at: new Date().toISOString() });
@@ -147,10 +210,11 @@ export async function decideMode(api: ApiClient, machineId: string): Promise<'cr
   }
 }
 
-function chunkSizeFor(file: SessionFile, wanted: number | undefined): number {
+/** undefined (the default): each file as one request; chunks only when asked for (--chunk-size). */
+function chunkSizeFor(file: SessionFile, wanted: number | undefined): number | undefined {
+  if (wanted === undefined) return undefined;
   const multiple = file.upload?.chunk_multiple || CHUNK_MULTIPLE;
-  const size = wanted ?? DEFAULT_CHUNK_SIZE;
-  return Math.max(multiple, Math.floor(size / multiple) * multiple);
+  return Math.max(multiple, Math.floor(wanted / multiple) * multiple);
 }
 
 async function sendFile(name: FileName, file: SessionFile, path: string, opts: ProfileSetOptions): Promise<FileStats> {

@@ -104,7 +104,7 @@ afterAll(async () => {
 });
 
 describe('resumable upload engine (embedded Storage emulator)', () => {
-  it('uploads a 150 MiB file in 8 MiB chunks; the object is the file', async () => {
+  it('uploads a 150 MiB file as one request by default, or in 8 MiB chunks; the object is the file', async () => {
     const { uri, name } = await session();
     const positions: number[] = [];
     const t0 = Date.now();
@@ -112,6 +112,9 @@ describe('resumable upload engine (embedded Storage emulator)', () => {
     const secs = (Date.now() - t0) / 1000;
     say(`in-process upload of 150 MiB: ${secs.toFixed(2)} s, ${(BIG / MiB / secs).toFixed(1)} MiB/s`);
     expect(r).toMatchObject({ total: BIG, resumedFrom: 0, sent: BIG });
+    const chunked = await session();
+    expect(await uploadResumable({ uri: chunked.uri, path: big.path, total: BIG, chunkSize: 8 * MiB })).toMatchObject({ total: BIG, resumedFrom: 0, sent: BIG });
+    expect(await objectSha256(chunked.name)).toEqual({ sha256: big.sha256, size: BIG });
     expect(positions.at(-1)).toBe(BIG);
     expect(await objectSha256(name)).toEqual({ sha256: big.sha256, size: BIG });
     // A finished session: nothing more to send.
@@ -137,15 +140,18 @@ describe('resumable upload engine (embedded Storage emulator)', () => {
     expect(await objectSha256(s2.name)).toEqual({ sha256: small.sha256, size: 300 * 1024 + 16 });
   });
 
-  it('retries a chunk whose connection drops, from the offset Storage reports, with backoff', async () => {
+  it.each([
+    { how: 'one request', chunkSize: undefined, cutRequest: 1 },
+    { how: '8 MiB chunks', chunkSize: 8 * MiB, cutRequest: 2 },
+  ])('retries a request whose connection drops, from the offset Storage reports, with backoff ($how)', async ({ chunkSize, cutRequest }) => {
     const file = await seededFile(join(dir, 'twenty'), 'drop', 20 * MiB);
     const { uri, name } = await session();
-    // A proxy in front of the emulator that cuts the second chunk's connection after 3 MiB.
+    // A proxy in front of the emulator that cuts one body-carrying request's connection after 3 MiB.
     const target = new URL(uri);
     let chunks = 0;
     const proxy = http.createServer((req, res) => {
       const isChunk = /^bytes \d+-/.test(req.headers['content-range'] ?? '');
-      const cut = isChunk && ++chunks === 2;
+      const cut = isChunk && ++chunks === cutRequest;
       const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
@@ -166,7 +172,7 @@ describe('resumable upload engine (embedded Storage emulator)', () => {
     proxied.port = String((proxy.address() as AddressInfo).port);
     const retries: string[] = [];
     try {
-      const r = await uploadResumable({ uri: proxied.toString(), path: file.path, total: 20 * MiB, backoffMs: 50, onRetry: (i) => retries.push(`${i.attempt}:${i.delayMs}`) });
+      const r = await uploadResumable({ uri: proxied.toString(), path: file.path, total: 20 * MiB, chunkSize, backoffMs: 50, onRetry: (i) => retries.push(`${i.attempt}:${i.delayMs}`) });
       say(`dropped connection: ${r.sent - 20 * MiB} bytes sent twice, retries ${retries.join(',')}`);
       expect(retries).toEqual(['1:50']);
       expect(r.sent).toBeGreaterThan(20 * MiB);

@@ -3,18 +3,19 @@
 //
 // - status query: PUT, empty body, `Content-Range: bytes */TOTAL` -> 308 with `Range: bytes=0-N`
 //   (N+1 bytes persisted) or without Range (nothing), or 200/201 (the object exists: done);
-// - chunks: PUT `Content-Range: bytes S-E/*` (intermediate, a multiple of 256 KiB long) or
-//   `bytes S-E/TOTAL` (the last one), each read from the file with createReadStream({start, end})
-//   and streamed with an exact Content-Length: memory stays flat whatever the file size;
-// - a chunk that fails (network, 408/429/5xx) is retried with backoff after asking Storage again
-//   what it holds, so nothing it already has is sent twice.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+// - by default the rest of the file goes as ONE streamed PUT, `Content-Range: bytes S-(TOTAL-1)/TOTAL`
+//   from the offset Storage reports, as the GCS docs advise (one request where possible: no
+//   per-chunk round trips, and 8 MiB chunks measured about 1.7x slower against the emulator);
+//   with `chunkSize`, chunks `bytes S-E/*` (a multiple of 256 KiB long) and a last `bytes S-E/TOTAL`.
+//   Bodies are read from the file into two reused buffers and streamed with an exact
+//   Content-Length: memory stays flat whatever the file size;
+// - a request that fails (network, 408/429/5xx) is retried with backoff after asking Storage again
+//   what it holds (what it kept of a broken request), so nothing it already has is sent twice.
+import { open, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 
 export const CHUNK_MULTIPLE = 262_144;
-export const DEFAULT_CHUNK_SIZE = 32 * CHUNK_MULTIPLE; // 8 MiB
 
 export interface UploadProgress {
   /** Bytes Storage has confirmed plus bytes of the current chunk written to the socket. */
@@ -30,7 +31,7 @@ export interface ResumableUploadOptions {
   path: string;
   /** Declared size: the file must still have it. */
   total: number;
-  /** Multiple of 262144; default 8 MiB. */
+  /** Multiple of 262144; default: no chunks, the rest of the file in one request. */
   chunkSize?: number;
   /** Consecutive failed attempts without progress before giving up (default 6). */
   retries?: number;
@@ -87,10 +88,13 @@ function put(uri: string, contentRange: string, body: { path: string; start: num
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise<RawResponse>((resolve, reject) => {
     let settled = false;
+    // Set once the request is over (answered, failed): the body stops being sent.
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<void>((r) => (stop = r));
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
-      reader?.destroy();
+      stop();
       req.destroy();
       reject(new RetryableError(err.message));
     };
@@ -103,8 +107,7 @@ function put(uri: string, contentRange: string, body: { path: string; start: num
     req.on('error', fail);
     req.on('response', (res) => {
       // Storage may answer before the whole body is sent (an error): stop sending.
-      reader?.unpipe(req);
-      reader?.destroy();
+      stop();
       const parts: Buffer[] = [];
       let size = 0;
       res.on('data', (d: Buffer) => {
@@ -118,21 +121,54 @@ function put(uri: string, contentRange: string, body: { path: string; start: num
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') });
       });
     });
-    let reader: ReturnType<typeof createReadStream> | undefined;
     if (body && body.length > 0) {
-      reader = createReadStream(body.path, { start: body.start, end: body.start + body.length - 1, highWaterMark: 256 * 1024 });
-      reader.on('data', (d) => onBytes(d.length));
-      reader.on('error', (err) => {
+      sendBody(req, body, stopped, onBytes).catch((err: unknown) => {
         if (settled) return;
         settled = true;
+        stop();
         req.destroy();
         reject(err); // a local read error is not retried
       });
-      reader.pipe(req);
     } else {
       req.end();
     }
   });
+}
+
+const PIECE = 256 * 1024;
+
+/**
+ * Writes the body from the file through two reused buffers: a piece is read into one while the
+ * socket sends the other, and a buffer is filled again only once the socket is done with it
+ * (the write callback). So the client's memory stays the same whatever the file size, and makes
+ * no garbage per piece (a stream's fresh buffer per read left about 30 MiB of garbage behind for
+ * a 150 MiB file before the GC caught up).
+ */
+async function sendBody(req: http.ClientRequest, body: { path: string; start: number; length: number }, stopped: Promise<void>, onBytes: (n: number) => void): Promise<void> {
+  const fh = await open(body.path, 'r');
+  const bufs = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)] as const;
+  const writing: [Promise<void> | undefined, Promise<void> | undefined] = [undefined, undefined];
+  let over = false;
+  void stopped.then(() => (over = true));
+  try {
+    let offset = 0;
+    for (let turn = 0; offset < body.length; turn ^= 1) {
+      // A write that never calls back (the request was destroyed) must not hold this loop.
+      if (writing[turn]) await Promise.race([writing[turn], stopped]);
+      if (over) return;
+      const buf = turn === 0 ? bufs[0] : bufs[1];
+      const { bytesRead } = await fh.read(buf, 0, Math.min(PIECE, body.length - offset), body.start + offset);
+      if (over) return;
+      if (bytesRead === 0) throw new Error(`${body.path} ended at byte ${body.start + offset}: it changed`);
+      const piece = buf.subarray(0, bytesRead);
+      writing[turn] = new Promise<void>((ok) => req.write(piece, () => ok()));
+      offset += bytesRead;
+      onBytes(bytesRead);
+    }
+    req.end();
+  } finally {
+    await fh.close();
+  }
 }
 
 const shortBody = (s: string) => s.replace(/\s+/g, ' ').trim().slice(0, 300);
@@ -176,8 +212,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sends what Storage lacks of `path`; resolves when the object exists. */
 export async function uploadResumable(opts: ResumableUploadOptions): Promise<ResumableUploadResult> {
   const { uri, path, total } = opts;
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (chunkSize <= 0 || chunkSize % CHUNK_MULTIPLE !== 0) throw new Error(`chunk size must be a positive multiple of ${CHUNK_MULTIPLE}`);
+  const chunkSize = opts.chunkSize ?? Number.POSITIVE_INFINITY;
+  if (opts.chunkSize !== undefined && (chunkSize <= 0 || chunkSize % CHUNK_MULTIPLE !== 0)) throw new Error(`chunk size must be a positive multiple of ${CHUNK_MULTIPLE}`);
   const retries = opts.retries ?? 6;
   const backoffMs = opts.backoffMs ?? 500;
   const timeoutMs = opts.timeoutMs ?? 120_000;

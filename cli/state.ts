@@ -20,9 +20,28 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'netboot', 'uploads');
 }
 
-export function stateKey(parts: { url: string; machineId: string; kernelSha256: string; initrdSha256: string; kernelArgs: readonly string[]; userDataSha256?: string }): string {
-  // user-data only when given: the keys of runs without it stay what they were.
-  const key = [parts.url, parts.machineId, parts.kernelSha256, parts.initrdSha256, parts.kernelArgs, ...(parts.userDataSha256 ? [parts.userDataSha256] : [])];
+export function stateKey(parts: {
+  url: string;
+  machineId: string;
+  kernelSha256: string;
+  initrdSha256: string;
+  kernelArgs: readonly string[];
+  userDataSha256?: string;
+  /** vendor-data's SHA-256, and the other architectures' files (`kernel.arm64` -> SHA-256), when given. */
+  vendorDataSha256?: string;
+  archFiles?: Readonly<Record<string, string>>;
+}): string {
+  // The newer inputs only when given: the keys of runs without them stay what they were.
+  const key = [
+    parts.url,
+    parts.machineId,
+    parts.kernelSha256,
+    parts.initrdSha256,
+    parts.kernelArgs,
+    ...(parts.userDataSha256 ? [parts.userDataSha256] : []),
+    ...(parts.vendorDataSha256 ? [{ vendor_data: parts.vendorDataSha256 }] : []),
+    ...(parts.archFiles && Object.keys(parts.archFiles).length ? [parts.archFiles] : []),
+  ];
   return createHash('sha256')
     .update(JSON.stringify(key))
     .digest('hex')

@@ -5,11 +5,13 @@
  * service cannot run with stops the instance with one line naming the variable.
  *
  * Lazily: loading this module registers every name and loads nothing else. A function's
- * module, and the composition root (configuration, logging, the Firestore and Storage
- * clients, telemetry), are required only for the function functions-framework serves
- * (FUNCTION_TARGET: prepared here, before the server listens) or on a function's first
- * call. So an instance deployed as `bootScript` never loads the admin, upload, multipart
- * or OpenAPI code (bench/coldstart.ts measures each function's cold start).
+ * module and the composition root (configuration, checked in full; the logger; telemetry)
+ * are made only for the function functions-framework serves (FUNCTION_TARGET: prepared
+ * here, before the server listens) or on a function's first call; the root's parts (the
+ * Firestore and Storage clients, stores, services) on the first request that uses them,
+ * and in the built code (scripts/build.ts) each module's imports on first use. So an
+ * instance deployed as `bootScript` never loads the admin, upload, multipart or OpenAPI
+ * code, nor Storage (README, "Cold start"; bench/coldstart.ts measures every function).
  */
 import type { Root } from '../shared/root';
 import type { Telemetry } from '../shared/telemetry';

@@ -5,6 +5,8 @@
  * - Compiles exactly what functions/index.ts reaches (TypeScript's own compiler, the
  *   project's tsconfig), to dist/functions/index.js and dist/shared/...; fails on any
  *   type error.
+ * - Each module's imports are loaded on first use (`lazyRequires`), so an instance loads
+ *   only the modules its function's requests reach (README, "Cold start").
  * - The archive holds that JavaScript, a package.json with the production dependencies
  *   only (no scripts, so the Node.js buildpack runs no build step, `main` pointing at
  *   dist/functions/index.js) and a package-lock.json pruned to those dependencies, so the
@@ -16,7 +18,11 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
+import { transformSync } from '@babel/core';
+// @ts-expect-error -- the plugin ships no type declarations; it is only handed to Babel
+import commonJsPlugin from '@babel/plugin-transform-modules-commonjs';
 import { zipSync, type Zippable } from 'fflate';
 import ts from 'typescript';
 
@@ -114,15 +120,44 @@ export function compile(root: string, outDir: string): string[] {
     declaration: false,
     incremental: false,
     listEmittedFiles: true,
+    // ES module syntax out of TypeScript, CommonJS with lazy imports out of Babel (lazyRequires).
+    module: ts.ModuleKind.ES2022,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
   };
   const program = ts.createProgram([path.join(root, entryModule)], options);
-  const result = program.emit();
+  const writeFile: ts.WriteFileCallback = (fileName, text, bom) => ts.sys.writeFile(fileName, fileName.endsWith('.js') ? lazyRequires(text, fileName) : text, bom);
+  const result = program.emit(undefined, writeFile);
   const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
   if (diagnostics.length > 0) {
     const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
     throw new Error(`TypeScript errors:\n${ts.formatDiagnostics(diagnostics, host)}`);
   }
   return (result.emittedFiles ?? []).map((f) => path.resolve(f));
+}
+
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/**
+ * The emitted module (ES module syntax) as CommonJS whose imports load on first use: Babel's
+ * CommonJS transform with its `lazy` option (`import { X } from './x'` becomes a `_x()` getter
+ * that requires `./x` the first time X is used). So requiring a module no longer loads what it
+ * imports: a function's module and the root load Firestore, Storage, zod or yaml only when a
+ * request first uses them (@google-cloud/firestore alone, which loads google-gax and gRPC, is
+ * 0.2-0.4 s). Node built-ins stay eager (they are loaded already); re-exports (`export *`)
+ * are eager by nature. Only the built code changes; the sources (tests, the local stack) load
+ * as written.
+ */
+export function lazyRequires(esm: string, fileName = 'module.js'): string {
+  const out = transformSync(esm, {
+    filename: fileName,
+    babelrc: false,
+    configFile: false,
+    sourceType: 'module',
+    compact: false,
+    plugins: [[commonJsPlugin, { lazy: (source: string) => !builtins.has(source) }]],
+  });
+  if (!out?.code) throw new Error(`${fileName}: Babel produced no code`);
+  return out.code;
 }
 
 export interface BuildResult {

@@ -15,23 +15,46 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-/** Constructors only: no connection is opened until the first call. */
+/**
+ * Each client is made on first use (a getter), so a function loads and builds only the
+ * clients it calls: the boot script never loads @google-cloud/storage, and a request that
+ * needs neither (a 405, a refused network) loads neither. Constructors only: no connection
+ * is opened until the first call.
+ */
 export function createClients(config: Config): Clients {
   const { GOOGLE_CLOUD_PROJECT: projectId, RATE_LIMIT_DATABASE: databaseId, BLOB_BUCKET, STORAGE_SIGNING_CREDENTIALS: signingKey } = config;
-  const firestore = new Firestore({ projectId, ignoreUndefinedProperties: true });
-  const rateLimitFirestore = new Firestore({ projectId, databaseId, ignoreUndefinedProperties: true });
-  const storage = new Storage({ projectId });
-  const bucket = storage.bucket(BLOB_BUCKET);
-  const signingBucket = signingKey
-    ? new Storage({ projectId, credentials: JSON.parse(signingKey) as { client_email: string; private_key: string } }).bucket(BLOB_BUCKET)
-    : bucket;
+  const made: Firestore[] = [];
+  const database = (settings: { databaseId?: string }) => () => {
+    const db = new Firestore({ projectId, ignoreUndefinedProperties: true, ...settings });
+    made.push(db);
+    return db;
+  };
+  const firestore = once(database({}));
+  const rateLimitFirestore = once(database({ databaseId }));
+  const bucket = once(() => new Storage({ projectId }).bucket(BLOB_BUCKET));
+  const signingBucket = once(() =>
+    signingKey ? new Storage({ projectId, credentials: JSON.parse(signingKey) as { client_email: string; private_key: string } }).bucket(BLOB_BUCKET) : bucket(),
+  );
   return {
-    firestore,
-    rateLimitFirestore,
-    bucket,
-    signingBucket,
+    get firestore() {
+      return firestore();
+    },
+    get rateLimitFirestore() {
+      return rateLimitFirestore();
+    },
+    get bucket() {
+      return bucket();
+    },
+    get signingBucket() {
+      return signingBucket();
+    },
     async close() {
-      await Promise.all([firestore.terminate(), rateLimitFirestore.terminate()]);
+      await Promise.all(made.map((db) => db.terminate()));
     },
   };
+}
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }

@@ -88,80 +88,106 @@ export interface RootOptions {
  */
 export function createRoot(config: Config, { clients: given, telemetry: givenTelemetry, decorate = (parts) => parts }: RootOptions = {}): Root {
   const clients = given ?? createClients(config);
-  const firestoreInventory = new FirestoreInventory(clients.firestore);
-  const parts = decorate({
-    clients,
-    logger: createLogger(config),
-    inventory: firestoreInventory,
-    ledger: firestoreInventory,
-    blobs: new GcsBlobStore(clients.bucket, clients.signingBucket, config.STORAGE_PUBLIC_URL),
-    uploadStorage: new GcsUploadStorage(clients.bucket),
-    rateLimitStore: new FirestoreRateLimitStore(clients.rateLimitFirestore),
-    clock: () => Date.now(),
-    leaseTiming: () => defaultLeaseTiming,
-    telemetry: givenTelemetry ?? noopTelemetry(),
-  });
-  const { inventory, ledger, clock, telemetry } = parts;
-  const { meters } = telemetry;
-  // Every Storage call in a span (telemetry on; otherwise the stores themselves).
-  const blobs = tracedBlobStore(parts.blobs, telemetry, config.BLOB_BUCKET);
-  const uploadStorage = tracedUploadStorage(parts.uploadStorage, telemetry);
-  const limits = { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES };
-  const bootNetwork = new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS);
-  // The fleet lifecycle (shared/lifecycle): boot records and discovered MACs, in the inventory's database.
-  const timeline = new BootTimeline(clients.firestore, config.BOOT_RECORD_TTL_SECONDS * 1000, clock);
-  const discoveries = new DiscoveryRecorder(
-    clients.firestore,
-    { coalesceMs: config.DISCOVERY_COALESCE_SECONDS * 1000, writesPerMinute: config.DISCOVERY_WRITES_PER_MINUTE, ttlMs: config.DISCOVERY_TTL_SECONDS * 1000 },
-    clock,
+  // Every part below is built on its first read (`onDemand`), so an instance builds, and
+  // (in the built code, scripts/build.ts) loads, only what its function's requests use.
+  const firestoreInventory = once(() => new FirestoreInventory(clients.firestore));
+  const parts = decorate(
+    onDemand<RootParts>({
+      clients: () => clients,
+      logger: () => createLogger(config),
+      inventory: firestoreInventory,
+      ledger: firestoreInventory,
+      blobs: () => new GcsBlobStore(clients.bucket, clients.signingBucket, config.STORAGE_PUBLIC_URL),
+      uploadStorage: () => new GcsUploadStorage(clients.bucket),
+      rateLimitStore: () => new FirestoreRateLimitStore(clients.rateLimitFirestore),
+      clock: () => () => Date.now(),
+      leaseTiming: () => () => defaultLeaseTiming,
+      telemetry: () => givenTelemetry ?? noopTelemetry(),
+    }),
   );
-  const limiter = new RateLimiter({ store: parts.rateLimitStore, config, clock, leaseTiming: parts.leaseTiming, meters });
-  return {
-    config,
-    // The decorated clients (a test swaps them for unreachable ones); the stores above were built on the given ones.
-    clients: parts.clients,
-    logger: parts.logger,
-    clock,
-    telemetry,
-    inventory,
-    ledger,
-    blobs,
-    limiter,
-    admins: new AdminAuthenticator(config),
-    bootNetwork,
+  const { clock, telemetry } = parts;
+  const { meters } = telemetry;
+  const limits = { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES };
+  // Built now: a bad BOOT_ALLOWED_CIDRS stops the instance at start-up (ConfigError).
+  const bootNetwork = new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS);
+  const root: Root = onDemand<Root>({
+    config: () => config,
+    // The decorated clients (a test swaps them for unreachable ones); the stores were built on the given ones.
+    clients: () => parts.clients,
+    logger: () => parts.logger,
+    clock: () => clock,
+    telemetry: () => telemetry,
+    inventory: () => parts.inventory,
+    ledger: () => parts.ledger,
+    // Every Storage call in a span (telemetry on; otherwise the stores themselves).
+    blobs: () => tracedBlobStore(parts.blobs, telemetry, config.BLOB_BUCKET),
+    limiter: () => new RateLimiter({ store: parts.rateLimitStore, config, clock, leaseTiming: parts.leaseTiming, meters }),
+    admins: () => new AdminAuthenticator(config),
+    bootNetwork: () => bootNetwork,
     // Proxy mode lists large initrds as parts (shared/boot/parts.ts); redirect mode never does.
-    bootScripts: new BootScripts(inventory, clock, { timeline, discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined),
-    timeline,
-    discoveries,
+    bootScripts: () =>
+      new BootScripts(root.inventory, clock, { timeline: root.timeline, discoveries: root.discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined),
+    // The fleet lifecycle (shared/lifecycle): boot records and discovered MACs, in the inventory's database.
+    timeline: () => new BootTimeline(clients.firestore, config.BOOT_RECORD_TTL_SECONDS * 1000, clock),
+    discoveries: () =>
+      new DiscoveryRecorder(
+        clients.firestore,
+        { coalesceMs: config.DISCOVERY_COALESCE_SECONDS * 1000, writesPerMinute: config.DISCOVERY_WRITES_PER_MINUTE, ttlMs: config.DISCOVERY_TTL_SECONDS * 1000 },
+        clock,
+      ),
     machineChanges: firestoreInventory,
-    bootReports: new BootReports({
-      timeline,
-      machineChanges: firestoreInventory,
-      limiter,
+    bootReports: () => new BootReports({
+      timeline: root.timeline,
+      machineChanges: firestoreInventory(),
+      limiter: root.limiter,
       perMinute: config.RATE_LIMIT_BOOT_PER_MAC,
       dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS,
       clock,
     }),
-    assets: new AssetService({ inventory, blobs, limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, sizing: { partBytes: config.ASSET_PART_BYTES, maxResponseBytes: config.RESPONSE_MAX_BYTES }, clock, meters, timeline, clientAddress: (req) => bootNetwork.clientAddress(req) }),
-    profiles: new ProfileService({
-      inventory,
-      ledger,
-      blobs,
+    assets: () => new AssetService({ inventory: root.inventory, blobs: root.blobs, limiter: root.limiter, signedUrls: new SignedUrlCache(config.SIGNED_URL_TTL_SECONDS * 1000), delivery: config.ASSET_DELIVERY, sizing: { partBytes: config.ASSET_PART_BYTES, maxResponseBytes: config.RESPONSE_MAX_BYTES }, clock, meters, timeline: root.timeline, clientAddress: (req) => bootNetwork.clientAddress(req) }),
+    profiles: () => new ProfileService({
+      inventory: root.inventory,
+      ledger: root.ledger,
+      blobs: root.blobs,
       limits,
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
     }),
-    metadata: new NocloudMetadata({ inventory, bootNetwork, limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
-    uploads: new UploadService({
-      inventory,
-      ledger,
-      blobs,
-      storage: uploadStorage,
+    metadata: () => new NocloudMetadata({ inventory: root.inventory, bootNetwork, limiter: root.limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
+    uploads: () => new UploadService({
+      inventory: root.inventory,
+      ledger: root.ledger,
+      blobs: root.blobs,
+      storage: tracedUploadStorage(parts.uploadStorage, telemetry),
       limits,
       ttlMs: config.UPLOAD_SESSION_TTL_SECONDS * 1000,
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
       meters,
     }),
-  };
+  });
+  return root;
+}
+
+/** `make()` on the first call, the same value after. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
+/**
+ * An object whose members are each built by their function on first read, then kept as
+ * plain data properties. Enumerable, so `{ ...parts }` (a test's `decorate`) still works,
+ * building them all.
+ */
+function onDemand<T extends object>(build: { [K in keyof T]: () => T[K] }): T {
+  const target = {} as T;
+  for (const key of Object.keys(build) as (keyof T)[]) {
+    const settle = (value: T[typeof key]) => {
+      Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    };
+    Object.defineProperty(target, key, { enumerable: true, configurable: true, get: () => settle(build[key]()), set: settle });
+  }
+  return target;
 }

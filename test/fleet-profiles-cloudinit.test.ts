@@ -235,4 +235,27 @@ describe.skipIf(!cloudInit.ok)('real cloud-init reads what the service serves', 
     await writeFile(join(dir, 'bad'), '#cloud-config\nruncmd: notalist\n');
     expect((await python([`${cloudInit.root}/usr/bin/cloud-init`, 'schema', '--config-file', join(dir, 'bad')])).status).not.toBe(0);
   });
+
+  it('NoCloud vendor-data: a profile\'s vendor_data reaches cloud-init byte for byte, and passes its schema', async () => {
+    const vendorConfig = '#cloud-config\nntp:\n  enabled: true\n  servers: [ntp.example]\n';
+    const mac = aMac();
+    const machine = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
+    const created = await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel, initrd, extra: [['user_data', new TextEncoder().encode(script)], ['vendor_data', new TextEncoder().encode(vendorConfig)]] }));
+    expect(created.status, created.text).toBe(201);
+    const reader = [
+      'import sys, json, base64',
+      'from cloudinit import util',
+      'md, ud, vd = util.read_seeded(sys.argv[1], timeout=5, retries=0)',
+      "print(json.dumps({'ud': base64.b64encode(ud).decode(), 'vd': base64.b64encode(vd or b'').decode()}))",
+    ].join('\n');
+    const read = await python(['-c', reader, `${stack.url}/metadata/${mac}/`]);
+    expect(read.status, read.stderr).toBe(0);
+    const got = JSON.parse(read.stdout) as { ud: string; vd: string };
+    expect(Buffer.from(got.ud, 'base64').toString()).toBe(script);
+    expect(Buffer.from(got.vd, 'base64').toString()).toBe(vendorConfig);
+    const dir = await mkdtemp(join(tmpdir(), 'netboot-vendor-data-'));
+    await writeFile(join(dir, 'vendor-data'), Buffer.from(got.vd, 'base64'));
+    const schema = await python([`${cloudInit.root}/usr/bin/cloud-init`, 'schema', '--config-file', join(dir, 'vendor-data')]);
+    expect(schema.status, schema.stdout + schema.stderr).toBe(0);
+  });
 });

@@ -29,7 +29,10 @@ is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
 }
 
-# 1. Host packages.
+# 1. Host packages. prepare.sh and prepare-arm64.sh run at the same moment when the e2e test
+#    files load: one apt at a time (this lock), else the second dies on dpkg's lock.
+exec 9>"${TMPDIR:-/tmp}/netboot-e2e-apt.lock"
+flock -w 900 9 || die "waited 15 min for another e2e prepare script's apt run"
 missing=()
 for p in "${PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then

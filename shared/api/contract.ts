@@ -2,7 +2,7 @@ import { userDataMaxBytes, userDataMediaTypes } from '../fleet/user-data';
 import { z } from 'zod';
 import { kernelArgsSchema } from '../domain/kernel-args';
 import { machineListSchema, machineSchema, machineCreatedSchema, machineSpecSchema } from '../domain/machine';
-import { bootProfileSchema, defaultProfileSchema } from '../domain/profile';
+import { anyBootProfileSchema, bootProfileSchema, defaultProfileSchema, extraArchitectures, fileNames } from '../domain/profile';
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
@@ -164,8 +164,14 @@ function withoutDialect(schema: Record<string, unknown>): Record<string, unknown
 const profileForm = (withMachineId: boolean): RequestBodyContract => ({
   multipart: z.strictObject({
     ...(withMachineId ? { machine_id: z.string().meta({ description: 'The machine (UUIDv7)' }) } : {}),
-    kernel: z.string().meta({ contentMediaType: 'application/octet-stream', description: 'The kernel image (a file part)' }),
-    initrd: z.string().meta({ contentMediaType: 'application/octet-stream', description: 'The initrd image (a file part)' }),
+    kernel: z.string().meta({ contentMediaType: 'application/octet-stream', description: 'The kernel image (a file part): the default one, booted by i386 and x86_64 requests and by requests without arch' }),
+    initrd: z.string().meta({ contentMediaType: 'application/octet-stream', description: 'The initrd image (a file part), the default one' }),
+    // One pair per extra architecture (iPXE ${buildarch}); an architecture the form lacks gets the refusal script.
+    ...Object.fromEntries(
+      fileNames
+        .filter((name) => name.includes('.'))
+        .map((name) => [name, z.string().optional().meta({ contentMediaType: 'application/octet-stream', description: `The ${name.replace('.', ' image for ')} requests (a file part; with its pair: ${name.startsWith('kernel') ? name.replace('kernel', 'initrd') : name.replace('initrd', 'kernel')})` })]),
+    ),
     kernel_args: z
       .string()
       .optional()
@@ -174,8 +180,19 @@ const profileForm = (withMachineId: boolean): RequestBodyContract => ({
       .string()
       .optional()
       .meta({ description: `cloud-init user-data (a text field or a file part): #cloud-config YAML, a #! script or a MIME multi-part archive; at most ${userDataMaxBytes} bytes` }),
+    vendor_data: z
+      .string()
+      .optional()
+      .meta({ description: `cloud-init vendor-data, validated like user_data (at most ${userDataMaxBytes} bytes); served at /metadata/{mac}/vendor-data` }),
   }),
-  encoding: { kernel: 'application/octet-stream', initrd: 'application/octet-stream', kernel_args: 'application/json, text/plain', user_data: 'text/cloud-config, text/x-shellscript, multipart/mixed, text/plain, application/octet-stream' },
+  encoding: {
+    kernel: 'application/octet-stream',
+    initrd: 'application/octet-stream',
+    ...Object.fromEntries(fileNames.filter((name) => name.includes('.')).map((name) => [name, 'application/octet-stream'])),
+    kernel_args: 'application/json, text/plain',
+    user_data: 'text/cloud-config, text/x-shellscript, multipart/mixed, text/plain, application/octet-stream',
+    vendor_data: 'text/cloud-config, text/x-shellscript, multipart/mixed, text/plain, application/octet-stream',
+  },
 });
 
 const profileProblems: readonly ProblemType[] = ['validation-error', 'unsupported-media-type', 'file-too-large', 'invalid-kernel-args', 'invalid-user-data', 'storage-error', 'payload-too-large'];
@@ -301,13 +318,13 @@ export const contract: Record<FunctionName, OperationContract> = {
     problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
   },
   metadataVendorData: {
-    description: 'NoCloud vendor-data: empty (nothing is configured for vendors).',
+    description: "NoCloud vendor-data: the vendor_data of the profile that boots this MAC, exactly as uploaded; empty (text/plain) when it has none.",
     pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
-    responses: { 200: { description: 'Empty', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    responses: { 200: { description: 'The vendor-data typed by its format, or empty text/plain', body: { texts: ['text/plain', ...Object.values(userDataMediaTypes)] }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
     problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
   },
   uploadsCreate: {
-    requestBody: { json: uploadRequestBodySchema, description: 'What to upload: sizes and SHA-256 of both files' },
+    requestBody: { json: uploadRequestBodySchema, description: 'What to upload: size and SHA-256 of kernel and initrd, and of each architecture\'s pair (kernel.arm64 / initrd.arm64, ...); machine_id "default" for the default profile' },
     responses: { 201: { description: 'The session, with a resumable upload URL per file still needed', body: { json: uploadSessionSchema }, headers: { Location: 'required', 'Cache-Control': 'required', ...rateLimitHeaders } } },
     problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'unknown-machine', 'boot-profile-exists', 'boot-profile-not-found', 'file-too-large', 'invalid-kernel-args', 'invalid-user-data', 'storage-error'],
   },
@@ -319,8 +336,8 @@ export const contract: Record<FunctionName, OperationContract> = {
   uploadsFinalize: {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
     responses: {
-      200: { description: 'The profile replaced (mode replace), or the answer of an earlier finalize', body: { json: bootProfileSchema }, headers: rateLimitHeaders },
-      201: { description: 'The profile created (mode create)', body: { json: bootProfileSchema }, headers: { Location: 'required', ...rateLimitHeaders } },
+      200: { description: 'The profile replaced (mode replace), or the answer of an earlier finalize', body: { json: anyBootProfileSchema }, headers: rateLimitHeaders },
+      201: { description: 'The profile created (mode create)', body: { json: anyBootProfileSchema }, headers: { Location: 'required', ...rateLimitHeaders } },
     },
     problems: [
       'validation-error',
@@ -344,7 +361,7 @@ export const contract: Record<FunctionName, OperationContract> = {
   bootScript: {
     query: {
       mac: macParam("The booting NIC's MAC (iPXE's ${net0/mac}; colon or hyphen form)", true),
-      arch: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${buildarch}: recorded (discovery, boot record), rendered as {{arch}}; i386 and x86_64 boot the profile's images, another architecture gets a script that says so and reboots", required: false },
+      arch: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: `iPXE's \${buildarch}: recorded (discovery, boot record), rendered as {{arch}}; i386 and x86_64 (and no arch) boot the profile's kernel and initrd, ${extraArchitectures.join(', ')} the profile's images for that architecture; an architecture the profile has no images for gets a script that says so and reboots`, required: false },
       platform: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${platform} (pcbios, efi)", required: false },
     },
     responses: { 200: { description: 'The iPXE script', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { machineCreatedSchema, machineListSchema, machineSchema, machineSpecSchema } from '../domain/machine';
-import { bootProfileSchema } from '../domain/profile';
+import { anyBootProfileSchema, archImagesSchema, bootProfileSchema, defaultProfileSchema } from '../domain/profile';
 import { problemCatalog, type ProblemType } from '../http/problem';
 import { routes, type HttpMethod, type Route } from '../routes';
 import { audienceContract, contract, headerCatalog, problemHeaders, transportProblems, type BodyContract, type HeaderName, type HeaderRule, type OperationContract } from './contract';
 import { anyProblemSchema, problemSchemaName, problemSchemas, problemTypes } from './problems';
-import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
+import { sweepResultSchema, uploadFileSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
 
 /**
  * The OpenAPI 3.1 document of the whole API, built from the route table (shared/routes.ts:
@@ -24,7 +24,11 @@ const outputSchemas: [z.ZodType, string][] = [
   [machineListSchema, 'MachineList'],
   [machineCreatedSchema, 'MachineCreated'],
   [bootProfileSchema, 'BootProfile'],
+  [defaultProfileSchema, 'DefaultBootProfile'],
+  [anyBootProfileSchema, 'AnyBootProfile'],
+  [archImagesSchema, 'ArchImages'],
   [uploadSessionSchema, 'UploadSession'],
+  [uploadFileSchema, 'UploadFile'],
   [sweepResultSchema, 'SweepResult'],
   [anyProblemSchema, 'Problem'],
   ...problemTypes.map((slug): [z.ZodType, string] => [problemSchemas[slug], problemSchemaName(slug)]),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fileNames } from '../domain/profile';
 import { problemCatalog, type ProblemType } from '../http/problem';
 
 /**
@@ -12,6 +13,8 @@ const uuidV7 = z.string().regex(/^[\da-fA-F]{8}-[\da-fA-F]{4}-7[\da-fA-F]{3}-[89
 const invalidField = z.strictObject({ field: z.string(), reason: z.string() });
 const fileProgress = z.strictObject({ size: z.number().int(), bytes_received: z.number().int().min(0).nullable(), complete: z.boolean() });
 const digest = z.strictObject({ size: z.number().int().min(0), sha256: z.string() });
+/** A file of a profile upload: kernel, initrd, or an architecture's (kernel.arm64, initrd.arm64, ...). */
+const fileField = z.enum(fileNames as [string, ...string[]]);
 
 /** Members every problem has: what shared/http/problem.ts's `problemBody` writes. */
 function base(slug: ProblemType) {
@@ -51,24 +54,24 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
   'upload-session-finalized': { upload_id: z.string(), boot_profile_id: z.string() },
   'upload-incomplete': {
     upload_id: z.string(),
-    files: z.strictObject({ kernel: fileProgress, initrd: fileProgress }),
+    files: z.strictObject({ kernel: fileProgress, initrd: fileProgress }).catchall(fileProgress).meta({ description: 'Per file of the session: kernel, initrd and any kernel.<arch> / initrd.<arch>' }),
   },
-  'blob-unavailable': { field: z.enum(['kernel', 'initrd']), blob_id: z.string() },
+  'blob-unavailable': { field: fileField, blob_id: z.string() },
   'upload-session-expired': { upload_id: z.string(), expires_at: z.string().meta({ format: 'date-time' }) },
   'payload-too-large': { max_size: z.number().int().optional().meta({ description: 'MAX_REQUEST_BYTES; absent when the framework or the chunk parser refused the body' }) },
   'unsupported-media-type': {},
   'range-not-satisfiable': {},
   'expectation-failed': {},
-  'file-too-large': { field: z.enum(['kernel', 'initrd']), file_size: z.number().int(), max_size: z.number().int() },
+  'file-too-large': { field: fileField, file_size: z.number().int(), max_size: z.number().int() },
   'unknown-machine': { field: z.literal('machine_id'), machine_id: z.string() },
   'invalid-kernel-args': { field: z.literal('kernel_args'), invalid_fields: z.array(invalidField).optional() },
-  'invalid-user-data': { field: z.literal('user_data') },
+  'invalid-user-data': { field: z.enum(['user_data', 'vendor_data']) },
   'checksum-mismatch': {
     upload_id: z.string(),
-    field: z.enum(['kernel', 'initrd']),
+    field: fileField,
     declared: digest,
     actual: digest,
-    mismatches: z.array(z.strictObject({ field: z.enum(['kernel', 'initrd']), declared: digest, actual: digest })),
+    mismatches: z.array(z.strictObject({ field: fileField, declared: digest, actual: digest })),
   },
   'rate-limit-exceeded': { retry_after: z.number().int().min(1).meta({ description: 'Seconds, as in Retry-After' }) },
   'request-header-fields-too-large': {},

@@ -1,7 +1,7 @@
 import { userDataSummarySchema } from '../fleet/user-data';
 import { z } from 'zod';
 import { kernelArgsSchema } from '../domain/kernel-args';
-import { bootProfileSchema } from '../domain/profile';
+import { anyBootProfileSchema, fileNames } from '../domain/profile';
 import { uploadRequestSchema } from '../uploads/service';
 
 /**
@@ -16,7 +16,7 @@ const sha256 = z.string().regex(/^[\da-f]{64}$/);
 /** POST /api/v1/uploads as documented: the validating schema, with kernel_args (checked apart, 422) spelled out. */
 export const uploadRequestBodySchema = uploadRequestSchema.extend({ kernel_args: kernelArgsSchema.optional() });
 
-const uploadFileSchema = z.strictObject({
+export const uploadFileSchema = z.strictObject({
   blob_id: uuidV7,
   size: z.number().int().min(1),
   sha256,
@@ -33,15 +33,18 @@ const uploadFileSchema = z.strictObject({
 /** An upload session as the API answers it (shared/uploads/service.ts's UploadSessionView). */
 export const uploadSessionSchema = z.strictObject({
   id: uuidV7,
-  machine_id: uuidV7,
+  machine_id: z.union([uuidV7, z.literal('default')]).meta({ description: 'The machine, or "default" (the default profile)' }),
   mode: z.enum(['create', 'replace']),
   state: z.enum(['open', 'finalized', 'expired', 'cancelled']),
   kernel_args: z.array(z.string()),
   user_data: userDataSummarySchema.optional().meta({ description: 'The cloud-init user-data the profile will carry (format, size, SHA-256)' }),
+  vendor_data: userDataSummarySchema.optional().meta({ description: 'The cloud-init vendor-data the profile will carry' }),
   created_at: z.string().meta({ format: 'date-time' }),
   expires_at: z.string().meta({ format: 'date-time' }),
-  files: z.strictObject({ kernel: uploadFileSchema, initrd: uploadFileSchema }),
-  profile: bootProfileSchema.optional().meta({ description: 'The committed profile, once finalized' }),
+  files: z
+    .strictObject({ kernel: uploadFileSchema, initrd: uploadFileSchema, ...Object.fromEntries(fileNames.filter((name) => name.includes('.')).map((name) => [name, uploadFileSchema.optional()])) })
+    .meta({ description: 'Per file: kernel, initrd, and each architecture\'s kernel.<arch> / initrd.<arch> the session declared' }),
+  profile: anyBootProfileSchema.optional().meta({ description: 'The committed profile, once finalized' }),
 });
 
 /** POST /internal/blobs/sweep (shared/profiles/sweep.ts's SweepResult). */

@@ -1,11 +1,13 @@
 import { assertKernelLineSafe, initrdImageName, kernelArgLimits, kernelLineLength, kernelLineTokens, kernelTokenProblem, renderKernelArg, UnsafeKernelLine, type TemplateValues } from '../domain/kernel-args';
-import type { BootProfile } from '../domain/profile';
+import { architecturesOf, type ArchImages, type BootProfile } from '../domain/profile';
 import { partCount } from './parts';
 
 export interface ScriptInput {
   machineId: string;
   mac: string;
   profile: BootProfile;
+  /** The images this request boots (shared/domain/profile.ts `imagesFor`); default: the profile's own (x86 family). */
+  images?: ArchImages;
   generatedAt: Date;
   /**
    * Proxy mode: the part size. An initrd larger than it is listed as several parts
@@ -60,12 +62,12 @@ export function initrdPartName(index: number): string {
  * over 2048 characters once the part names are added, throws UnsafeKernelLine, and no
  * script is served.
  */
-export function renderIpxeScript({ machineId, mac, profile, generatedAt, partBytes, bootToken, bootRef, templateValues }: ScriptInput): string {
+export function renderIpxeScript({ machineId, mac, profile, images = profile, generatedAt, partBytes, bootToken, bootRef, templateValues }: ScriptInput): string {
   const values: TemplateValues = { hostname: undefined, base_url: undefined, arch: undefined, platform: undefined, machine_id: machineId, ...templateValues, mac };
   // Placeholders rendered first; the rendered line is what is checked (and what counts against 2048).
   const tokens = kernelLineTokens(profile.kernel.args.map((arg) => renderKernelArg(arg, values)));
   assertKernelLineSafe(tokens);
-  const parts = partBytes === undefined ? 1 : partCount(profile.initrd.size, partBytes);
+  const parts = partBytes === undefined ? 1 : partCount(images.initrd.size, partBytes);
   const extra = Array.from({ length: parts - 1 }, (_, i) => `initrd=${initrdPartName(i + 1)}`);
   // The service's own tokens come first (before any `--` of the administrator).
   let line = [...tokens.slice(0, 1), ...extra, ...tokens.slice(1)];
@@ -76,13 +78,13 @@ export function renderIpxeScript({ machineId, mac, profile, generatedAt, partByt
     if (kernelLineLength(withToken) <= kernelArgLimits.total && !kernelTokenProblem(`netboot.token=${bootToken}`)) line = withToken;
   }
   const downloads: Download[] = [
-    { label: 'kernel', what: 'the kernel', command: [`kernel ${assetUrl(profile.id, 'kernel', profile.kernel.id, undefined, bootRef)}`, ...line].join(' ') },
+    { label: 'kernel', what: 'the kernel', command: [`kernel ${assetUrl(profile.id, 'kernel', images.kernel.id, undefined, bootRef)}`, ...line].join(' ') },
     ...(parts === 1
-      ? [{ label: 'initrd', what: 'the initrd', command: `initrd --name ${initrdImageName} ${assetUrl(profile.id, 'initrd', profile.initrd.id, undefined, bootRef)}` }]
+      ? [{ label: 'initrd', what: 'the initrd', command: `initrd --name ${initrdImageName} ${assetUrl(profile.id, 'initrd', images.initrd.id, undefined, bootRef)}` }]
       : Array.from({ length: parts }, (_, i) => ({
           label: `initrd${i}`,
           what: `initrd part ${i + 1} of ${parts}`,
-          command: `initrd --name ${initrdPartName(i)} ${assetUrl(profile.id, 'initrd', profile.initrd.id, i, i === parts - 1 ? bootRef : undefined)}`,
+          command: `initrd --name ${initrdPartName(i)} ${assetUrl(profile.id, 'initrd', images.initrd.id, i, i === parts - 1 ? bootRef : undefined)}`,
         }))),
   ];
   return [
@@ -163,24 +165,14 @@ export function renderLocalBootScript({ machineId, mac, generatedAt }: { machine
 }
 
 /**
- * The architectures a profile's images boot: i386 and x86_64 as one family (iPXE's BIOS
- * `ipxe.lkrn` is a 32-bit build and reports `${buildarch}` = i386 on x86_64 machines, measured
- * in QEMU; an x86_64 kernel boots from either). A request that names another architecture
- * (arm64, riscv64, ...) gets `renderWrongArchScript`, never these images. No `arch` at all:
- * today's behaviour, the profile's images.
+ * The script for a request whose architecture the profile has no images for (shared/domain/
+ * profile.ts `imagesFor`: the profile's own images are the x86 family's, i386 and x86_64;
+ * others only where the profile has `architectures.<arch>`): says so on the console, waits,
+ * and reboots like a failed boot (the lifecycle scripts' way: never an iPXE prompt, never
+ * another architecture's kernel).
  */
-export const profileArchFamily: ReadonlySet<string> = new Set(['i386', 'x86_64']);
-
-export function archServed(arch: string | null): boolean {
-  return arch === null || profileArchFamily.has(arch);
-}
-
-/**
- * The script for a request whose architecture the profile has no images for: says so on
- * the console, waits, and reboots like a failed boot (the lifecycle scripts' way: never an
- * iPXE prompt, never another architecture's kernel).
- */
-export function renderWrongArchScript({ machineId, mac, profileId, arch, generatedAt }: { machineId: string; mac: string; profileId: string; arch: string; generatedAt: Date }): string {
+export function renderWrongArchScript({ machineId, mac, profile, arch, generatedAt }: { machineId: string; mac: string; profile: Pick<BootProfile, 'id' | 'architectures'>; arch: string; generatedAt: Date }): string {
+  const profileId = profile.id;
   return [
     '#!ipxe',
     '',
@@ -188,7 +180,7 @@ export function renderWrongArchScript({ machineId, mac, profileId, arch, generat
     `# Boot Profile ID: ${profileId}`,
     `# Generated: ${generatedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
     '',
-    `echo netboot: boot profile ${profileId} has no kernel for architecture ${arch} (it boots ${[...profileArchFamily].join(' / ')}): not booting`,
+    `echo netboot: boot profile ${profileId} has no kernel for architecture ${arch} (it boots ${architecturesOf(profile).join(' / ')}): not booting`,
     `echo netboot: rebooting in ${failurePauseSeconds} s`,
     `sleep ${failurePauseSeconds}`,
     'reboot',

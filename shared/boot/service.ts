@@ -1,5 +1,5 @@
 import { MachineNotConfigured } from '../domain/errors';
-import type { BootProfile } from '../domain/profile';
+import { imagesFor, type BootProfile } from '../domain/profile';
 import { defaultProfileOwner, type BootTarget } from '../inventory/inventory';
 import type { TemplateValues } from '../domain/kernel-args';
 import { withDeadline } from '../lifecycle/deadline';
@@ -10,7 +10,7 @@ import type { Logger } from '../logging';
 import { macRejectionReasons, parseMac } from '../domain/mac';
 import { ProblemError } from '../http/problem';
 import type { Inventory } from '../inventory/inventory';
-import { archServed, renderIpxeScript, renderLocalBootScript, renderWrongArchScript } from './script';
+import { renderIpxeScript, renderLocalBootScript, renderWrongArchScript } from './script';
 
 /** `{{machine_id}}` of a machine booting the default profile (it has no id). */
 export const unregisteredMachineId = 'unregistered';
@@ -91,11 +91,13 @@ export class BootScripts {
   private async unknown(mac: string, fallback: BootProfile | null, client: BootClient, log: Logger): Promise<string> {
     await this.lifecycle?.discoveries.sighted({ mac, clientAddress: client.clientAddress, arch: client.arch, platform: client.platform }, log);
     if (!fallback) throw new MachineNotConfigured(mac);
-    if (client.arch !== null && !archServed(client.arch)) return renderWrongArchScript({ machineId: defaultProfileOwner, mac, profileId: fallback.id, arch: client.arch, generatedAt: new Date(this.clock()) });
+    const images = imagesFor(fallback, client.arch);
+    if (!images) return renderWrongArchScript({ machineId: defaultProfileOwner, mac, profile: fallback, arch: client.arch ?? '', generatedAt: new Date(this.clock()) });
     return renderIpxeScript({
       machineId: defaultProfileOwner,
       mac,
       profile: fallback,
+      images,
       generatedAt: new Date(this.clock()),
       partBytes: this.partBytes,
       templateValues: { ...this.templateValues(client), machine_id: unregisteredMachineId, hostname: unregisteredHostname(mac) },
@@ -114,13 +116,15 @@ export class BootScripts {
 
   private async profile(mac: string, target: BootTarget, profile: BootProfile, client: BootClient, log: Logger): Promise<string> {
     const generatedAt = new Date(this.clock());
-    // Another architecture's request: a script that says so and reboots (no boot record: nothing will be downloaded).
-    if (client.arch !== null && !archServed(client.arch)) return renderWrongArchScript({ machineId: target.machineId, mac, profileId: profile.id, arch: client.arch, generatedAt });
+    // The images for the request's architecture; none: a script that says so and reboots (no boot record: nothing will be downloaded).
+    const images = imagesFor(profile, client.arch);
+    if (!images) return renderWrongArchScript({ machineId: target.machineId, mac, profile, arch: client.arch ?? '', generatedAt });
     const token = await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
     return renderIpxeScript({
       machineId: target.machineId,
       mac,
       profile,
+      images,
       generatedAt,
       partBytes: this.partBytes,
       bootToken: token && formatBootToken(token),

@@ -48,6 +48,16 @@ export class NocloudMetadata {
     if (!record.userData) throw new ProblemError('user-data-not-found', `The boot profile of ${mac} has no cloud-init user-data`, { mac_address: mac });
     return record.userData;
   }
+  /**
+   * The vendor-data of the profile booting the MAC, or null (served empty) when it has no
+   * profile or the profile none: cloud-init reads an empty vendor-data as "nothing to do".
+   */
+  async vendorData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<UserData | null> {
+    const { target } = await this.target(req, res, rawMac, log);
+    if (!target.bootProfileId) return null;
+    const record = await withDeadline(this.deps.inventory.getProfile(target.bootProfileId), this.deps.dbTimeoutMs, 'the inventory');
+    return record?.vendorData ?? null;
+  }
 }
 
 /** NoCloud meta-data (YAML): the machine id as instance-id, its hostname (or id) as local-hostname. */

@@ -50,20 +50,23 @@ export function summaryOf({ format, text }: UserData): UserDataSummary {
   return { format, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
-function invalid(detail: string): ProblemError {
-  return new ProblemError('invalid-user-data', detail, { field: 'user_data' });
-}
+/** Which member carried it: `user_data`, or `vendor_data` (validated by the same rules). */
+export type CloudInitField = 'user_data' | 'vendor_data';
 
-/** Validates user-data as uploaded (bytes, or text from a JSON member); 422 invalid-user-data. */
-export function parseUserData(raw: Buffer | string): UserData {
+/**
+ * Validates user-data (or vendor-data, `field`) as uploaded (bytes, or text from a JSON
+ * member); 422 invalid-user-data naming the field.
+ */
+export function parseUserData(raw: Buffer | string, field: CloudInitField = 'user_data'): UserData {
+  const invalid = (detail: string) => new ProblemError('invalid-user-data', detail, { field });
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
-  if (bytes.length === 0) throw invalid('user_data is empty');
-  if (bytes.length > userDataMaxBytes) throw invalid(`user_data must be at most ${userDataMaxBytes} bytes; it is ${bytes.length}`);
+  if (bytes.length === 0) throw invalid(`${field} is empty`);
+  if (bytes.length > userDataMaxBytes) throw invalid(`${field} must be at most ${userDataMaxBytes} bytes; it is ${bytes.length}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw invalid('user_data must be UTF-8 text');
+    throw invalid(`${field} must be UTF-8 text`);
   }
   const firstLine = (text.split('\n', 1)[0] ?? '').replace(/\r$/, '');
   if (/^#cloud-config\s*$/.test(firstLine)) {
@@ -78,5 +81,5 @@ export function parseUserData(raw: Buffer | string): UserData {
     if (!/^content-type:\s*multipart\//im.test(text)) throw invalid('a MIME archive must have a multipart Content-Type');
     return { format: 'multipart', text };
   }
-  throw invalid('user_data must start with #cloud-config (YAML), #! (a script) or Content-Type: multipart/... (a MIME archive)');
+  throw invalid(`${field} must start with #cloud-config (YAML), #! (a script) or Content-Type: multipart/... (a MIME archive)`);
 }

@@ -1,4 +1,5 @@
-import { FieldValue, Timestamp, type DocumentData, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { FieldValue, Timestamp, type DocumentData, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { sameTurnBatches } from '../batching';
 import {
   BootProfileExists,
   BootProfileNotFound,
@@ -14,7 +15,7 @@ import {
 } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { macsOf, repeatedMac, type Machine, type MachineSpec, type NetbootMode } from '../domain/machine';
-import type { BlobRef, BootProfile } from '../domain/profile';
+import { blobRefsOf, extraArchitectures, fileName, fileNames, type ArchitectureImages, type BlobRef, type BootProfile, type FileName, type ImageSet } from '../domain/profile';
 import { blobIdsInUse, type ProfileRecord, type RetainedVersion } from '../domain/profile-versions';
 import { summaryOf, type UserData } from '../fleet/user-data';
 import { defaultProfileOwner } from './inventory';
@@ -69,10 +70,12 @@ interface MachineDocument extends Omit<Machine, 'netboot'> {
 interface ProfileDocument extends BootProfile {
   /** Changes with every replace: how a retried replace recognises its own commit. */
   version?: string;
-  retained?: { kernel: BlobRef; initrd: BlobRef; retained_until: Timestamp }[];
+  retained?: { kernel: BlobRef; initrd: BlobRef; architectures?: ArchitectureImages; retained_until: Timestamp }[];
   blob_ids?: string[];
   /** The cloud-init user-data text (`user_data` holds its summary, as the API shows it). */
   user_data_content?: UserData;
+  /** The cloud-init vendor-data text (`vendor_data` holds its summary). */
+  vendor_data_content?: UserData;
 }
 
 function toMachine(doc: MachineDocument): Machine {
@@ -85,26 +88,48 @@ function macDocument(machineId: string, bootProfileId: string | null, spec: Pick
   return { machine_id: machineId, boot_profile_id: bootProfileId, netboot: spec.netboot, ...(spec.hostname ? { hostname: spec.hostname } : {}) };
 }
 
+/** Only the architectures with images, in the fixed order; undefined when none. */
+function archImagesOf(stored: ArchitectureImages | undefined): ArchitectureImages | undefined {
+  const entries = extraArchitectures.flatMap((arch) => {
+    const images = stored?.[arch];
+    return images ? [[arch, { kernel: blobOf(images.kernel), initrd: blobOf(images.initrd) }] as const] : [];
+  });
+  return entries.length ? (Object.fromEntries(entries) as ArchitectureImages) : undefined;
+}
+
 function toProfile(data: DocumentData): BootProfile {
-  const { id, machine_id, kernel, initrd, user_data } = data as ProfileDocument;
+  const { id, machine_id, kernel, initrd, architectures, user_data, vendor_data } = data as ProfileDocument;
+  const archs = archImagesOf(architectures);
   return {
     id,
     machine_id,
     kernel: { id: kernel.id, args: kernel.args, sha256: kernel.sha256, size: kernel.size },
     initrd: { id: initrd.id, sha256: initrd.sha256, size: initrd.size },
+    ...(archs ? { architectures: archs } : {}),
     ...(user_data ? { user_data: { format: user_data.format, size: user_data.size, sha256: user_data.sha256 } } : {}),
+    ...(vendor_data ? { vendor_data: { format: vendor_data.format, size: vendor_data.size, sha256: vendor_data.sha256 } } : {}),
   };
 }
 
 function toRecord(data: DocumentData): ProfileRecord {
   const doc = data as ProfileDocument;
-  const retained: RetainedVersion[] = (doc.retained ?? []).map((v) => ({ kernel: v.kernel, initrd: v.initrd, retainedUntil: v.retained_until.toDate() }));
+  const retained: RetainedVersion[] = (doc.retained ?? []).map((v) => {
+    const archs = archImagesOf(v.architectures);
+    return { kernel: v.kernel, initrd: v.initrd, ...(archs ? { architectures: archs } : {}), retainedUntil: v.retained_until.toDate() };
+  });
   const content = doc.user_data_content;
-  return { profile: toProfile(doc), retained, ...(content ? { userData: { format: content.format, text: content.text } } : {}) };
+  const vendor = doc.vendor_data_content;
+  return {
+    profile: toProfile(doc),
+    retained,
+    ...(content ? { userData: { format: content.format, text: content.text } } : {}),
+    ...(vendor ? { vendorData: { format: vendor.format, text: vendor.text } } : {}),
+  };
 }
 
-function blobIdsOf(profile: BootProfile, retained: readonly { kernel: BlobRef; initrd: BlobRef }[]): string[] {
-  return [...new Set([profile.kernel.id, profile.initrd.id, ...retained.flatMap((v) => [v.kernel.id, v.initrd.id])])];
+/** Every blob id of the profile and its retained versions, every architecture's (`blob_ids`, what releases query). */
+function blobIdsOf(profile: BootProfile, retained: readonly ImageSet[]): string[] {
+  return [...new Set([profile, ...retained].flatMap((v) => blobRefsOf(v).map((b) => b.id)))];
 }
 
 /** `array-contains-any` takes at most 30 values. */
@@ -121,7 +146,21 @@ const maxDisjunction = 30;
  * attempt, takes finding its own earlier write as success.
  */
 export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges {
+  /**
+   * The boot path's reads: every MAC document and profile asked for in one turn of the event
+   * loop (one request's MAC, another's profile), one BatchGetDocuments (shared/batching.ts).
+   */
+  private readonly bootReads = sameTurnBatches((refs: readonly DocumentReference[]) => this.readAll(refs));
+
   constructor(private readonly db: Firestore) {}
+
+  /** One read of the distinct documents of `refs`, each answered with its snapshot. */
+  private async readAll(refs: readonly DocumentReference[]): Promise<DocumentSnapshot[]> {
+    const distinct = [...new Map(refs.map((ref) => [ref.path, ref])).values()];
+    const snaps = await this.db.getAll(...distinct);
+    const byPath = new Map(snaps.map((snap) => [snap.ref.path, snap]));
+    return refs.map((ref) => byPath.get(ref.path) as DocumentSnapshot);
+  }
 
   private machineRef(id: string) {
     return this.db.collection(collections.machines).doc(id);
@@ -276,7 +315,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   // --- the boot path's reads ---
 
   async findBootTarget(mac: string): Promise<BootTarget | null> {
-    const claim = await this.macRef(mac).get();
+    const claim = await this.bootReads.load(this.macRef(mac));
     if (!claim.exists) return null;
     return {
       machineId: claim.get('machine_id') as string,
@@ -287,7 +326,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 
   async getProfile(id: string): Promise<ProfileRecord | null> {
-    const snap = await this.profileRef(id).get();
+    const snap = await this.bootReads.load(this.profileRef(id));
     return snap.exists ? toRecord(snap.data() ?? {}) : null;
   }
 
@@ -300,12 +339,12 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
 
   // --- profiles ---
 
-  async createProfile(given: BootProfile, userData?: UserData): Promise<BootProfile> {
-    const profile = withUserData(given, userData);
+  async createProfile(given: BootProfile, userData?: UserData, vendorData?: UserData): Promise<BootProfile> {
+    const profile = withUserData(given, userData, vendorData);
     await this.db.runTransaction(async (tx) => {
-      const write = await this.planCreate(tx, profile, userData);
+      const write = await this.planCreate(tx, profile, userData, vendorData);
       if (!write) return; // an earlier attempt committed
-      const index = await this.planIndex(tx, [profile.kernel, profile.initrd]);
+      const index = await this.planIndex(tx, blobRefsOf(profile));
       write();
       index();
     });
@@ -317,7 +356,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     return this.db.runTransaction(async (tx) => {
       const { result, write } = await this.planReplace(tx, machineId, content, version, now, retainUntil);
       if (!write) return result; // an earlier attempt committed
-      const index = await this.planIndex(tx, [content.kernel, content.initrd]);
+      const index = await this.planIndex(tx, blobRefsOf(content));
       write();
       index();
       return result;
@@ -325,7 +364,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 
   /** Reads what a create depends on; the writes, or null when an earlier attempt committed. UnknownMachine, BootProfileExists. */
-  private async planCreate(tx: Transaction, profile: BootProfile, userData?: UserData): Promise<(() => void) | null> {
+  private async planCreate(tx: Transaction, profile: BootProfile, userData?: UserData, vendorData?: UserData): Promise<(() => void) | null> {
     const isDefault = profile.machine_id === defaultProfileOwner;
     const machine = await tx.get(this.ownerRef(profile.machine_id));
     if (!machine.exists && !isDefault) throw new UnknownMachine(profile.machine_id);
@@ -333,7 +372,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     if (existing === profile.id) return null;
     if (existing) throw new BootProfileExists(profile.machine_id, existing);
     return () => {
-      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []), ...(userData ? { user_data_content: userData } : {}) };
+      const doc: ProfileDocument = { ...profile, version: newId(), retained: [], blob_ids: blobIdsOf(profile, []), ...(userData ? { user_data_content: userData } : {}), ...(vendorData ? { vendor_data_content: vendorData } : {}) };
       tx.create(this.profileRef(profile.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
       if (isDefault) {
         tx.set(this.ownerRef(profile.machine_id), { boot_profile_id: profile.id, updated_at: FieldValue.serverTimestamp() }, { merge: true });
@@ -356,12 +395,14 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     const { doc } = await this.currentProfile(tx, machineId);
     const current = toProfile(doc);
     if (doc.version === version) return { result: current, write: null };
-    const { userData, ...blobs } = content;
-    const after: BootProfile = withUserData({ ...current, ...blobs }, userData);
-    // The version replaced stays downloadable; versions past their time are dropped.
+    const { userData, vendorData, kernel, initrd, architectures } = content;
+    // Every architecture's images are replaced: one the new content lacks is dropped (retained below).
+    const { architectures: _old, ...kept } = current;
+    const after: BootProfile = withUserData({ ...kept, kernel, initrd, ...(architectures ? { architectures } : {}) }, userData, vendorData);
+    // The version replaced stays downloadable (every architecture's); versions past their time are dropped.
     const retained = [
       ...(doc.retained ?? []).filter((v) => v.retained_until.toMillis() > now.getTime()),
-      { kernel: blobOf(current.kernel), initrd: current.initrd, retained_until: Timestamp.fromDate(retainUntil) },
+      { kernel: blobOf(current.kernel), initrd: current.initrd, ...(current.architectures ? { architectures: current.architectures } : {}), retained_until: Timestamp.fromDate(retainUntil) },
     ];
     return {
       result: after,
@@ -369,8 +410,11 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
         tx.update(this.profileRef(current.id), {
           kernel: after.kernel,
           initrd: after.initrd,
+          architectures: after.architectures ?? FieldValue.delete(),
           user_data: after.user_data ?? FieldValue.delete(),
           user_data_content: userData ?? FieldValue.delete(),
+          vendor_data: after.vendor_data ?? FieldValue.delete(),
+          vendor_data_content: vendorData ?? FieldValue.delete(),
           version,
           retained,
           blob_ids: blobIdsOf(after, retained),
@@ -417,7 +461,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
 
   async referencedBlobIds(now: Date): Promise<Set<string>> {
     const ids = new Set<string>();
-    const snap = await this.db.collection(collections.profiles).select('kernel', 'initrd', 'retained').get();
+    const snap = await this.db.collection(collections.profiles).select('kernel', 'initrd', 'architectures', 'retained').get();
     for (const doc of snap.docs) for (const id of blobIdsInUse(toRecord(doc.data()), now)) ids.add(id);
     return ids;
   }
@@ -462,32 +506,44 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
       if (now.getTime() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
 
-      // Reused files: the blob their index document names now; gone means released.
-      const reused = (['kernel', 'initrd'] as const).filter((kind) => !session.files[kind].upload);
-      const indexSnaps = reused.length ? await tx.getAll(...reused.map((kind) => this.indexRef(blobIndexKey(session.files[kind].sha256, session.files[kind].size)))) : [];
-      const refs = {} as Record<'kernel' | 'initrd', BlobRef>;
-      for (const kind of ['kernel', 'initrd'] as const) {
-        const file = session.files[kind];
-        refs[kind] = { id: file.blob_id, sha256: file.sha256, size: file.size };
-        const i = reused.indexOf(kind);
+      // Reused files (every architecture's): the blob their index document names now; gone means released.
+      const names = sessionFileNames(session);
+      const reused = names.filter((name) => !session.files[name]?.upload);
+      const indexSnaps = reused.length ? await tx.getAll(...reused.map((name) => { const f = session.files[name] as UploadFile; return this.indexRef(blobIndexKey(f.sha256, f.size)); })) : [];
+      const refs = {} as Record<FileName, BlobRef>;
+      for (const name of names) {
+        const file = session.files[name] as UploadFile;
+        refs[name] = { id: file.blob_id, sha256: file.sha256, size: file.size };
+        const i = reused.indexOf(name);
         if (i >= 0) {
           const index = indexSnaps[i];
-          if (!index?.exists) throw new BlobUnavailable(kind, file.blob_id);
-          refs[kind].id = index.get('blob_id') as string;
+          if (!index?.exists) throw new BlobUnavailable(name, file.blob_id);
+          refs[name].id = index.get('blob_id') as string;
         }
       }
-      const content: ProfileContent = { kernel: { ...refs.kernel, args: session.kernelArgs }, initrd: refs.initrd, ...(session.userData ? { userData: session.userData } : {}) };
+      const archs = archImagesOf(Object.fromEntries(extraArchitectures.flatMap((arch) => {
+        const kernel = refs[fileName('kernel', arch)];
+        const initrd = refs[fileName('initrd', arch)];
+        return kernel && initrd ? [[arch, { kernel, initrd }]] : [];
+      })) as ArchitectureImages);
+      const content: ProfileContent = {
+        kernel: { ...refs.kernel, args: session.kernelArgs },
+        initrd: refs.initrd,
+        ...(archs ? { architectures: archs } : {}),
+        ...(session.userData ? { userData: session.userData } : {}),
+        ...(session.vendorData ? { vendorData: session.vendorData } : {}),
+      };
 
       let profile: BootProfile;
       let write: (() => void) | null;
       if (session.mode === 'create') {
-        const { userData, ...blobs } = content;
-        profile = withUserData({ id: profileId, machine_id: session.machineId, ...blobs }, userData);
-        write = await this.planCreate(tx, profile, userData);
+        const { userData, vendorData, ...blobs } = content;
+        profile = withUserData({ id: profileId, machine_id: session.machineId, ...blobs }, userData, vendorData);
+        write = await this.planCreate(tx, profile, userData, vendorData);
       } else {
         ({ result: profile, write } = await this.planReplace(tx, session.machineId, content, version, now, retainUntil));
       }
-      const index = await this.planIndex(tx, [refs.kernel, refs.initrd]);
+      const index = await this.planIndex(tx, names.map((name) => refs[name]));
       attempted = true;
       write?.();
       index();
@@ -544,10 +600,15 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   }
 }
 
-/** The profile with the summary of `userData` (or without any). */
-function withUserData(profile: BootProfile, userData: UserData | undefined): BootProfile {
-  const { user_data: _old, ...rest } = profile;
-  return userData ? { ...rest, user_data: summaryOf(userData) } : rest;
+/** The profile with the summaries of `userData` and `vendorData` (or without them). */
+function withUserData(profile: BootProfile, userData: UserData | undefined, vendorData?: UserData): BootProfile {
+  const { user_data: _old, vendor_data: _oldVendor, ...rest } = profile;
+  return { ...rest, ...(userData ? { user_data: summaryOf(userData) } : {}), ...(vendorData ? { vendor_data: summaryOf(vendorData) } : {}) };
+}
+
+/** The session's file names in the fixed order (kernel, initrd, then each architecture's pair). */
+function sessionFileNames(session: UploadSessionRecord): FileName[] {
+  return fileNames.filter((name) => session.files[name] !== undefined);
 }
 
 /** A kernel reference without its arguments (a retained version keeps the bytes; its arguments live in the scripts already served). */
@@ -562,10 +623,11 @@ interface SessionDocument {
   mode: 'create' | 'replace';
   kernel_args: string[];
   user_data?: UserData;
+  vendor_data?: UserData;
   state: 'open' | 'finalized' | 'cancelled';
   created_at: Timestamp;
   expires_at: Timestamp;
-  files: { kernel: UploadFile; initrd: UploadFile };
+  files: UploadSessionRecord['files'];
   profile: BootProfile | null;
 }
 
@@ -576,6 +638,7 @@ function toSessionDocument(s: UploadSessionRecord): SessionDocument {
     mode: s.mode,
     kernel_args: s.kernelArgs,
     ...(s.userData ? { user_data: s.userData } : {}),
+    ...(s.vendorData ? { vendor_data: s.vendorData } : {}),
     state: s.state,
     created_at: Timestamp.fromDate(s.createdAt),
     expires_at: Timestamp.fromDate(s.expiresAt),
@@ -591,6 +654,7 @@ function toSessionRecord(d: SessionDocument): UploadSessionRecord {
     mode: d.mode,
     kernelArgs: d.kernel_args ?? [],
     ...(d.user_data ? { userData: { format: d.user_data.format, text: d.user_data.text } } : {}),
+    ...(d.vendor_data ? { vendorData: { format: d.vendor_data.format, text: d.vendor_data.text } } : {}),
     state: d.state,
     createdAt: d.created_at.toDate(),
     expiresAt: d.expires_at.toDate(),

@@ -1,6 +1,6 @@
 import type { UserData } from '../fleet/user-data';
 import type { Machine, MachineSpec, NetbootMode } from '../domain/machine';
-import type { BootProfile } from '../domain/profile';
+import type { BootProfile, FileName } from '../domain/profile';
 import type { ProfileRecord } from '../domain/profile-versions';
 
 export interface MachinePage {
@@ -37,9 +37,11 @@ export interface BootTarget {
 }
 
 /** What a replace changes: the blobs and the arguments; the id and the machine stay. */
-export type ProfileContent = Pick<BootProfile, 'kernel' | 'initrd'> & {
+export type ProfileContent = Pick<BootProfile, 'kernel' | 'initrd' | 'architectures'> & {
   /** cloud-init user-data of the new version; absent: none (a replace drops the old one). */
   userData?: UserData;
+  /** cloud-init vendor-data of the new version; absent: none (a replace drops the old one). */
+  vendorData?: UserData;
 };
 
 /**
@@ -68,7 +70,7 @@ export interface Inventory {
   getProfile(id: string): Promise<ProfileRecord | null>;
   getProfileOfMachine(machineId: string): Promise<BootProfile | null>;
   /** UnknownMachine, BootProfileExists. */
-  createProfile(profile: BootProfile, userData?: UserData): Promise<BootProfile>;
+  createProfile(profile: BootProfile, userData?: UserData, vendorData?: UserData): Promise<BootProfile>;
   /** The new content; the old version is retained (downloadable) until `retainUntil`. BootProfileNotFound. */
   replaceProfile(machineId: string, content: ProfileContent, now: Date, retainUntil: Date): Promise<BootProfile>;
   /** Removes the profile and the machine's link to it; returns what was removed, retained versions included. BootProfileNotFound. */
@@ -97,7 +99,10 @@ export interface MachineChanges {
 /** How a finalized upload session changes the machine's profile: like POST /api/v1/profiles, or like PUT .../profile. */
 export type UploadMode = 'create' | 'replace';
 
-/** One file of an upload session. `upload` null: an already held, verified blob with this content is reused. */
+/**
+ * One file of an upload session. `upload` null: an already held, verified blob with this content is reused.
+ * A session's `files` are keyed by file name (shared/domain/profile.ts `FileName`: kernel, initrd, kernel.arm64, ...).
+ */
 export interface UploadFile {
   blob_id: string;
   size: number;
@@ -113,10 +118,13 @@ export interface UploadSessionRecord {
   kernelArgs: string[];
   /** cloud-init user-data the finalized profile will carry. */
   userData?: UserData;
+  /** cloud-init vendor-data the finalized profile will carry. */
+  vendorData?: UserData;
   state: 'open' | 'finalized' | 'cancelled';
   createdAt: Date;
   expiresAt: Date;
-  files: { kernel: UploadFile; initrd: UploadFile };
+  /** Always kernel and initrd; `kernel.<arch>` and `initrd.<arch>` in pairs for each extra architecture. */
+  files: { kernel: UploadFile; initrd: UploadFile } & Partial<Record<FileName, UploadFile>>;
   /** The profile the finalize committed (as it answered then). */
   profile: BootProfile | null;
 }

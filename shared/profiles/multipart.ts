@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { parseUuidV7, newId } from '../domain/ids';
-import { kernelArgsSchema, type AssetKind, type BlobRef } from '../domain/profile';
+import { extraArchitectures, fileName, kernelArgsSchema, parseFileName, type ArchitectureImages, type AssetKind, type BlobRef, type FileName } from '../domain/profile';
 import { invalidFieldsOf } from '../http/validate';
 import { ProblemError, validationError, type InvalidField } from '../http/problem';
 import type { Logger } from '../logging';
@@ -21,8 +21,12 @@ export interface ReceivedProfile {
   kernelArgs: string[];
   /** The optional `user_data` part (cloud-init), validated. */
   userData?: UserData;
+  /** The optional `vendor_data` part (cloud-init vendor-data), validated like user_data. */
+  vendorData?: UserData;
   kernel: BlobRef;
   initrd: BlobRef;
+  /** `kernel.<arch>` + `initrd.<arch>` pairs; absent when there are none. */
+  architectures?: ArchitectureImages;
   /** Every blob this request wrote: what to delete if a later step fails. */
   written: string[];
 }
@@ -40,13 +44,15 @@ export interface ReceiveOptions {
   log: Logger;
 }
 
-const fileFields: readonly AssetKind[] = ['kernel', 'initrd'];
+/** Text parts (beside the files); `user_data`, `vendor_data` and `kernel_args` may come as file parts too. */
+const textFields = ['kernel_args', 'user_data', 'vendor_data'] as const;
 
 /**
- * The form has four parts; the limits leave room to name an unknown or repeated part
- * in the answer, and stop a body of thousands of parts early.
+ * The form has at most 17 parts (machine_id, kernel_args, user_data, vendor_data, kernel and
+ * initrd, and a pair per extra architecture); the limits leave room to name an unknown or
+ * repeated part in the answer, and stop a body of thousands of parts early.
  */
-const formLimits = { fields: 8, files: 4, parts: 12, fieldSize: 64 * 1024, fieldNameSize: 64, headerPairs: 16 };
+const formLimits = { fields: 12, files: 20, parts: 24, fieldSize: 64 * 1024, fieldNameSize: 64, headerPairs: 16 };
 
 /**
  * Streams the kernel and initrd parts of a profile upload into new blobs, hashing and
@@ -84,12 +90,13 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     throw validationError([{ field: '(body)', reason: 'multipart boundary is missing' }], 'The request body is not valid multipart/form-data');
   }
 
-  const allowed = new Set<string>([...(opts.machineId ? [] : ['machine_id']), 'kernel_args', 'user_data', ...fileFields]);
-  let userDataBytes: Buffer | undefined;
+  const allowed = new Set<string>([...(opts.machineId ? [] : ['machine_id']), ...textFields]);
+  const isFile = (name: string) => { const f = parseFileName(name); return f !== null && !('reason' in f); };
+  const cloudInit: { user_data?: Buffer; vendor_data?: Buffer } = {};
   const invalid: InvalidField[] = [];
   const seen = new Set<string>();
   const fields = new Map<string, string>();
-  const blobs: Partial<Record<AssetKind, BlobRef>> = {};
+  const blobs: Partial<Record<FileName, BlobRef>> = {};
   const pending: Promise<void>[] = [];
   let precheck: Promise<unknown> | undefined = opts.machineId ? opts.precheck(opts.machineId) : undefined;
   precheck?.catch(() => undefined);
@@ -98,7 +105,9 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
   let malformed = false;
 
   const claim = (name: string): boolean => {
-    if (!allowed.has(name)) invalid.push({ field: name || '(unnamed part)', reason: 'unknown field' });
+    const file = parseFileName(name);
+    if (file && 'reason' in file) invalid.push({ field: name.slice(0, 64), reason: file.reason });
+    else if (!allowed.has(name) && !file) invalid.push({ field: name || '(unnamed part)', reason: 'unknown field' });
     else if (seen.has(name)) invalid.push({ field: name, reason: 'field given more than once' });
     else {
       seen.add(name);
@@ -107,7 +116,7 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     return false;
   };
 
-  const store = async (kind: AssetKind, stream: Readable): Promise<void> => {
+  const store = async (name: FileName, kind: AssetKind, stream: Readable): Promise<void> => {
     // Do not write what is about to be refused (unknown machine, existing profile).
     if (precheck && (await precheck.then(() => false, () => true))) return void stream.resume();
     const id = newId();
@@ -142,12 +151,12 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
       return;
     }
     if (size > limit) {
-      tooLarge ??= fileTooLarge(kind, size, limit);
+      tooLarge ??= fileTooLarge(name, kind, size, limit);
       await done.catch(() => undefined);
       return;
     }
     if (size === 0) {
-      invalid.push({ field: kind, reason: 'file is empty' });
+      invalid.push({ field: name, reason: 'file is empty' });
       sink.destroy();
       await done.catch(() => undefined);
       return;
@@ -159,14 +168,14 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
       storageFailure ??= err;
       return;
     }
-    blobs[kind] = { id, sha256: hash.digest('hex'), size };
+    blobs[name] = { id, sha256: hash.digest('hex'), size };
   };
 
   bb.on('field', (name, value, info) => {
     if (!claim(name)) return;
-    if (fileFields.includes(name as AssetKind)) return void invalid.push({ field: name, reason: 'must be a file' });
-    if (info.valueTruncated) return void (name === 'user_data' ? (userDataBytes = Buffer.alloc(userDataMaxBytes + 1)) : invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }));
-    if (name === 'user_data') userDataBytes = Buffer.from(value, 'utf8');
+    if (isFile(name)) return void invalid.push({ field: name, reason: 'must be a file' });
+    if (info.valueTruncated) return void (name === 'user_data' || name === 'vendor_data' ? (cloudInit[name] = Buffer.alloc(userDataMaxBytes + 1)) : invalid.push({ field: name, reason: `value is longer than ${formLimits.fieldSize} bytes` }));
+    if (name === 'user_data' || name === 'vendor_data') cloudInit[name] = Buffer.from(value, 'utf8');
     fields.set(name, value);
     if (name === 'machine_id') {
       const id = parseUuidV7(value.trim());
@@ -182,8 +191,8 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
     stream.on('error', () => undefined);
     // `curl -F kernel_args=@args.json` sends the JSON as a file part: read it as the field.
     // `curl -F user_data=@user-data.yaml`: the bytes as sent (one more than the cap is enough to refuse it).
-    if (name === 'user_data') {
-      if (claim(name)) pending.push(readPartBytes(stream, userDataMaxBytes + 1).then((bytes) => void (userDataBytes = bytes), () => void (malformed = true)));
+    if (name === 'user_data' || name === 'vendor_data') {
+      if (claim(name)) pending.push(readPartBytes(stream, userDataMaxBytes + 1).then((bytes) => void (cloudInit[name] = bytes), () => void (malformed = true)));
       else stream.resume();
       return;
     }
@@ -195,13 +204,14 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
       else stream.resume();
       return;
     }
-    if (allowed.has(name) && !fileFields.includes(name as AssetKind)) {
+    if (allowed.has(name)) {
       invalid.push({ field: name, reason: 'must be a text field, not a file' });
       seen.add(name);
       return void stream.resume();
     }
     if (!claim(name)) return void stream.resume();
-    pending.push(store(name as AssetKind, stream));
+    const file = parseFileName(name) as { kind: AssetKind };
+    pending.push(store(name as FileName, file.kind, stream));
   });
   for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) {
     bb.on(limit, () => invalid.push({ field: '(body)', reason: `too many parts (at most ${formLimits.parts})` }));
@@ -218,20 +228,41 @@ async function parse(opts: ReceiveOptions, written: string[]): Promise<ReceivedP
   await Promise.all(pending);
 
   if (malformed) throw validationError([{ field: '(body)', reason: 'multipart body is malformed or truncated' }], 'The request body is not valid multipart/form-data');
-  for (const name of allowed) {
-    if (name !== 'kernel_args' && name !== 'user_data' && !seen.has(name)) invalid.push({ field: name, reason: 'required field is missing' });
+  for (const name of [...(opts.machineId ? [] : ['machine_id']), 'kernel', 'initrd']) {
+    if (!seen.has(name)) invalid.push({ field: name, reason: 'required field is missing' });
+  }
+  // An architecture's images are a pair: its kernel and its initrd.
+  for (const arch of extraArchitectures) {
+    const [k, i] = [fileName('kernel', arch), fileName('initrd', arch)];
+    if (seen.has(k) !== seen.has(i)) invalid.push({ field: seen.has(k) ? i : k, reason: `required field is missing: ${arch} needs both ${k} and ${i}` });
   }
   if (invalid.length > 0) throw validationError(invalid);
   const machineId = opts.machineId ?? (fields.get('machine_id') as string);
   await precheck;
   if (tooLarge) throw tooLarge;
   const kernelArgs = parseKernelArgs(fields.get('kernel_args'));
-  const userData = userDataBytes === undefined ? undefined : parseUserData(userDataBytes);
-  if (storageFailure || !blobs.kernel || !blobs.initrd) {
+  const userData = cloudInit.user_data === undefined ? undefined : parseUserData(cloudInit.user_data);
+  const vendorData = cloudInit.vendor_data === undefined ? undefined : parseUserData(cloudInit.vendor_data, 'vendor_data');
+  const expected = [...seen].filter(isFile) as FileName[];
+  if (storageFailure || expected.some((name) => !blobs[name]) || !blobs.kernel || !blobs.initrd) {
     opts.log.error('blob upload failed', { err: String(storageFailure) });
     throw new ProblemError('storage-error', 'Failed to store the uploaded files due to an internal error');
   }
-  return { machineId, kernelArgs, ...(userData ? { userData } : {}), kernel: blobs.kernel, initrd: blobs.initrd, written };
+  const archEntries = extraArchitectures.flatMap((arch) => {
+    const kernel = blobs[fileName('kernel', arch)];
+    const initrd = blobs[fileName('initrd', arch)];
+    return kernel && initrd ? [[arch, { kernel, initrd }] as const] : [];
+  });
+  return {
+    machineId,
+    kernelArgs,
+    ...(userData ? { userData } : {}),
+    ...(vendorData ? { vendorData } : {}),
+    kernel: blobs.kernel,
+    initrd: blobs.initrd,
+    ...(archEntries.length ? { architectures: Object.fromEntries(archEntries) as ArchitectureImages } : {}),
+    written,
+  };
 }
 
 /** A part's bytes, at most `max` of them (the caller refuses a part that reaches `max`). */
@@ -256,9 +287,10 @@ async function readSmallPart(stream: Readable, max: number): Promise<string | nu
   return size <= max ? Buffer.concat(chunks).toString('utf8') : null;
 }
 
-function fileTooLarge(kind: AssetKind, size: number, max: number): ProblemError {
-  const name = kind === 'kernel' ? 'Kernel' : 'Initrd';
-  return new ProblemError('file-too-large', `${name} file exceeds maximum allowed size of ${formatMiB(max)}`, { field: kind, file_size: size, max_size: max });
+/** `field` names the part (`kernel`, `initrd.arm64`, ...); the limit is its kind's. */
+export function fileTooLarge(field: FileName, kind: AssetKind, size: number, max: number): ProblemError {
+  const what = field === kind ? (kind === 'kernel' ? 'Kernel' : 'Initrd') : `${kind === 'kernel' ? 'Kernel' : 'Initrd'} (${field.slice(kind.length + 1)})`;
+  return new ProblemError('file-too-large', `${what} file exceeds maximum allowed size of ${formatMiB(max)}`, { field, file_size: size, max_size: max });
 }
 
 function formatMiB(bytes: number): string {

@@ -1,9 +1,9 @@
 import type { Request } from 'express';
 import { BootProfileExists, BootProfileNotFound, UnknownMachine } from '../domain/errors';
 import { newId } from '../domain/ids';
-import type { BootProfile } from '../domain/profile';
+import { blobRefsOf, type BootProfile } from '../domain/profile';
 import { ProblemError } from '../http/problem';
-import { defaultProfileOwner, type BlobLedger, type Inventory } from '../inventory/inventory';
+import { defaultProfileOwner, type BlobLedger, type Inventory, type ProfileContent } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import type { BlobStore } from '../storage/blobs';
 import { receiveProfile, type ReceivedProfile, type UploadLimits } from './multipart';
@@ -29,8 +29,14 @@ function rawBodyOf(req: Request): Buffer {
   return body;
 }
 
-function contentOf(upload: ReceivedProfile) {
-  return { kernel: { ...upload.kernel, args: upload.kernelArgs }, initrd: upload.initrd, ...(upload.userData ? { userData: upload.userData } : {}) };
+function contentOf(upload: ReceivedProfile): ProfileContent {
+  return {
+    kernel: { ...upload.kernel, args: upload.kernelArgs },
+    initrd: upload.initrd,
+    ...(upload.architectures ? { architectures: upload.architectures } : {}),
+    ...(upload.userData ? { userData: upload.userData } : {}),
+    ...(upload.vendorData ? { vendorData: upload.vendorData } : {}),
+  };
 }
 
 /**
@@ -51,8 +57,8 @@ export class ProfileService {
       if (machine.bootProfileId) throw new BootProfileExists(machineId, machine.bootProfileId);
     });
     try {
-      const { userData, ...content } = contentOf(upload);
-      return await inventory.createProfile({ id: newId(), machine_id: upload.machineId, ...content }, userData);
+      const { userData, vendorData, ...content } = contentOf(upload);
+      return await inventory.createProfile({ id: newId(), machine_id: upload.machineId, ...content }, userData, vendorData);
     } catch (err) {
       await this.releaseBlobs(upload.written, log);
       throw err;
@@ -81,7 +87,8 @@ export class ProfileService {
   /** DELETE: the profile first (so nothing points at a missing blob), then the blobs nothing else needs, retained versions' included. */
   async delete(machineId: string, log: Logger): Promise<void> {
     const { profile, retained } = await this.deps.inventory.deleteProfile(machineId);
-    const ids = [profile, ...retained].flatMap((v) => [v.kernel.id, v.initrd.id]);
+    // Every architecture's blobs, current and retained.
+    const ids = [profile, ...retained].flatMap((v) => blobRefsOf(v).map((b) => b.id));
     await this.releaseBlobs([...new Set(ids)], log);
   }
 
@@ -99,8 +106,8 @@ export class ProfileService {
       return inventory.replaceProfile(defaultProfileOwner, content, new Date(now), new Date(now + retentionMs));
     };
     const create = () => {
-      const { userData, ...blobs } = content;
-      return inventory.createProfile({ id: newId(), machine_id: defaultProfileOwner, ...blobs }, userData);
+      const { userData, vendorData, ...blobs } = content;
+      return inventory.createProfile({ id: newId(), machine_id: defaultProfileOwner, ...blobs }, userData, vendorData);
     };
     try {
       const exists = (await inventory.getProfileOfMachine(defaultProfileOwner)) !== null;

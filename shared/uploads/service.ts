@@ -3,17 +3,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BlobUnavailable, BootProfileExists, BootProfileNotFound, UnknownMachine, UploadSessionCancelled, UploadSessionExpired, UploadSessionNotFound } from '../domain/errors';
 import { newId, parseUuidV7 } from '../domain/ids';
-import { kernelArgsSchema, type AssetKind, type BootProfile } from '../domain/profile';
-import { ProblemError } from '../http/problem';
+import { extraArchitectures, fileName, fileNames, kernelArgsSchema, parseFileName, type AssetKind, type BootProfile, type FileName } from '../domain/profile';
+import { ProblemError, validationError, type InvalidField } from '../http/problem';
 import { invalidFieldsOf, parseOrThrow } from '../http/validate';
-import type { BlobLedger, Inventory, UploadFile, UploadMode, UploadSessionRecord } from '../inventory/inventory';
+import { defaultProfileOwner, type BlobLedger, type Inventory, type UploadFile, type UploadMode, type UploadSessionRecord } from '../inventory/inventory';
 import type { Logger } from '../logging';
-import type { UploadLimits } from '../profiles/multipart';
+import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
 import type { BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { chunkMultiple, type UploadStorage } from './storage';
-
-const kinds: readonly AssetKind[] = ['kernel', 'initrd'];
 
 const fileSchema = z.strictObject(
   {
@@ -33,17 +31,26 @@ const fileSchema = z.strictObject(
 /** POST /api/v1/uploads. kernel_args is checked apart (422 invalid-kernel-args, as in the multipart form). */
 export const uploadRequestSchema = z.strictObject(
   {
-    machine_id: z.string({ error: 'must be a string' }).transform((v, ctx) => {
-      const id = parseUuidV7(v.trim());
-      if (!id) ctx.addIssue({ code: 'custom', message: 'must be a UUIDv7' });
-      return id ?? z.NEVER;
-    }),
+    machine_id: z
+      .string({ error: 'must be a string' })
+      .transform((v, ctx) => {
+        // `default`: the default profile (PUT /api/v1/boot/default/profile's, by upload session).
+        if (v.trim() === defaultProfileOwner) return defaultProfileOwner;
+        const id = parseUuidV7(v.trim());
+        if (!id) ctx.addIssue({ code: 'custom', message: 'must be a UUIDv7' });
+        return id ?? z.NEVER;
+      })
+      .meta({ description: 'The machine (UUIDv7), or "default" for the default profile' }),
     mode: z.enum(['create', 'replace'], { error: 'must be "create" or "replace"' }),
     kernel_args: z.unknown().optional(),
     /** cloud-init user-data (shared/fleet/user-data.ts); checked apart (422 invalid-user-data, as in the multipart form). */
     user_data: z.string({ error: 'must be a string' }).optional(),
-    kernel: fileSchema,
-    initrd: fileSchema,
+    /** cloud-init vendor-data, checked like user_data. */
+    vendor_data: z.string({ error: 'must be a string' }).optional(),
+    kernel: fileSchema.meta({ description: 'The default kernel (i386, x86_64, requests without arch)' }),
+    initrd: fileSchema.meta({ description: 'The default initrd' }),
+    // An architecture's images, in pairs (checked in `create`): "kernel.arm64", "initrd.arm64", ...
+    ...Object.fromEntries(fileNames.filter((name) => name.includes('.')).map((name) => [name, fileSchema.optional().meta({ description: `The ${name.replace('.', ' for ')} (with its pair)` })])),
   },
   { error: 'must be a JSON object' },
 );
@@ -56,9 +63,10 @@ export interface UploadSessionView {
   state: 'open' | 'finalized' | 'expired' | 'cancelled';
   kernel_args: string[];
   user_data?: UserDataSummary;
+  vendor_data?: UserDataSummary;
   created_at: string;
   expires_at: string;
-  files: { kernel: UploadFile; initrd: UploadFile };
+  files: UploadSessionRecord['files'];
   profile?: BootProfile;
 }
 
@@ -94,35 +102,56 @@ export class UploadService {
   /** POST /api/v1/uploads. */
   async create(body: unknown, log: Logger): Promise<UploadSessionView> {
     const { inventory, ledger, storage, limits, ttlMs, clock } = this.deps;
+    assertFileNames(body);
     const request = parseOrThrow(uploadRequestSchema, body);
+    // The file members by name (the schema's per-architecture keys are built from fileNames).
+    const digests = request as unknown as Partial<Record<FileName, Digest>>;
+    const declared = fileNames.filter((name) => digests[name] !== undefined);
 
     // The checks of the multipart routes, in their order; finalize's transaction checks again.
-    const machine = await inventory.getMachine(request.machine_id);
-    if (request.mode === 'create') {
-      if (!machine) throw new UnknownMachine(request.machine_id);
-      if (machine.bootProfileId) throw new BootProfileExists(request.machine_id, machine.bootProfileId);
-    } else if (!machine?.bootProfileId) {
-      throw new BootProfileNotFound(request.machine_id);
+    if (request.machine_id === defaultProfileOwner) {
+      const current = await inventory.getProfileOfMachine(defaultProfileOwner);
+      if (request.mode === 'create' && current) throw new BootProfileExists(defaultProfileOwner, current.id);
+      if (request.mode === 'replace' && !current) throw new BootProfileNotFound(defaultProfileOwner);
+    } else {
+      const machine = await inventory.getMachine(request.machine_id);
+      if (request.mode === 'create') {
+        if (!machine) throw new UnknownMachine(request.machine_id);
+        if (machine.bootProfileId) throw new BootProfileExists(request.machine_id, machine.bootProfileId);
+      } else if (!machine?.bootProfileId) {
+        throw new BootProfileNotFound(request.machine_id);
+      }
     }
-    for (const kind of kinds) if (request[kind].size > limits[kind]) throw fileTooLarge(kind, request[kind].size, limits[kind]);
+    for (const name of declared) {
+      const kind = kindOf(name);
+      const size = digests[name]?.size ?? 0;
+      if (size > limits[kind]) throw fileTooLarge(name, kind, size, limits[kind]);
+    }
     const kernelArgs = parseKernelArgs(request.kernel_args);
     const userData = request.user_data === undefined ? undefined : parseUserData(request.user_data);
+    const vendorData = request.vendor_data === undefined ? undefined : parseUserData(request.vendor_data, 'vendor_data');
 
     const started: string[] = [];
-    const files = {} as Record<AssetKind, UploadFile>;
+    const files = {} as UploadSessionRecord['files'];
     try {
-      for (const kind of kinds) {
-        const { size, sha256 } = request[kind];
+      for (const name of declared) {
+        const { size, sha256 } = digests[name] as Digest;
         const held = await ledger.findBlob(sha256, size);
         // Reused only when the bytes are really there (the index is written after they were hashed).
         if (held && (await storage.stat(held.blobId)) === size) {
-          files[kind] = { blob_id: held.blobId, size, sha256, upload: null };
+          files[name] = { blob_id: held.blobId, size, sha256, upload: null };
+          continue;
+        }
+        // The same content twice in one session (e.g. one initrd for two architectures): one upload.
+        const twin = Object.values(files).find((f) => f.upload && f.sha256 === sha256 && f.size === size);
+        if (twin) {
+          files[name] = twin;
           continue;
         }
         const blobId = newId();
         const url = await storage.startSession(blobId);
         started.push(url);
-        files[kind] = { blob_id: blobId, size, sha256, upload: { url, method: 'PUT', chunk_multiple: chunkMultiple } };
+        files[name] = { blob_id: blobId, size, sha256, upload: { url, method: 'PUT', chunk_multiple: chunkMultiple } };
       }
       const now = clock();
       const session: UploadSessionRecord = {
@@ -131,6 +160,7 @@ export class UploadService {
         mode: request.mode,
         kernelArgs,
         ...(userData ? { userData } : {}),
+        ...(vendorData ? { vendorData } : {}),
         state: 'open',
         createdAt: new Date(now),
         expiresAt: new Date(now + ttlMs),
@@ -170,35 +200,40 @@ export class UploadService {
       throw new UploadSessionExpired(id, session.expiresAt);
     }
 
-    // 1. Is every byte there? Ask Storage, never the client.
-    const sizes = await Promise.all(kinds.map((kind) => storage.stat(session.files[kind].blob_id)));
-    for (const [i, kind] of kinds.entries()) {
+    // 1. Is every byte there (every architecture's file)? Ask Storage, never the client.
+    const names = namesOf(session);
+    const fileOf = (name: FileName) => session.files[name] as UploadFile;
+    const sizes = await Promise.all(names.map((name) => storage.stat(fileOf(name).blob_id)));
+    for (const [i, name] of names.entries()) {
       // A reused blob's object is gone only if it was released meanwhile (the index goes first).
-      if (!session.files[kind].upload && sizes[i] !== session.files[kind].size) throw new BlobUnavailable(kind, session.files[kind].blob_id);
+      if (!fileOf(name).upload && sizes[i] !== fileOf(name).size) throw new BlobUnavailable(name, fileOf(name).blob_id);
     }
-    if (kinds.some((kind, i) => session.files[kind].upload && sizes[i] === null)) {
-      const received = await Promise.all(kinds.map((kind, i) => {
-        const file = session.files[kind];
+    if (names.some((name, i) => fileOf(name).upload && sizes[i] === null)) {
+      const received = await Promise.all(names.map((name, i) => {
+        const file = fileOf(name);
         return sizes[i] !== null ? Promise.resolve(sizes[i] as number) : storage.received(file.upload?.url ?? '');
       }));
-      const files = Object.fromEntries(kinds.map((kind, i) => [kind, { size: session.files[kind].size, bytes_received: received[i], complete: sizes[i] !== null }]));
-      throw new ProblemError('upload-incomplete', `Not every file has been uploaded completely: ${kinds.filter((_, i) => sizes[i] === null).join(' and ')} missing`, { upload_id: id, files });
+      const files = Object.fromEntries(names.map((name, i) => [name, { size: fileOf(name).size, bytes_received: received[i], complete: sizes[i] !== null }]));
+      throw new ProblemError('upload-incomplete', `Not every file has been uploaded completely: ${names.filter((_, i) => sizes[i] === null).join(' and ')} missing`, { upload_id: id, files });
     }
 
-    // 2. Are they the declared bytes? Uploaded files are hashed here; reused ones were hashed when indexed (see README).
-    const mismatches: { field: AssetKind; declared: Digest; actual: Digest }[] = [];
-    for (const kind of kinds) {
-      const file = session.files[kind];
+    // 2. Are they the declared bytes? Uploaded files are hashed here (each blob once); reused ones were hashed when indexed (see README).
+    const mismatches: { field: FileName; declared: Digest; actual: Digest }[] = [];
+    const hashed = new Map<string, Digest>();
+    for (const name of names) {
+      const file = fileOf(name);
       if (!file.upload) continue;
-      const actual = await digestOf(blobs, file.blob_id);
-      if (actual.size !== file.size || actual.sha256 !== file.sha256) mismatches.push({ field: kind, declared: { size: file.size, sha256: file.sha256 }, actual });
+      const actual = hashed.get(file.blob_id) ?? (await digestOf(blobs, file.blob_id));
+      hashed.set(file.blob_id, actual);
+      if (actual.size !== file.size || actual.sha256 !== file.sha256) mismatches.push({ field: name, declared: { size: file.size, sha256: file.sha256 }, actual });
     }
     if (mismatches.length > 0) {
       // The session cannot deliver its declared content any more (its GCS sessions are spent): cancelled, wrong bytes removed.
       await ledger.cancelUploadSession(id).catch((err: unknown) => log.warn('could not cancel the session after a checksum mismatch', { upload_id: id, err: String(err) }));
-      const results = await Promise.allSettled(mismatches.map((m) => blobs.delete(session.files[m.field].blob_id)));
+      const wrong = [...new Set(mismatches.map((m) => fileOf(m.field).blob_id))];
+      const results = await Promise.allSettled(wrong.map((blobId) => blobs.delete(blobId)));
       results.forEach((r, i) => {
-        if (r.status === 'rejected') log.error('could not delete mismatched blob; the sweeper will', { blob_id: session.files[mismatches[i]?.field ?? 'kernel'].blob_id, err: String(r.reason) });
+        if (r.status === 'rejected') log.error('could not delete mismatched blob; the sweeper will', { blob_id: wrong[i], err: String(r.reason) });
       });
       this.deps.meters?.uploadSession('mismatch');
       const [first] = mismatches as [(typeof mismatches)[number]];
@@ -225,7 +260,7 @@ export class UploadService {
   async cancel(id: string, log: Logger): Promise<void> {
     const session = await this.deps.ledger.cancelUploadSession(id);
     this.deps.meters?.uploadSession('cancelled');
-    await this.cancelSessions(kinds.flatMap((kind) => session.files[kind].upload?.url ?? []), log);
+    await this.cancelSessions([...new Set(namesOf(session).flatMap((name) => session.files[name]?.upload?.url ?? []))], log);
   }
 
   private async cancelSessions(urls: readonly string[], log: Logger): Promise<void> {
@@ -247,30 +282,72 @@ export class UploadService {
       state,
       kernel_args: session.kernelArgs,
       ...(session.userData ? { user_data: summaryOf(session.userData) } : {}),
+      ...(session.vendorData ? { vendor_data: summaryOf(session.vendorData) } : {}),
       created_at: session.createdAt.toISOString(),
       expires_at: session.expiresAt.toISOString(),
-      files: { kernel: file(session.files.kernel), initrd: file(session.files.initrd) },
+      files: Object.fromEntries(namesOf(session).map((name) => [name, file(session.files[name] as UploadFile)])) as UploadSessionRecord['files'],
       ...(session.profile ? { profile: session.profile } : {}),
     };
   }
 }
 
-/** Size and SHA-256 of a stored blob, streamed (never held in memory). */
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+/**
+ * Size and SHA-256 of a stored blob, streamed (never held in memory).
+ *
+ * Read as the range "byte 0 to past the end", which Storage cuts to the whole object (RFC 9110
+ * 14.1.2), because @google-cloud/storage then skips its own check of whole reads: a pure-JS
+ * CRC32C of every byte, about 1 s of CPU per 150 MiB on real GCS. The SHA-256 compared with the
+ * declared one checks every byte already. An empty object has no such range: 416.
+ * Consumed with 'data' events rather than for-await: no promise per piece (each one costs extra
+ * under functions-framework's per-request domain).
+ */
 async function digestOf(blobs: BlobStore, blobId: string): Promise<Digest> {
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of blobs.read(blobId) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    hash.update(chunk);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const stream = blobs.read(blobId, { start: 0, end: Number.MAX_SAFE_INTEGER });
+      stream.on('data', (piece: Buffer) => {
+        size += piece.length;
+        hash.update(piece);
+      });
+      stream.once('end', resolve);
+      stream.once('error', reject);
+    });
+  } catch (err) {
+    if ((err as { code?: number }).code === 416 && size === 0) return { size: 0, sha256: EMPTY_SHA256 };
+    throw err;
   }
   return { size, sha256: hash.digest('hex') };
 }
 
-/** The multipart route's 422, with the same members. */
-function fileTooLarge(kind: AssetKind, size: number, max: number): ProblemError {
-  const name = kind === 'kernel' ? 'Kernel' : 'Initrd';
-  const mib = max / (1024 * 1024);
-  return new ProblemError('file-too-large', `${name} file exceeds maximum allowed size of ${Number.isInteger(mib) ? `${mib}MB` : `${max} bytes`}`, { field: kind, file_size: size, max_size: max });
+function kindOf(name: FileName): AssetKind {
+  return name.startsWith('kernel') ? 'kernel' : 'initrd';
+}
+
+/** A session's file names in the fixed order (kernel, initrd, then each architecture's pair). */
+function namesOf(session: UploadSessionRecord): FileName[] {
+  return fileNames.filter((name) => session.files[name] !== undefined);
+}
+
+/**
+ * Before the schema: file members with an architecture that is not allowed, and half pairs,
+ * get a reason that says which architectures exist (the schema alone would say "unknown field").
+ */
+function assertFileNames(body: unknown): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const invalid: InvalidField[] = [];
+  for (const key of Object.keys(body)) {
+    const file = parseFileName(key);
+    if (file && 'reason' in file) invalid.push({ field: key.slice(0, 64), reason: file.reason });
+  }
+  for (const arch of extraArchitectures) {
+    const [k, i] = [fileName('kernel', arch), fileName('initrd', arch)];
+    if (Object.hasOwn(body, k) !== Object.hasOwn(body, i)) invalid.push({ field: Object.hasOwn(body, k) ? i : k, reason: `required field is missing: ${arch} needs both ${k} and ${i}` });
+  }
+  if (invalid.length > 0) throw validationError(invalid);
 }
 
 /** Absent means no arguments; otherwise the multipart field's rules (a JSON array of safe strings), 422 otherwise. */
