@@ -54,7 +54,7 @@ for f in /usr/share/AAVMF/AAVMF_CODE.fd /usr/share/AAVMF/AAVMF_VARS.fd; do
 done
 command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 not found"
 
-if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" && -s "$CACHE/initrd.gz" ]]; then
+if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" && -s "$CACHE/initrd.gz" && -e "$CACHE/init-quiet" ]]; then
   log "done (cached): $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz"
   exit 0
 fi
@@ -104,6 +104,8 @@ cp "$TMP/x/bin/busybox" "$root/bin/busybox"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
+# Kernel messages off the console: they would land inside the marker line (seen under load).
+/bin/busybox dmesg -n 1
 /bin/busybox mount -t devtmpfs devtmpfs /dev || /bin/busybox true
 if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
 echo
@@ -112,4 +114,5 @@ echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
 INIT
 chmod 0755 "$root/init" "$root/bin/busybox"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$CACHE/initrd.gz" || die "building the initrd failed"
+touch "$CACHE/init-quiet" # this /init (kernel messages off the console); an older cache is rebuilt
 log "done: $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz ($(tr '\n' ' ' < "$CACHE/packages.txt"))"

@@ -35,7 +35,8 @@ function hasQemu(): boolean {
 }
 
 function missingFiles(assets: E2eAssets): string[] {
-  const files = [IPXE_LKRN, EFI_VIRTIO_ROM, OVMF_CODE, OVMF_VARS, assets.kernelPath, assets.initrdPath];
+  // init.sh: the /init the cached initrd was built with (prepare.sh rebuilds it when the script changed).
+  const files = [IPXE_LKRN, EFI_VIRTIO_ROM, OVMF_CODE, OVMF_VARS, assets.kernelPath, assets.initrdPath, path.join(path.dirname(assets.initrdPath), 'init.sh')];
   return files.filter((f) => !fs.existsSync(f));
 }
 
