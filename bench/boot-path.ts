@@ -65,7 +65,9 @@ async function main(): Promise<void> {
       // Profiling: the boot-script load only, so that the profile is that path (plus start-up).
       const urls = macs.map((mac) => `${gateway.url}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
       const boot = await runLoad({ urls, ...BOOT_LOAD, expectStatus: 200, watch: { server: gateway.pid, emulators: emulators.pid } });
-      process.stdout.write(`boot.ipxe: ${boot.throughputRps.toFixed(0)} req/s, ${boot.requests} requests; gateway ${cpuPerRequestMs(boot).toFixed(2)} ms CPU per request; profile in ${profDir}\n`);
+      const total = BOOT_LOAD.warmupRequests + boot.requests;
+      process.stdout.write(`boot.ipxe: ${boot.throughputRps.toFixed(0)} req/s, ${total} boot scripts in all (warm-up included); gateway ${cpuPerRequestMs(boot).toFixed(2)} ms CPU per request; profile in ${profDir}\n`);
+      process.stdout.write(`summary: npx tsx bench/cpu-profile.ts ${profDir}/<the larger .cpuprofile> 15 ${total}\n`);
       return;
     }
     const result = await measureBootPath(gateway, macs, { emulators: emulators.pid });

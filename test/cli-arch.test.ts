@@ -1,17 +1,16 @@
 // `netboot profile set` with images per architecture (--arch), vendor-data and the default
 // profile, as a user runs it (child processes) against the real local stack.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintLocalToken } from '../emulators/local-issuer';
 import { aMac, aMachine } from './helpers/fixtures';
 import { randomFile, sha256 } from './helpers/profiles';
 import { commands } from './helpers/scripts';
+import { runNetboot, type CliRun } from './helpers/cli';
 import { request, useLocalStack } from './helpers/stack';
 
-const launcher = resolve(__dirname, '../cli/netboot.js');
 const stack = useLocalStack();
 let token: string;
 let dir: string;
@@ -24,19 +23,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function netboot(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [launcher, ...args], {
-      env: { ...process.env, NETBOOT_URL: stack.url, NETBOOT_TOKEN: token, XDG_STATE_HOME: join(dir, 'state') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function netboot(args: string[]): Promise<CliRun> {
+  return runNetboot(args, { NETBOOT_URL: stack.url, NETBOOT_TOKEN: token, XDG_STATE_HOME: join(dir, 'state') });
 }
 
 async function file(name: string, bytes: Uint8Array | string): Promise<string> {

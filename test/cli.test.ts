@@ -1,6 +1,6 @@
 // The netboot CLI (cli/) as a user runs it, in child processes, against the real local stack.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { mintLocalToken } from '../emulators/local-issuer';
 import { seededFile } from '../emulators/storage/test-support';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
+import { runNetboot, type CliRun } from './helpers/cli';
 import { request, useLocalStack } from './helpers/stack';
 
 const MiB = 1024 * 1024;
@@ -27,35 +28,10 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  vmHwmKb: number;
-}
+type Run = CliRun;
 
 function netboot(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [launcher, ...args], {
-      env: { ...process.env, NETBOOT_URL: stack.url, NETBOOT_TOKEN: token, XDG_STATE_HOME: join(dir, 'state'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let vmHwmKb = 0;
-    const timer = setInterval(() => {
-      readFile(`/proc/${child.pid}/status`, 'utf8')
-        .then((s) => (vmHwmKb = Math.max(vmHwmKb, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0))))
-        .catch(() => undefined);
-    }, 25);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      done({ code, stdout, stderr, vmHwmKb });
-    });
-  });
+  return runNetboot(args, { NETBOOT_URL: stack.url, NETBOOT_TOKEN: token, XDG_STATE_HOME: join(dir, 'state'), ...env });
 }
 
 /** A local port nobody listens on. */

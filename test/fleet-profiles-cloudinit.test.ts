@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mintLocalToken } from '../emulators/local-issuer';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile, sha256, type ProfileBody } from './helpers/profiles';
+import { runNetboot, type CliRun } from './helpers/cli';
 import { request, setEnv, useLocalStack } from './helpers/stack';
 import { expectProblem } from './helpers/problem';
 
@@ -136,19 +137,8 @@ describe('cloud-init user-data (NoCloud)', () => {
 });
 
 describe('netboot profile set --user-data', () => {
-  function netboot(args: string[], home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((done, reject) => {
-      const child = spawn(process.execPath, [resolve(__dirname, '../cli/netboot.js'), ...args], {
-        env: { ...process.env, NETBOOT_URL: stack.url, NETBOOT_TOKEN: mintLocalToken(), XDG_STATE_HOME: join(home, 'state') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-    });
+  function netboot(args: string[], home: string): Promise<CliRun> {
+    return runNetboot(args, { NETBOOT_URL: stack.url, NETBOOT_TOKEN: mintLocalToken(), XDG_STATE_HOME: join(home, 'state') });
   }
 
   it('sends the file as the session\'s user_data; the machine gets it byte for byte; a bad file is the service\'s 422 (exit 1)', async () => {
