@@ -13,42 +13,12 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${E2E_CACHE_DIR:-$REPO/.cache/e2e}/arm64"
 PACKAGES=(qemu-system-arm qemu-efi-aarch64 cpio)
-export DEBIAN_FRONTEND=noninteractive
+E2E_NAME=e2e-prepare-arm64
+# shellcheck source=scripts/e2e/host.sh
+source "$REPO/scripts/e2e/host.sh"
 
-log() { echo "[e2e-prepare-arm64] $*"; }
-die() { echo "[e2e-prepare-arm64] ERROR: $*" >&2; exit 1; }
-
-TMP=""
-cleanup() { if [[ -n "$TMP" ]]; then rm -rf "$TMP"; fi; }
-trap cleanup EXIT
-
-is_installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
-}
-
-# prepare.sh may be running apt at the same moment (test files prepare when they load): wait for its locks.
-APT_WAIT=(-o DPkg::Lock::Timeout=300)
-apt_retry() {
-  local i
-  for i in 1 2 3 4 5; do "$@" && return 0; log "apt busy or failing (try $i of 5), again in 10 s"; sleep 10; done
-  return 1
-}
-
-# 1. Host packages. prepare.sh and prepare-arm64.sh run at the same moment when the e2e test
-#    files load: one apt at a time (this lock), else the second dies on dpkg's lock.
-exec 9>"${TMPDIR:-/tmp}/netboot-e2e-apt.lock"
-flock -w 900 9 || die "waited 15 min for another e2e prepare script's apt run"
-missing=()
-for p in "${PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  [[ $(id -u) -eq 0 ]] || die "missing packages (${missing[*]}) and not root: install them with apt-get"
-  log "apt-get update"
-  apt_retry apt-get "${APT_WAIT[@]}" update -q || die "apt-get update failed"
-  log "installing: ${missing[*]}"
-  apt_retry apt-get "${APT_WAIT[@]}" install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install failed"
-else
-  log "packages already installed: ${PACKAGES[*]}"
-fi
+# 1. Host packages.
+install_packages "${PACKAGES[@]}"
 for f in /usr/share/AAVMF/AAVMF_CODE.fd /usr/share/AAVMF/AAVMF_VARS.fd; do
   [[ -f "$f" ]] || die "expected file $f is missing after install"
 done

@@ -7,42 +7,12 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${E2E_CACHE_DIR:-$REPO/.cache/e2e}"
 PACKAGES=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio)
-export DEBIAN_FRONTEND=noninteractive
+E2E_NAME=e2e-prepare
+# shellcheck source=scripts/e2e/host.sh
+source "$REPO/scripts/e2e/host.sh"
 
-log() { echo "[e2e-prepare] $*"; }
-die() { echo "[e2e-prepare] ERROR: $*" >&2; exit 1; }
-
-TMP=""
-cleanup() { if [[ -n "$TMP" ]]; then rm -rf "$TMP"; fi; }
-trap cleanup EXIT
-
-APT_UPDATED=0
-apt_update_once() {
-  if [[ $APT_UPDATED -eq 0 ]]; then
-    log "apt-get update"
-    apt-get update -q || die "apt-get update failed"
-    APT_UPDATED=1
-  fi
-}
-
-is_installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
-}
-
-# 1. Host packages. prepare.sh and prepare-arm64.sh run at the same moment when the e2e test
-#    files load: one apt at a time (this lock), else the second dies on dpkg's lock.
-exec 9>"${TMPDIR:-/tmp}/netboot-e2e-apt.lock"
-flock -w 900 9 || die "waited 15 min for another e2e prepare script's apt run"
-missing=()
-for p in "${PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  [[ $(id -u) -eq 0 ]] || die "missing packages (${missing[*]}) and not root: install them with apt-get"
-  apt_update_once
-  log "installing: ${missing[*]}"
-  apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install failed"
-else
-  log "packages already installed: ${PACKAGES[*]}"
-fi
+# 1. Host packages.
+install_packages "${PACKAGES[@]}"
 for f in /usr/lib/ipxe/ipxe.lkrn /usr/lib/ipxe/qemu/efi-virtio.rom \
          /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /bin/busybox; do
   [[ -f "$f" ]] || die "expected file $f is missing after install"
