@@ -69,6 +69,10 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const sessions = (this.sessions = new ResumableSessions(emu));
       const front = createFrontHandler(emu, sessions);
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
+      // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a
+      // pooled socket just as a client reuses it ("socket hang up" on a read, seen under load).
+      server.keepAliveTimeout = 620_000;
+      server.headersTimeout = 630_000;
       server.requestTimeout = 0; // Node's default 300 s would cut off large uploads on slow links
       const { host, port } = this.getInfo();
       await new Promise<void>((resolve, reject) => {

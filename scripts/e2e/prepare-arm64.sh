@@ -24,7 +24,7 @@ for f in /usr/share/AAVMF/AAVMF_CODE.fd /usr/share/AAVMF/AAVMF_VARS.fd; do
 done
 command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 not found"
 
-if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" && -s "$CACHE/initrd.gz" && -e "$CACHE/init-quiet" ]]; then
+if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" && -s "$CACHE/initrd.gz" && -e "$CACHE/init-v2" ]]; then
   log "done (cached): $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz"
   exit 0
 fi
@@ -80,9 +80,11 @@ cat > "$root/init" <<'INIT'
 if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
 echo
 echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
+# Time for the serial port to send the line before the machine stops (a loaded host cut it once).
+/bin/busybox sleep 1
 /bin/busybox poweroff -f
 INIT
 chmod 0755 "$root/init" "$root/bin/busybox"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$CACHE/initrd.gz" || die "building the initrd failed"
-touch "$CACHE/init-quiet" # this /init (kernel messages off the console); an older cache is rebuilt
+touch "$CACHE/init-v2" # this /init (kernel messages off the console, a pause before power-off); an older cache is rebuilt
 log "done: $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz ($(tr '\n' ' ' < "$CACHE/packages.txt"))"

@@ -66,6 +66,8 @@ INIT_SCRIPT='#!/bin/busybox sh
 if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
 echo
 echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
+# Time for the serial port to send the line before the machine stops (a loaded host cut it once).
+/bin/busybox sleep 1
 /bin/busybox poweroff -f'
 if [[ -s "$CACHE/initrd.gz" && "$(cat "$CACHE/init.sh" 2>/dev/null)" == "$INIT_SCRIPT" ]]; then
   log "initrd already present: $CACHE/initrd.gz"

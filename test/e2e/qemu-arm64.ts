@@ -25,8 +25,8 @@ function assetsIn(dir: string): Arm64Assets {
 }
 
 function missing(assets: Arm64Assets): string[] {
-  // init-quiet: the initrd has the current /init (prepare-arm64.sh rebuilds an older one).
-  const files = [AAVMF_CODE, AAVMF_VARS, assets.ipxeEfi, assets.kernelPath, assets.initrdPath, path.join(path.dirname(assets.initrdPath), 'init-quiet')].filter((f) => !fs.existsSync(f));
+  // init-v2: the initrd has the current /init (prepare-arm64.sh rebuilds an older one).
+  const files = [AAVMF_CODE, AAVMF_VARS, assets.ipxeEfi, assets.kernelPath, assets.initrdPath, path.join(path.dirname(assets.initrdPath), 'init-v2')].filter((f) => !fs.existsSync(f));
   if (spawnSync('qemu-system-aarch64', ['--version'], { stdio: 'ignore' }).status !== 0) files.push('qemu-system-aarch64');
   return files;
 }
