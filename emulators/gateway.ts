@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { definitions } from '../functions/definitions';
@@ -303,7 +303,30 @@ function refuseWith(req: http.IncomingMessage, res: http.ServerResponse, path: s
   if (path.startsWith('/api/')) res.setHeader('X-API-Version', 'v1');
   // The body is not read: say so, and do not keep a connection with unread bytes on it.
   res.setHeader('Connection', 'close');
+  lingerBeforeClosing(req.socket);
   sendProblem(res, problem, (req.url ?? '/').slice(0, 2048), requestId, typeBase);
+}
+
+/** How long a refused client may go on sending after the answer before its connection is dropped. */
+const lingerMs = 2000;
+
+/**
+ * A lingering close (nginx's `lingering_close`): once the answer is out, Node destroys the
+ * socket; with the client's body still arriving, that is a TCP reset, and a reset can discard
+ * the answer before the client has read it (seen: "connection closed without an answer").
+ * Instead the gateway half-closes (FIN after the answer), goes on reading and dropping what
+ * the client sends, and drops the connection when the client closes its side or after lingerMs.
+ */
+function lingerBeforeClosing(socket: Socket): void {
+  const lingering = socket as Socket & { destroySoon?: () => void };
+  lingering.destroySoon = () => {
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), lingerMs);
+    timer.unref();
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+    socket.resume();
+  };
 }
 
 export async function listen(server: http.Server, port: number, host = '127.0.0.1'): Promise<number> {
