@@ -1,5 +1,5 @@
 # Sourced by the e2e prepare scripts (set E2E_NAME first, the log prefix): logging, a temporary
-# directory ($TMP) removed on exit, and the host packages they install.
+# directory ($TMP) removed on exit, the host packages they install, and the guests' initrd.
 
 log() { echo "[$E2E_NAME] $*"; }
 die() { echo "[$E2E_NAME] ERROR: $*" >&2; exit 1; }
@@ -47,4 +47,39 @@ install_packages() {
   else
     log "packages already installed: $*"
   fi
+}
+
+# The guests' /init, for every architecture: print the kernel command line as the marker the
+# tests look for, then power off.
+MARKER_INIT='#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+# Kernel messages off the console: they would land inside the marker line (seen under load).
+/bin/busybox dmesg -n 1
+# The kernel may have found no /dev/console to give init; devtmpfs supplies one.
+/bin/busybox mount -t devtmpfs devtmpfs /dev || /bin/busybox true
+if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
+echo
+echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
+# Time for the serial port to send the line before the machine stops (a loaded host cut it once).
+/bin/busybox sleep 1
+/bin/busybox poweroff -f'
+
+# build_marker_initrd BUSYBOX OUT: a newc cpio (gzip) of the static BUSYBOX and MARKER_INIT, with
+# the /init kept beside it as OUT's directory/init.sh (a cache whose init.sh differs is stale).
+build_marker_initrd() {
+  local busybox="$1" out="$2" root
+  root="$(mktemp -d)"
+  mkdir -p "$root/bin" "$root/proc" "$root/dev"
+  cp "$busybox" "$root/bin/busybox"
+  printf '%s\n' "$MARKER_INIT" > "$root/init"
+  chmod 0755 "$root/init" "$root/bin/busybox"
+  (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$out.tmp" || { rm -rf "$root"; die "building the initrd failed"; }
+  rm -rf "$root"
+  mv "$out.tmp" "$out"
+  printf '%s' "$MARKER_INIT" > "$(dirname "$out")/init.sh"
+}
+
+# marker_initrd_current OUT: OUT exists and was built with this MARKER_INIT.
+marker_initrd_current() {
+  [[ -s "$1" && "$(cat "$(dirname "$1")/init.sh" 2>/dev/null)" == "$MARKER_INIT" ]]
 }

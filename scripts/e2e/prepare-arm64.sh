@@ -24,7 +24,7 @@ for f in /usr/share/AAVMF/AAVMF_CODE.fd /usr/share/AAVMF/AAVMF_VARS.fd; do
 done
 command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 not found"
 
-if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" && -s "$CACHE/initrd.gz" && -e "$CACHE/init-v2" ]]; then
+if [[ -s "$CACHE/ipxe-arm64.efi" && -s "$CACHE/vmlinuz" ]] && marker_initrd_current "$CACHE/initrd.gz"; then
   log "done (cached): $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz"
   exit 0
 fi
@@ -67,24 +67,6 @@ kernels=("$TMP"/x/boot/vmlinuz-*)
 cp "${kernels[0]}" "$CACHE/vmlinuz"
 (cd "$TMP" && ls ./*.deb | sed 's#^./##') > "$CACHE/packages.txt"
 
-# 3. The initrd: the x86 one's /init, with an arm64 busybox.
-root="$TMP/root"
-mkdir -p "$root/bin" "$root/proc" "$root/dev"
-cp "$TMP/x/bin/busybox" "$root/bin/busybox"
-cat > "$root/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-# Kernel messages off the console: they would land inside the marker line (seen under load).
-/bin/busybox dmesg -n 1
-/bin/busybox mount -t devtmpfs devtmpfs /dev || /bin/busybox true
-if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
-echo
-echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
-# Time for the serial port to send the line before the machine stops (a loaded host cut it once).
-/bin/busybox sleep 1
-/bin/busybox poweroff -f
-INIT
-chmod 0755 "$root/init" "$root/bin/busybox"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$CACHE/initrd.gz" || die "building the initrd failed"
-touch "$CACHE/init-v2" # this /init (kernel messages off the console, a pause before power-off); an older cache is rebuilt
+# 3. The initrd: the x86 one's marker /init (scripts/e2e/host.sh), with the arm64 busybox.
+build_marker_initrd "$TMP/x/bin/busybox" "$CACHE/initrd.gz"
 log "done: $CACHE/ipxe-arm64.efi $CACHE/vmlinuz $CACHE/initrd.gz ($(tr '\n' ' ' < "$CACHE/packages.txt"))"

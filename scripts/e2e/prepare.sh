@@ -55,34 +55,11 @@ else
   rm -rf "$TMP"; TMP=""
 fi
 
-# 3. Initrd: newc cpio of a static busybox and an /init that prints the marker. Rebuilt when
-# the /init below changes (its copy is kept beside the cached initrd).
-INIT_SCRIPT='#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-# Kernel messages off the console: they would land inside the marker line (seen under load).
-/bin/busybox dmesg -n 1
-# The kernel may have found no /dev/console to give init; devtmpfs supplies one.
-/bin/busybox mount -t devtmpfs devtmpfs /dev || /bin/busybox true
-if [ -c /dev/console ]; then exec >/dev/console 2>&1; fi
-echo
-echo "NETBOOT-E2E-MARKER cmdline=$(/bin/busybox cat /proc/cmdline)"
-# Time for the serial port to send the line before the machine stops (a loaded host cut it once).
-/bin/busybox sleep 1
-/bin/busybox poweroff -f'
-if [[ -s "$CACHE/initrd.gz" && "$(cat "$CACHE/init.sh" 2>/dev/null)" == "$INIT_SCRIPT" ]]; then
+# 3. Initrd: the host's static busybox and the marker /init (scripts/e2e/host.sh).
+if marker_initrd_current "$CACHE/initrd.gz"; then
   log "initrd already present: $CACHE/initrd.gz"
 else
-  TMP="$(mktemp -d)"
-  root="$TMP/root"
-  mkdir -p "$root/bin" "$root/proc" "$root/dev"
-  cp /bin/busybox "$root/bin/busybox"
-  printf '%s\n' "$INIT_SCRIPT" > "$root/init"
-  chmod 0755 "$root/init" "$root/bin/busybox"
-  (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$CACHE/initrd.gz.tmp" \
-    || die "building the initrd failed"
-  mv "$CACHE/initrd.gz.tmp" "$CACHE/initrd.gz"
-  printf '%s' "$INIT_SCRIPT" > "$CACHE/init.sh"
-  rm -rf "$TMP"; TMP=""
+  build_marker_initrd /bin/busybox "$CACHE/initrd.gz"
   log "initrd ready: $CACHE/initrd.gz"
 fi
 

@@ -25,8 +25,8 @@ function assetsIn(dir: string): Arm64Assets {
 }
 
 function missing(assets: Arm64Assets): string[] {
-  // init-v2: the initrd has the current /init (prepare-arm64.sh rebuilds an older one).
-  const files = [AAVMF_CODE, AAVMF_VARS, assets.ipxeEfi, assets.kernelPath, assets.initrdPath, path.join(path.dirname(assets.initrdPath), 'init-v2')].filter((f) => !fs.existsSync(f));
+  // init.sh: the /init the cached initrd was built with (prepare-arm64.sh rebuilds it when the script changed).
+  const files = [AAVMF_CODE, AAVMF_VARS, assets.ipxeEfi, assets.kernelPath, assets.initrdPath, path.join(path.dirname(assets.initrdPath), 'init.sh')].filter((f) => !fs.existsSync(f));
   if (spawnSync('qemu-system-aarch64', ['--version'], { stdio: 'ignore' }).status !== 0) files.push('qemu-system-aarch64');
   return files;
 }
