@@ -14,13 +14,14 @@ import { CRC32C } from '@google-cloud/storage';
 import { createClients, type Clients } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { blobObjectName } from '../shared/storage/blobs';
+import { cpuPerRequestMs, macsFor, REQUESTS_PER_MAC } from './boot-path';
 import { buildForColdStart, coldStartReport, coldStartTable, type ColdStartReport } from './coldstart';
 import { adminAuthorization, createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
 import { runLoad, type LoadResult } from './load';
 import { fetchParts, initrdUrls, partsRound, type PartsRound } from './parts';
-import { CpuMeter, startChild, stopAllChildren, type Child } from './proc';
+import { CpuMeter, cpuMsOf, startChild, stopAllChildren, type Child } from './proc';
 import { median, mib, ms, pct, table, type Row } from './report';
-import { cliProfileSet, directUpload, freshen, type CliRun, type DirectUpload, type FileSpec } from './session-upload';
+import { cliProfileSet, directUpload, freshen, mandatoryHashes, sessionBounds, type CliRun, type DirectUpload, type FileSpec, type MandatoryHashes } from './session-upload';
 import { settle, timedGet } from './stream';
 import { uploadRun, type UploadRun } from './upload';
 
@@ -45,11 +46,9 @@ const TOTAL_TIMEOUT_MS = 6 * 60_000 + COLD_START_BUDGET_MS;
  * limiter does the same work per request as in production. A run's request count is
  * therefore bounded by its MACs as well as by maxRequests and maxMs.
  */
-const REQUESTS_PER_MAC = 8;
 const MACS_PER_RUN = 250;
 const LOAD = { concurrency: 50, warmupRequests: 200, maxRequests: Math.min(3000, MACS_PER_RUN * REQUESTS_PER_MAC - 200), maxMs: QUICK ? 2_000 : 10_000 };
 const SINGLE = { concurrency: 1, warmupRequests: 20, maxRequests: 300, maxMs: QUICK ? 1_000 : 3_000 };
-const macsFor = (load: { warmupRequests: number; maxRequests: number }) => Math.ceil((load.warmupRequests + load.maxRequests) / REQUESTS_PER_MAC);
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const progress = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
@@ -259,20 +258,24 @@ async function main(): Promise<void> {
     progress('upload sessions: warm-up (small files, CLI and direct)');
     checkCli(await cliProfileSet(await cliOpts(smallFiles)), smallFiles);
     await directUpload(clients.bucket, smallFiles, 'whole');
-    const sessionRounds: { directWhole: DirectUpload; directChunks: DirectUpload; cli: CliRun; ratio: number }[] = [];
+    const sessionRounds: { directWhole: DirectUpload; directChunks: DirectUpload; cli: CliRun; ratio: number; hashes: MandatoryHashes; bounds: { sequential: number; overlapped: number }; directEmulatorBusy: number }[] = [];
     for (let i = 0; i < SESSION_ROUNDS; i++) {
       await freshen(sessionFiles);
       const opts = await cliOpts(sessionFiles);
       progress(`upload session round ${i + 1}/${SESSION_ROUNDS}: direct PUT, netboot profile set, direct 8 MiB chunks`);
       await settle(500);
+      const emulatorBefore = cpuMsOf(emulators.pid);
       const directWhole = await directUpload(clients.bucket, sessionFiles, 'whole');
+      const directEmulatorBusy = (cpuMsOf(emulators.pid) - emulatorBefore) / directWhole.ms;
+      await settle(500);
+      const hashes = await mandatoryHashes(clients.bucket, sessionFiles, directWhole.objects, emulators.pid);
       await settle(500);
       const cli = await cliProfileSet(opts);
       checkCli(cli, sessionFiles);
       await settle(500);
       const directChunks = await directUpload(clients.bucket, sessionFiles, 'chunks');
       await Promise.all([...directWhole.objects, ...directChunks.objects].map((name) => clients?.bucket.file(name).delete()));
-      sessionRounds.push({ directWhole, directChunks, cli, ratio: directWhole.ms / cli.ms });
+      sessionRounds.push({ directWhole, directChunks, cli, ratio: directWhole.ms / cli.ms, hashes, bounds: sessionBounds(directWhole.ms, hashes), directEmulatorBusy });
     }
     await sessionServer.stop();
 
@@ -323,7 +326,7 @@ async function main(): Promise<void> {
     const growths = rounds.map((r) => r.serverRss.growth);
     const cpuText = (c: Record<string, number>) =>
       [`client ${pct(c.client)}`, ...Object.entries(c).filter(([k]) => k !== 'client' && k !== 'other').map(([k, v]) => `${k === 'server' ? 'gateway' : k} ${pct(v)}`), `not ours ${pct(c.other)}`].join(', ');
-    const cpuPerRequest = (r: LoadResult) => (((r.cpuPercent.server ?? NaN) / 100) * r.durationMs) / r.requests;
+    const cpuPerRequest = cpuPerRequestMs;
     const loadRows = (label: string, r: LoadResult, targets: boolean): Row[] => [
       { name: `${label} p50`, value: ms(r.p50Ms), ...(targets ? { target: '< 10 ms', met: r.p50Ms < 10 } : {}) },
       { name: `${label} p99`, value: ms(r.p99Ms), ...(targets ? { target: '< 50 ms', met: r.p99Ms < 50 } : {}) },
@@ -394,6 +397,7 @@ async function main(): Promise<void> {
     );
     out();
     const sr = sessionRounds;
+    const spread = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)}]`;
     const sessionRatios = sr.map((r) => r.ratio);
     const phase = (f: (c: CliRun) => number) => ms(median(sr.map((r) => f(r.cli))));
     const cliGrowths = sr.map((r) => r.cli.cliRss.growth);
@@ -402,6 +406,7 @@ async function main(): Promise<void> {
     out(
       table(`5. Upload session: netboot profile set (child process) of a ${mib(SESSION_INITRD)} initrd + ${mib(SESSION_KERNEL)} kernel, against a direct resumable upload of the same files, ${SESSION_ROUNDS} rounds in turn, median [min..max]`, [
         { name: 'direct: resumable session, one streamed PUT per file', value: `${ms(median(sr.map((r) => r.directWhole.ms)))} (${rate(median(sr.map((r) => r.directWhole.ms)))})` },
+        { name: '... the emulator\'s CPU during the direct PUT (one thread: 100% = saturated)', value: `${(median(sr.map((r) => r.directEmulatorBusy)) * 100).toFixed(0)}%` },
         { name: 'direct: resumable session, 8 MiB chunks (cli/resumable.ts with --chunk-size 8 MiB)', value: `${ms(median(sr.map((r) => r.directChunks.ms)))} (${rate(median(sr.map((r) => r.directChunks.ms)))})` },
         { name: 'netboot profile set, go -> done', value: `${ms(median(sr.map((r) => r.cli.ms)))} (${rate(median(sr.map((r) => r.cli.ms)))})` },
         { name: '... hash both files locally', value: phase((c) => c.phases.hashedMs) },
@@ -409,6 +414,9 @@ async function main(): Promise<void> {
         { name: '... send (one streamed PUT per file to the session URIs)', value: phase((c) => c.phases.sentMs - c.phases.sessionOpenedMs) },
         { name: '... finalize (server re-hash + commit)', value: phase((c) => c.phases.finalizedMs - c.phases.sentMs) },
         { name: 'CLI process start-up (node + tsx + modules; not in the ratio)', value: ms(median(sr.map((r) => r.cli.startupMs))) },
+        { name: 'the two hashes the issue requires, alone: local SHA-256 of the files (cli/hash.ts) + SHA-256 of the stored objects (finalize\'s digest; emulator CPU serving it)', value: `${ms(median(sr.map((r) => r.hashes.localHashMs)))} + ${ms(median(sr.map((r) => r.hashes.rereadMs)))} (${ms(median(sr.map((r) => r.hashes.rereadEmulatorCpuMs)))})` },
+        { name: 'best ratio a session can reach: direct / (direct + local hash + stored-bytes hash), steps in turn', value: spread(sr.map((r) => r.bounds.sequential)) },
+        { name: '... even with the stored bytes hashed during the upload: direct / (direct + local hash + the emulator\'s CPU for the re-read)', value: spread(sr.map((r) => r.bounds.overlapped)) },
         { name: 'throughput ratio session / direct PUT', value: `${median(sessionRatios).toFixed(2)} [${Math.min(...sessionRatios).toFixed(2)}..${Math.max(...sessionRatios).toFixed(2)}]`, target: '>= 0.8', met: median(sessionRatios) >= 0.8 },
         { name: 'CLI RSS growth (max; baseline after start-up)', value: `${mib(Math.max(...cliGrowths))} [${cliGrowths.map((g) => mib(g)).join(', ')}], baseline ${mib(median(sr.map((r) => r.cli.cliRss.baseline)))}`, target: '< 64 MiB', met: Math.max(...cliGrowths) < 64 * MiB },
         { name: 'gateway RSS growth (max)', value: `${mib(Math.max(...gwGrowths))} [${gwGrowths.map((g) => mib(g)).join(', ')}], baseline ${mib(median(sr.map((r) => r.cli.gatewayRss.baseline)))}`, target: '< 64 MiB', met: Math.max(...gwGrowths) < 64 * MiB },
@@ -450,6 +458,9 @@ async function main(): Promise<void> {
         cli: 'netboot profile set (cli/main.ts in a child process, loaded before go): hash, POST /api/v1/uploads, one streamed PUT per file to the session URIs, finalize',
         direct: 'per file: createResumableUpload (@google-cloud/storage), then one streamed PUT (directWhole) or cli/resumable.ts in 8 MiB chunks (directChunks), from the bench process',
         medianRatio: median(sessionRatios),
+        bounds: 'the best session ratio with a send no slower than the direct PUT and requests that cost nothing: sequential = direct / (direct + localHashMs + rereadMs), overlapped = direct / (direct + localHashMs + rereadEmulatorCpuMs); localHashMs = cli/hash.ts over both files, rereadMs = shared/uploads/digest.ts over the direct objects from the bench process',
+        medianSequentialBound: median(sessionRounds.map((r) => r.bounds.sequential)),
+        medianOverlappedBound: median(sessionRounds.map((r) => r.bounds.overlapped)),
         maxCliRssGrowthBytes: Math.max(...cliGrowths),
         maxGatewayRssGrowthBytes: Math.max(...gwGrowths),
         rounds: sessionRounds,

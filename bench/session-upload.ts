@@ -9,11 +9,13 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bucket } from '@google-cloud/storage';
+import { hashFile } from '../cli/hash';
 import { uploadResumable } from '../cli/resumable';
 import { createClients } from '../shared/clients';
 import { loadConfig } from '../shared/config';
+import { digestOf } from '../shared/uploads/digest';
 import { adminAuthorization, createMachine, MiB } from './fixtures';
-import { CpuMeter, RssSampler, startChild, stopAllChildren } from './proc';
+import { CpuMeter, cpuMsOf, RssSampler, startChild, stopAllChildren } from './proc';
 import { median, ms } from './report';
 import { settle } from './stream';
 
@@ -81,6 +83,40 @@ export async function directUpload(bucket: Bucket, files: readonly FileSpec[], h
     if (Number(meta.size) !== want) throw new Error(`direct upload of ${name}: ${meta.size} bytes stored, ${want} sent`);
   }
   return { ms, objects };
+}
+
+export interface MandatoryHashes {
+  /** The CLI's own hashing (cli/hash.ts) of every file, in turn. */
+  localHashMs: number;
+  /** Finalize's digest (shared/uploads/digest.ts) of every stored object, in turn, from this process. */
+  rereadMs: number;
+  /** The emulator's CPU while it served those reads: work its one thread cannot do while it takes an upload. */
+  rereadEmulatorCpuMs: number;
+}
+
+/**
+ * The two hashes issue 9 requires of any session upload, timed alone: the client's SHA-256 of
+ * each file before it can declare it, and the service's SHA-256 of the stored bytes before it
+ * may commit. With the send no slower than a direct PUT and the session's requests free:
+ * - `direct / (direct + localHashMs + rereadMs)` is the most a session can reach while the
+ *   steps run one after the other;
+ * - `direct / (direct + localHashMs + rereadEmulatorCpuMs)` the most even if the stored bytes
+ *   were hashed while later ones upload: the declaration needs the local hash first, and the
+ *   emulator (one thread, busy for the whole of a direct upload) must serve the re-read too.
+ */
+export async function mandatoryHashes(bucket: Bucket, files: readonly FileSpec[], objects: readonly string[], emulatorPid: number): Promise<MandatoryHashes> {
+  let started = performance.now();
+  for (const f of files) await hashFile(f.path);
+  const localHashMs = performance.now() - started;
+  const emulatorBefore = cpuMsOf(emulatorPid);
+  started = performance.now();
+  for (const name of objects) await digestOf((range) => bucket.file(name).createReadStream({ ...range, validation: false }));
+  return { localHashMs, rereadMs: performance.now() - started, rereadEmulatorCpuMs: cpuMsOf(emulatorPid) - emulatorBefore };
+}
+
+/** The two bounds above, for one round. */
+export function sessionBounds(directMs: number, h: MandatoryHashes): { sequential: number; overlapped: number } {
+  return { sequential: directMs / (directMs + h.localHashMs + h.rereadMs), overlapped: directMs / (directMs + h.localHashMs + h.rereadEmulatorCpuMs) };
 }
 
 export interface CliRun {
@@ -230,12 +266,16 @@ async function standalone(): Promise<void> {
     };
     check(await cliProfileSet(await opts(small)));
     await directUpload(clients.bucket, small, 'whole');
-    const results: { whole: number; chunks: number; cli: CliRun }[] = [];
+    const results: { whole: number; chunks: number; cli: CliRun; bounds: { sequential: number; overlapped: number } }[] = [];
     for (let i = 0; i < rounds; i++) {
       await freshen(files);
       const o = await opts(files);
       await settle(500);
+      const emulatorBefore = cpuMsOf(emulators.pid);
       const whole = await directUpload(clients.bucket, files, 'whole');
+      const emulatorBusy = (cpuMsOf(emulators.pid) - emulatorBefore) / whole.ms;
+      await settle(500);
+      const hashes = await mandatoryHashes(clients.bucket, files, whole.objects, emulators.pid);
       await settle(500);
       const cli = await cliProfileSet(o);
       check(cli);
@@ -246,13 +286,16 @@ async function standalone(): Promise<void> {
       log(
         `round ${i + 1}: direct PUT ${whole.ms.toFixed(0)} ms, CLI ${cli.ms.toFixed(0)} ms (hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}), direct chunks ${chunks.ms.toFixed(0)} ms; ratio ${(whole.ms / cli.ms).toFixed(2)}; CLI RSS +${(cli.cliRss.growth / MiB).toFixed(1)} MiB, gateway +${(cli.gatewayRss.growth / MiB).toFixed(1)} MiB; CPU ${Object.entries(cli.cpuPercent).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
       );
-      results.push({ whole: whole.ms, chunks: chunks.ms, cli });
+      const bounds = sessionBounds(whole.ms, hashes);
+      results.push({ whole: whole.ms, chunks: chunks.ms, cli, bounds });
+      log(`round ${i + 1}: the two required hashes alone: local ${hashes.localHashMs.toFixed(0)} ms, stored ${hashes.rereadMs.toFixed(0)} ms (emulator CPU ${hashes.rereadEmulatorCpuMs.toFixed(0)} ms); best ratio in turn ${bounds.sequential.toFixed(2)}, overlapped ${bounds.overlapped.toFixed(2)}; emulator CPU during the direct PUT ${(emulatorBusy * 100).toFixed(0)}% of a core`);
     }
     const med = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
     const ratios = results.map((r) => r.whole / r.cli.ms);
     log(`median: direct PUT ${ms(med((r) => r.whole))}, CLI ${ms(med((r) => r.cli.ms))}, direct chunks ${ms(med((r) => r.chunks))}`);
     log(`median phases: hash ${ms(med((r) => r.cli.phases.hashedMs))}, open ${ms(med((r) => r.cli.phases.sessionOpenedMs - r.cli.phases.hashedMs))}, send ${ms(med((r) => r.cli.phases.sentMs - r.cli.phases.sessionOpenedMs))}, finalize ${ms(med((r) => r.cli.phases.finalizedMs - r.cli.phases.sentMs))}`);
     log(`ratio session / direct PUT: median ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}]`);
+    log(`best ratio a session can reach: steps in turn ${median(results.map((r) => r.bounds.sequential)).toFixed(2)}, stored bytes hashed during the upload ${median(results.map((r) => r.bounds.overlapped)).toFixed(2)} (medians)`);
     log(`RSS growth max: CLI ${(Math.max(...results.map((r) => r.cli.cliRss.growth)) / MiB).toFixed(1)} MiB, gateway ${(Math.max(...results.map((r) => r.cli.gatewayRss.growth)) / MiB).toFixed(1)} MiB`);
     log(`load average at end: ${loadavg()}`);
     await clients.close().catch(() => undefined);

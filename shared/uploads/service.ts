@@ -1,5 +1,4 @@
 import { parseUserData, summaryOf, type UserDataSummary } from '../fleet/user-data';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BlobUnavailable, BootProfileExists, BootProfileNotFound, UnknownMachine, UploadSessionCancelled, UploadSessionExpired, UploadSessionNotFound } from '../domain/errors';
 import { newId, parseUuidV7 } from '../domain/ids';
@@ -11,6 +10,7 @@ import type { Logger } from '../logging';
 import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
 import type { BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
+import { digestOf, type Digest } from './digest';
 import { chunkMultiple, type UploadStorage } from './storage';
 
 const fileSchema = z.strictObject(
@@ -83,11 +83,6 @@ export interface UploadServiceDeps {
   clock: () => number;
   /** Counts sessions by outcome (telemetry). */
   meters?: Meters;
-}
-
-interface Digest {
-  size: number;
-  sha256: string;
 }
 
 /**
@@ -223,7 +218,7 @@ export class UploadService {
     for (const name of names) {
       const file = fileOf(name);
       if (!file.upload) continue;
-      const actual = hashed.get(file.blob_id) ?? (await digestOf(blobs, file.blob_id));
+      const actual = hashed.get(file.blob_id) ?? (await digestOf((range) => blobs.read(file.blob_id, range)));
       hashed.set(file.blob_id, actual);
       if (actual.size !== file.size || actual.sha256 !== file.sha256) mismatches.push({ field: name, declared: { size: file.size, sha256: file.sha256 }, actual });
     }
@@ -289,38 +284,6 @@ export class UploadService {
       ...(session.profile ? { profile: session.profile } : {}),
     };
   }
-}
-
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
-
-/**
- * Size and SHA-256 of a stored blob, streamed (never held in memory).
- *
- * Read as the range "byte 0 to past the end", which Storage cuts to the whole object (RFC 9110
- * 14.1.2), because @google-cloud/storage then skips its own check of whole reads: a pure-JS
- * CRC32C of every byte, about 1 s of CPU per 150 MiB on real GCS. The SHA-256 compared with the
- * declared one checks every byte already. An empty object has no such range: 416.
- * Consumed with 'data' events rather than for-await: no promise per piece (each one costs extra
- * under functions-framework's per-request domain).
- */
-async function digestOf(blobs: BlobStore, blobId: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const stream = blobs.read(blobId, { start: 0, end: Number.MAX_SAFE_INTEGER });
-      stream.on('data', (piece: Buffer) => {
-        size += piece.length;
-        hash.update(piece);
-      });
-      stream.once('end', resolve);
-      stream.once('error', reject);
-    });
-  } catch (err) {
-    if ((err as { code?: number }).code === 416 && size === 0) return { size: 0, sha256: EMPTY_SHA256 };
-    throw err;
-  }
-  return { size, sha256: hash.digest('hex') };
 }
 
 function kindOf(name: FileName): AssetKind {
