@@ -1,9 +1,11 @@
-// `npx tsx bench/boot-path.ts [--cpu-prof DIR]`: the boot path's step of `npm run bench` on
-// its own (issue 15's targets): GET /boot.ipxe at 50 concurrent keep-alive clients, limits
-// on, against GET /health/liveness on the same gateway in the same run, with the gateway's
-// CPU per request. With --cpu-prof the gateway writes a V8 CPU profile of the boot-script
+// `npx tsx bench/boot-path.ts [--cpu-prof DIR | --telemetry [ROUNDS]]`: the boot path's step of
+// `npm run bench` on its own (issue 15's targets): GET /boot.ipxe at 50 concurrent keep-alive
+// clients, limits on, against GET /health/liveness on the same gateway in the same run, with
+// the gateway's CPU per request. --telemetry: telemetry off and on side by side (issue 12). With --cpu-prof the gateway writes a V8 CPU profile of the boot-script
 // load to DIR (summarise it with `npx tsx bench/cpu-profile.ts DIR/*.cpuprofile`).
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../shared/config';
 import { createClients } from '../shared/clients';
 import { createBootFleet, MiB, writeBlob } from './fixtures';
@@ -44,6 +46,51 @@ export async function measureBootPath(gateway: Child & { url: string }, macs: re
   };
 }
 
+/**
+ * `--telemetry [rounds]`: the boot-script load with telemetry off and on (OTLP/HTTP protobuf to
+ * a sink in this process), each run on a fresh gateway and MACs of its own, the order swapped
+ * every round so that drift on the machine falls on both sides. Issue 12's target: on / off
+ * gateway CPU per boot script <= 1.10.
+ */
+async function telemetrySideBySide(clients: ReturnType<typeof createClients>, emulatorsPid: number, rounds: number): Promise<void> {
+  const load = { ...BOOT_LOAD, maxRequests: 2000 };
+  const kernel = await writeBlob(clients, randomBytes(MiB));
+  const initrd = await writeBlob(clients, randomBytes(2 * MiB));
+  const perRun = macsFor(load);
+  const fleet = await createBootFleet(clients, 2 * rounds * perRun, { kernel: { ...kernel, args: ['console=ttyS0', 'hostname={{hostname}}'] }, initrd });
+  let exports = 0;
+  const sink = createServer((req, res) => {
+    exports++;
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((ok) => sink.listen(0, '127.0.0.1', ok));
+  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '500', OTEL_METRIC_EXPORT_INTERVAL: '5000' };
+  const cpu = { off: [] as number[], on: [] as number[] };
+  try {
+    let run = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        const macs = fleet.slice(run * perRun, ++run * perRun);
+        const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', ...(mode === 'on' ? otel : {}) });
+        if (!('url' in child.ready)) throw new Error('gateway child sent no url');
+        const url = child.ready.url;
+        try {
+          const boot = await runLoad({ urls: macs.map((mac) => `${url}/boot.ipxe?mac=${encodeURIComponent(mac)}`), ...load, expectStatus: 200, watch: { server: child.pid, emulators: emulatorsPid } });
+          cpu[mode].push(cpuPerRequestMs(boot));
+          process.stdout.write(`round ${round + 1}, telemetry ${mode}: ${boot.throughputRps.toFixed(0)} req/s, ${boot.requests} requests, ${boot.errors} errors; gateway ${cpuPerRequestMs(boot).toFixed(2)} ms CPU per request\n`);
+        } finally {
+          await child.stop();
+        }
+      }
+    }
+  } finally {
+    await new Promise<void>((ok) => sink.close(() => ok()));
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  process.stdout.write(`gateway CPU per boot script, median: on ${med(cpu.on).toFixed(2)} ms / off ${med(cpu.off).toFixed(2)} ms = ${(med(cpu.on) / med(cpu.off)).toFixed(2)} (target <= 1.10); the sink received ${exports} exports\n`);
+}
+
 async function main(): Promise<void> {
   const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
   const suffix = randomBytes(4).toString('hex');
@@ -53,6 +100,15 @@ async function main(): Promise<void> {
   if (!('firestoreHost' in emulators.ready)) throw new Error('emulators child sent no hosts');
   Object.assign(process.env, { FIRESTORE_EMULATOR_HOST: emulators.ready.firestoreHost, STORAGE_EMULATOR_HOST: emulators.ready.storageHost });
   const clients = createClients(loadConfig(process.env));
+  if (process.argv.includes('--telemetry')) {
+    try {
+      await telemetrySideBySide(clients, emulators.pid, Number(process.argv[process.argv.indexOf('--telemetry') + 1] ?? '') || 3);
+    } finally {
+      await stopAllChildren();
+      await clients.firestore.terminate();
+    }
+    return;
+  }
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy' }, process.env.BENCH_GATEWAY_LOG ? 'inherit' : 'ignore', nodeArgs);
   if (!('url' in child.ready)) throw new Error('gateway child sent no url');
