@@ -1,4 +1,6 @@
 // The admin API over fetch: JSON in, JSON out, problem+json answers as ApiProblemError.
+// Requests that may safely run twice are asked again after a transient failure.
+import { backOff } from 'exponential-backoff';
 
 export interface Problem {
   type?: string;
@@ -15,6 +17,8 @@ export class ApiProblemError extends Error {
     readonly problem: Problem,
     readonly method: string,
     readonly path: string,
+    /** The answer's Retry-After, in ms (seconds or an HTTP date). */
+    readonly retryAfterMs?: number,
   ) {
     super(`${problem.title ?? `HTTP ${status}`}${problem.detail ? `: ${problem.detail}` : ''}`);
   }
@@ -26,7 +30,45 @@ export class ApiProblemError extends Error {
 }
 
 /** The service could not be reached (DNS, refused, reset, timeout). */
-export class NetworkError extends Error {}
+export class NetworkError extends Error {
+  constructor(
+    message: string,
+    /** The connection was refused or the name did not resolve: the URL is wrong or nothing listens; asking again will not help. */
+    readonly permanent = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * When a request is asked again: up to `attempts` in all, after 0 to firstDelayMs, then 0 to
+ * twice that (full jitter), at most maxDelayMs. Only requests that may run twice (GET, PUT,
+ * DELETE, and the POSTs the caller marks idempotent, such as finalize) and only after an answer
+ * that says "try again" (408, 429, 500, 502, 503, 504) or a connection lost or timed out: what
+ * Cloud Run, API Gateway and load balancers answer while instances start or are replaced.
+ */
+export interface RetryPolicy {
+  attempts: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** The longest Retry-After (429, 503) honoured; a longer one ends the retries. */
+  maxRetryAfterMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { attempts: 5, firstDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+
+const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const transientStatuses = new Set([408, 429, 500, 502, 503, 504]);
+
+/** One retry, for the user (stderr). */
+export interface RetryNotice {
+  method: string;
+  path: string;
+  /** The attempt that failed (1 = the first). */
+  attempt: number;
+  attempts: number;
+  reason: string;
+}
 
 export interface ApiResponse<T> {
   status: number;
@@ -41,12 +83,35 @@ export class ApiClient {
   constructor(
     base: string,
     private readonly token: string | undefined,
-    private readonly timeoutMs = 60_000,
+    private readonly options: { timeoutMs?: number; retry?: RetryPolicy; onRetry?: (notice: RetryNotice) => void } = {},
   ) {
     this.base = base.replace(/\/+$/, '');
   }
 
-  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string } = {}): Promise<ApiResponse<T>> {
+  /** One API call; `idempotent` (default: GET, HEAD, PUT, DELETE) lets a transient failure be asked again. */
+  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string; idempotent?: boolean } = {}): Promise<ApiResponse<T>> {
+    const policy = this.options.retry ?? defaultRetryPolicy;
+    if (!(init.idempotent ?? idempotentMethods.has(method)) || policy.attempts <= 1) return this.once<T>(method, path, init);
+    return backOff(() => this.once<T>(method, path, init), {
+      numOfAttempts: policy.attempts,
+      startingDelay: policy.firstDelayMs,
+      maxDelay: policy.maxDelayMs,
+      timeMultiple: 2,
+      jitter: 'full',
+      retry: async (err: unknown, attemptNumber: number) => {
+        const reason = transientReason(err);
+        // Also called after the last attempt: no notice, no wait.
+        if (reason === undefined || attemptNumber >= policy.attempts) return false;
+        const retryAfterMs = err instanceof ApiProblemError ? err.retryAfterMs : undefined;
+        if (retryAfterMs !== undefined && retryAfterMs > policy.maxRetryAfterMs) return false;
+        this.options.onRetry?.({ method, path, attempt: attemptNumber, attempts: policy.attempts, reason: retryAfterMs ? `${reason}, Retry-After ${retryAfterMs / 1000} s` : reason });
+        if (retryAfterMs) await new Promise((wake) => setTimeout(wake, retryAfterMs));
+        return true;
+      },
+    });
+  }
+
+  private async once<T>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string }): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
     if (init.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
@@ -57,10 +122,11 @@ export class ApiClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(this.base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(this.base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
       text = await res.text();
     } catch (err) {
-      throw new NetworkError(`cannot reach ${this.base} (${method} ${path}): ${describeNetworkError(err)}`);
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      throw new NetworkError(`cannot reach ${this.base} (${method} ${path}): ${describeNetworkError(err)}`, code === 'ECONNREFUSED' || code === 'ENOTFOUND');
     }
     const type = res.headers.get('content-type') ?? '';
     let parsed: unknown;
@@ -74,10 +140,26 @@ export class ApiClient {
     if (res.status >= 400) {
       const problem: Problem =
         parsed && typeof parsed === 'object' ? (parsed as Problem) : { status: res.status, title: `HTTP ${res.status} ${res.statusText}`, detail: text.trim().slice(0, 300) || undefined };
-      throw new ApiProblemError(res.status, problem, method, path);
+      throw new ApiProblemError(res.status, problem, method, path, retryAfterOf(res.headers.get('retry-after')));
     }
     return { status: res.status, headers: res.headers, body: (parsed ?? text) as T, text };
   }
+}
+
+/** Why a failed attempt may succeed if asked again; undefined when it would fail the same way. */
+function transientReason(err: unknown): string | undefined {
+  if (err instanceof NetworkError) return err.permanent ? undefined : 'connection lost';
+  if (err instanceof ApiProblemError && transientStatuses.has(err.status)) {
+    const title = err.problem.title;
+    return title?.startsWith('HTTP ') ? title : `HTTP ${err.status}${title ? ` ${title}` : ''}`;
+  }
+  return undefined;
+}
+
+function retryAfterOf(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds * 1000)) : undefined;
 }
 
 export function describeNetworkError(err: unknown): string {

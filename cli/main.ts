@@ -34,7 +34,9 @@ function client(cmd: Command, { auth = true } = {}): ApiClient {
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--url / NETBOOT_URL must be an http(s) URL, not ${url}`);
   const token = g.token ?? process.env.NETBOOT_TOKEN;
   if (auth && !token) throw new UsageError('no token: set NETBOOT_TOKEN or pass --token (locally: export NETBOOT_TOKEN=$(npm run --silent admin-token))');
-  return new ApiClient(url, token);
+  return new ApiClient(url, token, {
+    onRetry: ({ method, path, attempt, attempts, reason }) => err(`netboot: ${method} ${path}: ${reason}; asking again (attempt ${attempt + 1} of ${attempts})`),
+  });
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -270,7 +272,7 @@ export function buildProgram(): Command {
         progress.stop();
         err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
         if (globals(cmd).json) printJson(r.profile);
-        else out(`${r.status === 201 ? 'created' : 'replaced'} boot profile\n${profileLines(r.profile)}`);
+        else out(`${r.mode === 'create' ? 'created' : 'replaced'} boot profile\n${profileLines(r.profile)}`);
       } finally {
         progress.stop();
         stopOnExit = undefined;

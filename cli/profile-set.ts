@@ -147,9 +147,11 @@ export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promi
         if (!file) throw new Error(`upload session ${session.id} has no ${name}`);
         stats[name] = await sendFile(name, file, paths[name] as string, opts);
       }
-      const fin = await api.request<Record<string, unknown>>('POST', `/api/v1/uploads/${encodeURIComponent(session.id)}/finalize`);
+      // Finalize may run twice (an answer lost on the way): the second returns the same profile.
+      const fin = await api.request<Record<string, unknown>>('POST', `/api/v1/uploads/${encodeURIComponent(session.id)}/finalize`, { idempotent: true });
       await store.remove(key);
-      return { profile: fin.body, status: fin.status, mode: session.mode, session_id: session.id, resumed, files: stats };
+      // 201/200 from the mode, not the answer: a finalize asked again after a lost answer gets 200 for a profile it created.
+      return { profile: fin.body, status: session.mode === 'create' ? 201 : 200, mode: session.mode, session_id: session.id, resumed, files: stats };
     } catch (err) {
       const slug = err instanceof ApiProblemError ? err.slug : '';
       if (!redecided && (slug === 'boot-profile-exists' || slug === 'boot-profile-not-found')) {
