@@ -11,6 +11,7 @@ import { createClients } from '../shared/clients';
 import { createBootFleet, MiB, writeBlob } from './fixtures';
 import { runLoad, type LoadResult } from './load';
 import { startChild, stopAllChildren, type Child } from './proc';
+import { median } from './report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Under RATE_LIMIT_BOOT_PER_MAC (10 a minute): nothing is refused, the limiter does production's work per request. */
@@ -46,39 +47,45 @@ export async function measureBootPath(gateway: Child & { url: string }, macs: re
   };
 }
 
+export interface TelemetryComparison {
+  /** Each run in the order it ran. */
+  runs: { mode: 'off' | 'on'; cpuMs: number; result: LoadResult }[];
+  /** Medians of the gateway CPU per boot script. */
+  offCpuMs: number;
+  onCpuMs: number;
+  /** onCpuMs / offCpuMs (issue 12's target: <= 1.10). */
+  ratio: number;
+  exports: { traces: number; metrics: number };
+}
+
 /**
- * `--telemetry [rounds]`: the boot-script load with telemetry off and on (OTLP/HTTP protobuf to
- * a sink in this process), each run on a fresh gateway and MACs of its own, the order swapped
- * every round so that drift on the machine falls on both sides. Issue 12's target: on / off
- * gateway CPU per boot script <= 1.10.
+ * The boot-script load with telemetry off and on (OTLP/HTTP protobuf to a sink in this process),
+ * each run on a fresh gateway with MACs of its own (`macs`: 2 x rounds x macsFor(load), made by
+ * the caller), the order swapped every round so that drift on the machine falls on both sides.
  */
-async function telemetrySideBySide(clients: ReturnType<typeof createClients>, emulatorsPid: number, rounds: number): Promise<void> {
-  const load = { ...BOOT_LOAD, maxRequests: 2000 };
-  const kernel = await writeBlob(clients, randomBytes(MiB));
-  const initrd = await writeBlob(clients, randomBytes(2 * MiB));
-  const perRun = macsFor(load);
-  const fleet = await createBootFleet(clients, 2 * rounds * perRun, { kernel: { ...kernel, args: ['console=ttyS0', 'hostname={{hostname}}'] }, initrd });
-  let exports = 0;
+export async function compareTelemetry(opts: { macs: readonly string[]; rounds: number; load: typeof BOOT_LOAD; emulatorsPid: number }): Promise<TelemetryComparison> {
+  const perRun = macsFor(opts.load);
+  if (opts.macs.length < 2 * opts.rounds * perRun) throw new Error(`compareTelemetry needs ${2 * opts.rounds * perRun} MACs, got ${opts.macs.length}`);
+  const exports = { traces: 0, metrics: 0 };
   const sink = createServer((req, res) => {
-    exports++;
+    if (req.url === '/v1/traces') exports.traces++;
+    if (req.url === '/v1/metrics') exports.metrics++;
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
   });
   await new Promise<void>((ok) => sink.listen(0, '127.0.0.1', ok));
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '500', OTEL_METRIC_EXPORT_INTERVAL: '5000' };
-  const cpu = { off: [] as number[], on: [] as number[] };
+  const runs: TelemetryComparison['runs'] = [];
   try {
-    let run = 0;
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < opts.rounds; round++) {
       for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-        const macs = fleet.slice(run * perRun, ++run * perRun);
+        const macs = opts.macs.slice(runs.length * perRun, (runs.length + 1) * perRun);
         const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', ...(mode === 'on' ? otel : {}) });
         if (!('url' in child.ready)) throw new Error('gateway child sent no url');
         const url = child.ready.url;
         try {
-          const boot = await runLoad({ urls: macs.map((mac) => `${url}/boot.ipxe?mac=${encodeURIComponent(mac)}`), ...load, expectStatus: 200, watch: { server: child.pid, emulators: emulatorsPid } });
-          cpu[mode].push(cpuPerRequestMs(boot));
-          process.stdout.write(`round ${round + 1}, telemetry ${mode}: ${boot.throughputRps.toFixed(0)} req/s, ${boot.requests} requests, ${boot.errors} errors; gateway ${cpuPerRequestMs(boot).toFixed(2)} ms CPU per request\n`);
+          const result = await runLoad({ urls: macs.map((mac) => `${url}/boot.ipxe?mac=${encodeURIComponent(mac)}`), ...opts.load, expectStatus: 200, watch: { server: child.pid, emulators: opts.emulatorsPid } });
+          runs.push({ mode, cpuMs: cpuPerRequestMs(result), result });
         } finally {
           await child.stop();
         }
@@ -87,8 +94,21 @@ async function telemetrySideBySide(clients: ReturnType<typeof createClients>, em
   } finally {
     await new Promise<void>((ok) => sink.close(() => ok()));
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-  process.stdout.write(`gateway CPU per boot script, median: on ${med(cpu.on).toFixed(2)} ms / off ${med(cpu.off).toFixed(2)} ms = ${(med(cpu.on) / med(cpu.off)).toFixed(2)} (target <= 1.10); the sink received ${exports} exports\n`);
+  const med = (mode: 'off' | 'on') => median(runs.filter((r) => r.mode === mode).map((r) => r.cpuMs));
+  return { runs, offCpuMs: med('off'), onCpuMs: med('on'), ratio: med('on') / med('off'), exports };
+}
+
+/** `--telemetry [rounds]`: compareTelemetry on its own. */
+async function telemetrySideBySide(clients: ReturnType<typeof createClients>, emulatorsPid: number, rounds: number): Promise<void> {
+  const load = { ...BOOT_LOAD, maxRequests: 2000 };
+  const kernel = await writeBlob(clients, randomBytes(MiB));
+  const initrd = await writeBlob(clients, randomBytes(2 * MiB));
+  const macs = await createBootFleet(clients, 2 * rounds * macsFor(load), { kernel: { ...kernel, args: ['console=ttyS0', 'hostname={{hostname}}'] }, initrd });
+  const c = await compareTelemetry({ macs, rounds, load, emulatorsPid });
+  for (const [i, r] of c.runs.entries()) {
+    process.stdout.write(`run ${i + 1}, telemetry ${r.mode}: ${r.result.throughputRps.toFixed(0)} req/s, ${r.result.requests} requests, ${r.result.errors} errors; gateway ${r.cpuMs.toFixed(2)} ms CPU per request\n`);
+  }
+  process.stdout.write(`gateway CPU per boot script, median: on ${c.onCpuMs.toFixed(2)} ms / off ${c.offCpuMs.toFixed(2)} ms = ${c.ratio.toFixed(2)} (target <= 1.10); the sink received ${c.exports.traces} trace and ${c.exports.metrics} metric exports\n`);
 }
 
 async function main(): Promise<void> {
