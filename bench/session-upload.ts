@@ -24,6 +24,25 @@ export interface FileSpec {
   size: number;
 }
 
+/** A file of `size` random bytes, written 8 MiB at a time. */
+export function writeRandomFile(path: string, size: number): FileSpec {
+  const fd = openSync(path, 'w');
+  for (let offset = 0; offset < size; offset += 8 * MiB) writeSync(fd, randomBytes(Math.min(8 * MiB, size - offset)));
+  closeSync(fd);
+  return { path, size };
+}
+
+/** The options of one `netboot profile set` run (cliProfileSet): a new machine on the gateway at `url`, the files' paths (kernel, initrd). */
+export async function cliOptions(at: { url: string; stateDir: string; gatewayPid: number; emulatorsPid: number }, files: readonly FileSpec[]): Promise<Parameters<typeof cliProfileSet>[0]> {
+  return {
+    ...at,
+    token: adminAuthorization().replace(/^Bearer /, ''),
+    machineId: (await createMachine(at.url)).id,
+    kernel: files[0]?.path ?? '',
+    initrd: files[1]?.path ?? '',
+  };
+}
+
 /** Rewrites the first 64 bytes of each file, so that no run can reuse a blob an earlier run uploaded. */
 export async function freshen(files: readonly FileSpec[]): Promise<void> {
   for (const f of files) {
@@ -243,24 +262,10 @@ async function standalone(): Promise<void> {
     const gateway = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB) });
     if (!('url' in gateway.ready)) throw new Error('gateway child sent no url');
     const url = gateway.ready.url;
-    const writeRandom = (path: string, size: number): FileSpec => {
-      const fd = openSync(path, 'w');
-      for (let offset = 0; offset < size; offset += 8 * MiB) writeSync(fd, randomBytes(Math.min(8 * MiB, size - offset)));
-      closeSync(fd);
-      return { path, size };
-    };
-    const files = [writeRandom(join(dir, 'vmlinuz'), kernelBytes), writeRandom(join(dir, 'initrd.img'), initrdBytes)];
-    const small = [writeRandom(join(dir, 'vmlinuz-small'), 256 * 1024), writeRandom(join(dir, 'initrd-small.img'), MiB)];
-    const opts = async (f: readonly FileSpec[]) => ({
-      url,
-      token: adminAuthorization().replace(/^Bearer /, ''),
-      stateDir: join(dir, 'state'),
-      machineId: (await createMachine(url)).id,
-      kernel: f[0]?.path ?? '',
-      initrd: f[1]?.path ?? '',
-      gatewayPid: gateway.pid,
-      emulatorsPid: emulators.pid,
-    });
+    const files = [writeRandomFile(join(dir, 'vmlinuz'), kernelBytes), writeRandomFile(join(dir, 'initrd.img'), initrdBytes)];
+    const small = [writeRandomFile(join(dir, 'vmlinuz-small'), 256 * 1024), writeRandomFile(join(dir, 'initrd-small.img'), MiB)];
+    const at = { url, stateDir: join(dir, 'state'), gatewayPid: gateway.pid, emulatorsPid: emulators.pid };
+    const opts = (f: readonly FileSpec[]) => cliOptions(at, f);
     const check = (run: CliRun) => {
       if (run.exitCode !== 0) throw new Error(`netboot profile set: exit ${run.exitCode}; stderr:\n${run.stderrTail.join('\n')}`);
     };
@@ -288,14 +293,14 @@ async function standalone(): Promise<void> {
       );
       const bounds = sessionBounds(whole.ms, hashes);
       results.push({ whole: whole.ms, chunks: chunks.ms, cli, bounds });
-      log(`round ${i + 1}: the two required hashes alone: local ${hashes.localHashMs.toFixed(0)} ms, stored ${hashes.rereadMs.toFixed(0)} ms (emulator CPU ${hashes.rereadEmulatorCpuMs.toFixed(0)} ms); best ratio in turn ${bounds.sequential.toFixed(2)}, overlapped ${bounds.overlapped.toFixed(2)}; emulator CPU during the direct PUT ${(emulatorBusy * 100).toFixed(0)}% of a core`);
+      log(`round ${i + 1}: the two required hashes alone: local ${hashes.localHashMs.toFixed(0)} ms, stored ${hashes.rereadMs.toFixed(0)} ms (emulator CPU ${hashes.rereadEmulatorCpuMs.toFixed(0)} ms); estimated best ratio in turn ${bounds.sequential.toFixed(2)}, overlapped ${bounds.overlapped.toFixed(2)}; emulator CPU during the direct PUT ${(emulatorBusy * 100).toFixed(0)}% of a core`);
     }
     const med = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
     const ratios = results.map((r) => r.whole / r.cli.ms);
     log(`median: direct PUT ${ms(med((r) => r.whole))}, CLI ${ms(med((r) => r.cli.ms))}, direct chunks ${ms(med((r) => r.chunks))}`);
     log(`median phases: hash ${ms(med((r) => r.cli.phases.hashedMs))}, open ${ms(med((r) => r.cli.phases.sessionOpenedMs - r.cli.phases.hashedMs))}, send ${ms(med((r) => r.cli.phases.sentMs - r.cli.phases.sessionOpenedMs))}, finalize ${ms(med((r) => r.cli.phases.finalizedMs - r.cli.phases.sentMs))}`);
     log(`ratio session / direct PUT: median ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}]`);
-    log(`best ratio a session can reach: steps in turn ${median(results.map((r) => r.bounds.sequential)).toFixed(2)}, stored bytes hashed during the upload ${median(results.map((r) => r.bounds.overlapped)).toFixed(2)} (medians)`);
+    log(`estimated best ratio a session can reach: steps in turn ${median(results.map((r) => r.bounds.sequential)).toFixed(2)}, stored bytes hashed during the upload ${median(results.map((r) => r.bounds.overlapped)).toFixed(2)} (medians)`);
     log(`RSS growth max: CLI ${(Math.max(...results.map((r) => r.cli.cliRss.growth)) / MiB).toFixed(1)} MiB, gateway ${(Math.max(...results.map((r) => r.cli.gatewayRss.growth)) / MiB).toFixed(1)} MiB`);
     log(`load average at end: ${loadavg()}`);
     await clients.close().catch(() => undefined);
