@@ -55,7 +55,7 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { attempts: 5, firstDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+export const retryPolicy: RetryPolicy = { attempts: 5, firstDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
 
 const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 const transientStatuses = new Set([408, 429, 500, 502, 503, 504]);
@@ -83,15 +83,15 @@ export class ApiClient {
   constructor(
     base: string,
     private readonly token: string | undefined,
-    private readonly options: { timeoutMs?: number; retry?: RetryPolicy; onRetry?: (notice: RetryNotice) => void } = {},
+    private readonly options: { timeoutMs?: number; onRetry?: (notice: RetryNotice) => void } = {},
   ) {
     this.base = base.replace(/\/+$/, '');
   }
 
   /** One API call; `idempotent` (default: GET, HEAD, PUT, DELETE) lets a transient failure be asked again. */
   async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string; idempotent?: boolean } = {}): Promise<ApiResponse<T>> {
-    const policy = this.options.retry ?? defaultRetryPolicy;
-    if (!(init.idempotent ?? idempotentMethods.has(method)) || policy.attempts <= 1) return this.once<T>(method, path, init);
+    const policy = retryPolicy;
+    if (!(init.idempotent ?? idempotentMethods.has(method))) return this.once<T>(method, path, init);
     return backOff(() => this.once<T>(method, path, init), {
       numOfAttempts: policy.attempts,
       startingDelay: policy.firstDelayMs,
