@@ -1,8 +1,9 @@
 // `npx tsx bench/boot-path.ts [--cpu-prof DIR | --telemetry [ROUNDS]]`: the boot path's step of
 // `npm run bench` on its own (issue 15's targets): GET /boot.ipxe at 50 concurrent keep-alive
 // clients, limits on, against GET /health/liveness on the same gateway in the same run, with
-// the gateway's CPU per request. --telemetry: telemetry off and on side by side (issue 12). With --cpu-prof the gateway writes a V8 CPU profile of the boot-script
-// load to DIR (summarise it with `npx tsx bench/cpu-profile.ts DIR/*.cpuprofile`).
+// the gateway's CPU per request. With --cpu-prof the gateway writes a V8 CPU profile of the
+// boot-script load to DIR (summarise it with `npx tsx bench/cpu-profile.ts DIR/*.cpuprofile`).
+// --telemetry: telemetry off and on side by side on fresh gateways (issue 12's target).
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
