@@ -7,7 +7,7 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     // Two files side by side on two cores (Vitest's default there is one): the suite takes
-    // 374-387 s instead of 546-600 s, which keeps `npm test` under ten minutes in CI. The
+    // 340-413 s instead of 546-600 s, which keeps `npm test` under ten minutes in CI. The
     // timing-sensitive failures two workers once exposed had causes of their own, since fixed
     // (the gateway's lingering close, the Storage emulator's keep-alive, the guests' marker line).
     maxWorkers: 2,
