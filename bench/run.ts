@@ -17,9 +17,9 @@ import { buildForColdStart, coldStartReport, coldStartTable, type ColdStartRepor
 import { createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
 import { runLoad, type LoadResult } from './load';
 import { fetchParts, initrdUrls, partsRound, type PartsRound } from './parts';
-import { CpuMeter, cpuMsOf, startChild, stopAllChildren, type Child } from './proc';
+import { CpuMeter, startChild, stopAllChildren, type Child } from './proc';
 import { median, mib, ms, pct, table, type Row } from './report';
-import { cliOptions, cliProfileSet, directUpload, freshen, mandatoryHashes, sessionBounds, writeRandomFile, type CliRun, type DirectUpload, type FileSpec, type MandatoryHashes } from './session-upload';
+import { cliOptions, cliProfileSet, directUpload, freshen, sessionRound, writeRandomFile, type CliRun, type FileSpec, type SessionRound } from './session-upload';
 import { settle, timedGet } from './stream';
 import { uploadRun, type UploadRun } from './upload';
 
@@ -232,24 +232,12 @@ async function main(): Promise<void> {
     progress('upload sessions: warm-up (small files, CLI and direct)');
     checkCli(await cliProfileSet(await cliOpts(smallFiles)), smallFiles);
     await directUpload(clients.bucket, smallFiles, 'whole');
-    const sessionRounds: { directWhole: DirectUpload; directChunks: DirectUpload; cli: CliRun; ratio: number; hashes: MandatoryHashes; bounds: { sequential: number; overlapped: number }; directEmulatorBusy: number }[] = [];
+    const sessionRounds: SessionRound[] = [];
     for (let i = 0; i < SESSION_ROUNDS; i++) {
       await freshen(sessionFiles);
       const opts = await cliOpts(sessionFiles);
-      progress(`upload session round ${i + 1}/${SESSION_ROUNDS}: direct PUT, netboot profile set, direct 8 MiB chunks`);
-      await settle(500);
-      const emulatorBefore = cpuMsOf(emulators.pid);
-      const directWhole = await directUpload(clients.bucket, sessionFiles, 'whole');
-      const directEmulatorBusy = (cpuMsOf(emulators.pid) - emulatorBefore) / directWhole.ms;
-      await settle(500);
-      const hashes = await mandatoryHashes(clients.bucket, sessionFiles, directWhole.objects, emulators.pid);
-      await settle(500);
-      const cli = await cliProfileSet(opts);
-      checkCli(cli, sessionFiles);
-      await settle(500);
-      const directChunks = await directUpload(clients.bucket, sessionFiles, 'chunks');
-      await Promise.all([...directWhole.objects, ...directChunks.objects].map((name) => clients?.bucket.file(name).delete()));
-      sessionRounds.push({ directWhole, directChunks, cli, ratio: directWhole.ms / cli.ms, hashes, bounds: sessionBounds(directWhole.ms, hashes), directEmulatorBusy });
+      progress(`upload session round ${i + 1}/${SESSION_ROUNDS}: direct PUT, the two hashes alone, netboot profile set, direct 8 MiB chunks`);
+      sessionRounds.push(await sessionRound(clients.bucket, sessionFiles, opts, (run) => checkCli(run, sessionFiles)));
     }
     await sessionServer.stop();
 

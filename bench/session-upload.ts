@@ -138,6 +138,39 @@ export function sessionBounds(directMs: number, h: MandatoryHashes): { sequentia
   return { sequential: directMs / (directMs + h.localHashMs + h.rereadMs), overlapped: directMs / (directMs + h.localHashMs + h.rereadEmulatorCpuMs) };
 }
 
+export interface SessionRound {
+  directWhole: DirectUpload;
+  directChunks: DirectUpload;
+  cli: CliRun;
+  /** direct PUT / CLI (the issue's ratio). */
+  ratio: number;
+  hashes: MandatoryHashes;
+  bounds: { sequential: number; overlapped: number };
+  /** The emulator's CPU during the direct PUT, as a share of one core. */
+  directEmulatorBusy: number;
+}
+
+/**
+ * One round of the upload-session step, in turn with pauses between: a direct PUT of `files`,
+ * the issue's two hashes alone, `netboot profile set` of the same files (checked by `check`),
+ * the direct upload again in 8 MiB chunks; the direct objects are deleted afterwards.
+ */
+export async function sessionRound(bucket: Bucket, files: readonly FileSpec[], cli: Parameters<typeof cliProfileSet>[0], check: (run: CliRun) => void): Promise<SessionRound> {
+  await settle(500);
+  const emulatorBefore = cpuMsOf(cli.emulatorsPid);
+  const directWhole = await directUpload(bucket, files, 'whole');
+  const directEmulatorBusy = (cpuMsOf(cli.emulatorsPid) - emulatorBefore) / directWhole.ms;
+  await settle(500);
+  const hashes = await mandatoryHashes(bucket, files, directWhole.objects, cli.emulatorsPid);
+  await settle(500);
+  const run = await cliProfileSet(cli);
+  check(run);
+  await settle(500);
+  const directChunks = await directUpload(bucket, files, 'chunks');
+  await Promise.all([...directWhole.objects, ...directChunks.objects].map((name) => bucket.file(name).delete()));
+  return { directWhole, directChunks, cli: run, ratio: directWhole.ms / run.ms, hashes, bounds: sessionBounds(directWhole.ms, hashes), directEmulatorBusy };
+}
+
 export interface CliRun {
   exitCode: number;
   /** spawn -> `ready` (node + tsx + the CLI's modules loaded). */
@@ -271,33 +304,21 @@ async function standalone(): Promise<void> {
     };
     check(await cliProfileSet(await opts(small)));
     await directUpload(clients.bucket, small, 'whole');
-    const results: { whole: number; chunks: number; cli: CliRun; bounds: { sequential: number; overlapped: number } }[] = [];
+    const results: SessionRound[] = [];
     for (let i = 0; i < rounds; i++) {
       await freshen(files);
-      const o = await opts(files);
-      await settle(500);
-      const emulatorBefore = cpuMsOf(emulators.pid);
-      const whole = await directUpload(clients.bucket, files, 'whole');
-      const emulatorBusy = (cpuMsOf(emulators.pid) - emulatorBefore) / whole.ms;
-      await settle(500);
-      const hashes = await mandatoryHashes(clients.bucket, files, whole.objects, emulators.pid);
-      await settle(500);
-      const cli = await cliProfileSet(o);
-      check(cli);
-      await settle(500);
-      const chunks = await directUpload(clients.bucket, files, 'chunks');
-      await Promise.all([...whole.objects, ...chunks.objects].map((name) => clients.bucket.file(name).delete()));
+      const r = await sessionRound(clients.bucket, files, await opts(files), check);
+      const { cli, hashes, bounds } = r;
       const p = cli.phases;
       log(
-        `round ${i + 1}: direct PUT ${whole.ms.toFixed(0)} ms, CLI ${cli.ms.toFixed(0)} ms (hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}), direct chunks ${chunks.ms.toFixed(0)} ms; ratio ${(whole.ms / cli.ms).toFixed(2)}; CLI RSS +${(cli.cliRss.growth / MiB).toFixed(1)} MiB, gateway +${(cli.gatewayRss.growth / MiB).toFixed(1)} MiB; CPU ${Object.entries(cli.cpuPercent).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
+        `round ${i + 1}: direct PUT ${r.directWhole.ms.toFixed(0)} ms, CLI ${cli.ms.toFixed(0)} ms (hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}), direct chunks ${r.directChunks.ms.toFixed(0)} ms; ratio ${r.ratio.toFixed(2)}; CLI RSS +${(cli.cliRss.growth / MiB).toFixed(1)} MiB, gateway +${(cli.gatewayRss.growth / MiB).toFixed(1)} MiB; CPU ${Object.entries(cli.cpuPercent).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
       );
-      const bounds = sessionBounds(whole.ms, hashes);
-      results.push({ whole: whole.ms, chunks: chunks.ms, cli, bounds });
-      log(`round ${i + 1}: the two required hashes alone: local ${hashes.localHashMs.toFixed(0)} ms, stored ${hashes.rereadMs.toFixed(0)} ms (emulator CPU ${hashes.rereadEmulatorCpuMs.toFixed(0)} ms); estimated best ratio in turn ${bounds.sequential.toFixed(2)}, overlapped ${bounds.overlapped.toFixed(2)}; emulator CPU during the direct PUT ${(emulatorBusy * 100).toFixed(0)}% of a core`);
+      log(`round ${i + 1}: the two required hashes alone: local ${hashes.localHashMs.toFixed(0)} ms, stored ${hashes.rereadMs.toFixed(0)} ms (emulator CPU ${hashes.rereadEmulatorCpuMs.toFixed(0)} ms); estimated best ratio in turn ${bounds.sequential.toFixed(2)}, overlapped ${bounds.overlapped.toFixed(2)}; emulator CPU during the direct PUT ${(r.directEmulatorBusy * 100).toFixed(0)}% of a core`);
+      results.push(r);
     }
     const med = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
-    const ratios = results.map((r) => r.whole / r.cli.ms);
-    log(`median: direct PUT ${ms(med((r) => r.whole))}, CLI ${ms(med((r) => r.cli.ms))}, direct chunks ${ms(med((r) => r.chunks))}`);
+    const ratios = results.map((r) => r.ratio);
+    log(`median: direct PUT ${ms(med((r) => r.directWhole.ms))}, CLI ${ms(med((r) => r.cli.ms))}, direct chunks ${ms(med((r) => r.directChunks.ms))}`);
     log(`median phases: hash ${ms(med((r) => r.cli.phases.hashedMs))}, open ${ms(med((r) => r.cli.phases.sessionOpenedMs - r.cli.phases.hashedMs))}, send ${ms(med((r) => r.cli.phases.sentMs - r.cli.phases.sessionOpenedMs))}, finalize ${ms(med((r) => r.cli.phases.finalizedMs - r.cli.phases.sentMs))}`);
     log(`ratio session / direct PUT: median ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}]`);
     log(`estimated best ratio a session can reach: steps in turn ${median(results.map((r) => r.bounds.sequential)).toFixed(2)}, stored bytes hashed during the upload ${median(results.map((r) => r.bounds.overlapped)).toFixed(2)} (medians)`);
