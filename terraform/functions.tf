@@ -99,7 +99,7 @@ resource "google_cloudfunctions2_function" "fn" {
   labels      = merge(var.labels, { audience = each.value.audience })
 
   build_config {
-    runtime         = "nodejs20"
+    runtime         = "nodejs24"
     entry_point     = each.value.entry_point
     service_account = google_service_account.builder.id
 

@@ -112,7 +112,9 @@ describe('functions', () => {
     const fn = resource('google_cloudfunctions2_function.fn');
     expect(fn.for_each).toBe('${local.functions}');
     expect(get(fn, 'build_config', 'entry_point')).toBe('${each.value.entry_point}');
-    expect(get(fn, 'build_config', 'runtime')).toBe('nodejs20');
+    // The deployed runtime is the Node.js major the tests run on (the `node` devDependency).
+    expect(get(fn, 'build_config', 'runtime')).toBe(`nodejs${process.versions.node.split('.')[0]}`);
+    expect(get(fn, 'build_config', 'runtime')).toBe('nodejs24');
     expect(get(fn, 'build_config', 'source', 'storage_source', 'object')).toBe('${google_storage_bucket_object.source.name}');
     const kinds = [...mod.resources.keys()].filter((k) => k.startsWith('google_cloudfunctions2_function.'));
     expect(kinds).toEqual(['google_cloudfunctions2_function.fn']);
