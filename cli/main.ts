@@ -301,13 +301,13 @@ export function buildProgram(): Command {
 
   program
     .command('boot-script')
-    .description('print the iPXE script a machine gets (GET /boot.ipxe?mac=MAC[&arch=ARCH&platform=PLATFORM])')
+    .description('print the iPXE script a machine gets, without booting it (GET /api/v1/boot-script?mac=MAC[&arch=ARCH&platform=PLATFORM]: no boot record, no discovery, no boot rate limit; the per-boot token is a placeholder)')
     .argument('<mac>', 'NIC MAC address')
     .option('--arch <arch>', "as iPXE's ${buildarch} would send it (i386, x86_64, arm64, ...): that architecture's images, or the refusal")
     .option('--platform <platform>', "as iPXE's ${platform} would send it (pcbios, efi)")
     .action(async (mac: string, o: { arch?: string; platform?: string }, cmd: Command) => {
       const extra = `${o.arch === undefined ? '' : `&arch=${enc(o.arch)}`}${o.platform === undefined ? '' : `&platform=${enc(o.platform)}`}`;
-      const res = await client(cmd, { auth: false }).request<string>('GET', `/boot.ipxe?mac=${enc(mac)}${extra}`, { auth: false });
+      const res = await client(cmd).request<string>('GET', `/api/v1/boot-script?mac=${enc(mac)}${extra}`);
       if (globals(cmd).json) printJson({ mac, script: res.text });
       else out(res.text);
     });

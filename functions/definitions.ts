@@ -22,6 +22,8 @@ import { machinesList } from './machines/list';
 import { machinesUpdate } from './machines/update';
 import { machinesPatch } from './machines/patch';
 import { machinesBoots } from './machines/boots';
+import { bootScriptPreview } from './previews/mac';
+import { machinesBootScript } from './previews/machine';
 import { profilesCreate } from './profiles/create';
 import { profilesDelete } from './profiles/delete';
 import { profilesGet } from './profiles/get';
@@ -39,6 +41,8 @@ export const definitions: readonly FunctionDefinition[] = [
   machinesDelete,
   machinesPatch,
   machinesBoots,
+  machinesBootScript,
+  bootScriptPreview,
   discoveriesList,
   profilesCreate,
   profilesGet,

@@ -32,6 +32,8 @@ const modules: { readonly [F in FunctionName]: () => FunctionDefinition } = {
   machinesDelete: () => (require('./machines/delete') as typeof import('./machines/delete')).machinesDelete,
   machinesPatch: () => (require('./machines/patch') as typeof import('./machines/patch')).machinesPatch,
   machinesBoots: () => (require('./machines/boots') as typeof import('./machines/boots')).machinesBoots,
+  machinesBootScript: () => (require('./previews/machine') as typeof import('./previews/machine')).machinesBootScript,
+  bootScriptPreview: () => (require('./previews/mac') as typeof import('./previews/mac')).bootScriptPreview,
   discoveriesList: () => (require('./discoveries/list') as typeof import('./discoveries/list')).discoveriesList,
   profilesCreate: () => (require('./profiles/create') as typeof import('./profiles/create')).profilesCreate,
   profilesGet: () => (require('./profiles/get') as typeof import('./profiles/get')).profilesGet,

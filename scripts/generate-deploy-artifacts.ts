@@ -106,6 +106,8 @@ export const sizing = {
   machinesDelete: adminCrud('Delete a machine (one transaction)'),
   machinesPatch: adminCrud('Merge-patch a machine (one transaction, the MAC-claim rules of a replace)'),
   machinesBoots: adminCrud("A machine's last boots (one machine read, one query of at most 10 boot records)"),
+  machinesBootScript: adminCrud("Preview a machine's boot script (the reads of /boot.ipxe, no write)"),
+  bootScriptPreview: adminCrud("Preview a MAC's boot script (the reads of /boot.ipxe, no write)"),
   discoveriesList: adminCrud('List discovered MACs (count + keys-only page cursor + one page)'),
   profilesCreate: upload('Create a boot profile'),
   profilesGet: adminCrud("Get a machine's boot profile"),

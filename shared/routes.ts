@@ -26,6 +26,8 @@ export const routes = [
   { fn: 'machinesDelete', methods: ['DELETE'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Delete a machine' },
   { fn: 'machinesPatch', methods: ['PATCH'], path: '/api/v1/machines/{id}', audience: 'admin', summary: 'Change a machine with a JSON merge patch (e.g. its netboot mode)' },
   { fn: 'machinesBoots', methods: ['GET'], path: '/api/v1/machines/{id}/boots', audience: 'admin', summary: "A machine's last boots and their phases" },
+  { fn: 'machinesBootScript', methods: ['GET'], path: '/api/v1/machines/{id}/boot-script', audience: 'admin', summary: "Preview what /boot.ipxe answers a machine (records nothing, spends no boot limit)" },
+  { fn: 'bootScriptPreview', methods: ['GET'], path: '/api/v1/boot-script', audience: 'admin', summary: 'Preview what /boot.ipxe answers a MAC (records nothing, spends no boot limit)' },
   { fn: 'discoveriesList', methods: ['GET'], path: '/api/v1/discoveries', audience: 'admin', summary: 'Unknown MACs that asked for a boot script' },
   { fn: 'profilesCreate', methods: ['POST'], path: '/api/v1/profiles', audience: 'admin', summary: 'Create a boot profile' },
   // Before the {machine_id} rows: `default` would match their pattern too (the first match wins).

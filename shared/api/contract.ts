@@ -152,6 +152,13 @@ const macParam = (description: string, required: boolean): ParamContract => ({
 /** X-RateLimit-* as the limiter sets them on answers it let through; absent when the store could not be asked (fail open) or the limit is 0. */
 const rateLimitHeaders = { 'X-RateLimit-Limit': 'optional', 'X-RateLimit-Remaining': 'optional', 'X-RateLimit-Reset': 'optional' } as const;
 
+/** arch, platform and base_url of the boot-script previews: what the booting client would send, and the host it chains from. */
+const previewQuery: Record<string, ParamContract> = {
+  arch: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${buildarch} the machine would send (i386, x86_64, arm64, ...)", required: false },
+  platform: { schema: z.string().regex(/^[a-z0-9_]{1,16}$/), description: "iPXE's ${platform} (pcbios, efi)", required: false },
+  base_url: { schema: z.string().regex(/^https?:\/\/[^/?#]+$/), description: '{{base_url}} as the machines see it (scheme and host of the boot front door); default: this request\'s own', required: false },
+};
+
 const machineBody: RequestBodyContract = { json: machineSpecSchema, description: 'The machine (unknown members are refused; missing lists are empty)' };
 
 /** A JSON Schema without its `$schema` (embedded in the document, whose dialect applies). */
@@ -257,6 +264,19 @@ export const contract: Record<FunctionName, OperationContract> = {
     pathParams: { id: uuidV7Param('id', 'The machine') },
     responses: { 200: { description: 'The last boots, newest first, each with its phases in order', body: { json: bootListSchema }, headers: rateLimitHeaders } },
     problems: ['validation-error', 'machine-not-found'],
+  },
+  machinesBootScript: {
+    description: 'Exactly what GET /boot.ipxe answers this machine now (same code), except that the per-boot token is a placeholder no boot matches (boot id 00000000-0000-7000-8000-000000000000). Records no boot, spends no boot rate limit.',
+    pathParams: { id: uuidV7Param('id', 'The machine') },
+    query: { ...previewQuery, mac: macParam('Which NIC boots (default: the machine\'s first)', false) },
+    responses: { 200: { description: 'The iPXE script', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'machine-not-found', 'machine-not-configured', 'internal-error'],
+  },
+  bootScriptPreview: {
+    description: 'Exactly what GET /boot.ipxe answers this MAC now (same code), except that the per-boot token is a placeholder no boot matches. Records nothing (no boot record, no discovery for an unknown MAC), spends no boot rate limit.',
+    query: { ...previewQuery, mac: macParam('The MAC (colon or hyphen form)', true) },
+    responses: { 200: { description: 'The iPXE script', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'invalid-mac-address', 'machine-not-configured', 'internal-error'],
   },
   discoveriesList: {
     query: {

@@ -6,6 +6,7 @@ import { withDeadline } from '../lifecycle/deadline';
 import type { DiscoveryRecorder } from '../lifecycle/discoveries';
 import type { BootTimeline } from '../lifecycle/timeline';
 import { formatBootRef, formatBootToken, newBootToken, type BootToken } from '../lifecycle/tokens';
+import { previewBootToken } from './preview';
 import type { Logger } from '../logging';
 import { macRejectionReasons, parseMac } from '../domain/mac';
 import { ProblemError } from '../http/problem';
@@ -69,27 +70,29 @@ export class BootScripts {
   /**
    * The reads of `/boot.ipxe` (the MAC's document; the profile unless netboot is disabled),
    * each within the lifecycle's deadline (503 past it). Nothing is written until `script()`.
+   * `preview` (an administrator's look, shared/boot/preview.ts): the same script, but
+   * `script()` writes nothing (no boot record, no discovery) and carries a placeholder token.
    */
-  async lookup(mac: string): Promise<PendingBoot> {
+  async lookup(mac: string, preview = false): Promise<PendingBoot> {
     const target = await this.deadline(this.inventory.findBootTarget(mac), 'the inventory');
     if (!target) {
       // No registration: the default profile when one is set (two more reads), else 404.
       const fallback = await this.deadline(this.inventory.getProfileOfMachine(defaultProfileOwner), 'the inventory');
-      return { script: (client, log) => this.unknown(mac, fallback, client, log) };
+      return { script: (client, log) => this.unknown(mac, fallback, client, log, preview) };
     }
-    if (target.netboot === 'disabled') return { script: (client, log) => this.local(mac, target, client, log) };
+    if (target.netboot === 'disabled') return { script: (client, log) => this.local(mac, target, client, log, preview) };
     if (!target.bootProfileId) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
     const record = await this.deadline(this.inventory.getProfile(target.bootProfileId), 'the inventory');
     if (!record) return { script: () => Promise.reject(new MachineNotConfigured(mac)) };
-    return { script: (client, log) => this.profile(mac, target, record.profile, client, log) };
+    return { script: (client, log) => this.profile(mac, target, record.profile, client, log, preview) };
   }
 
   /**
    * An unregistered MAC is recorded as a discovery either way; with a default profile it boots
    * that (no boot record or token: the timeline belongs to machines), else 404.
    */
-  private async unknown(mac: string, fallback: BootProfile | null, client: BootClient, log: Logger): Promise<string> {
-    await this.lifecycle?.discoveries.sighted({ mac, clientAddress: client.clientAddress, arch: client.arch, platform: client.platform }, log);
+  private async unknown(mac: string, fallback: BootProfile | null, client: BootClient, log: Logger, preview: boolean): Promise<string> {
+    if (!preview) await this.lifecycle?.discoveries.sighted({ mac, clientAddress: client.clientAddress, arch: client.arch, platform: client.platform }, log);
     if (!fallback) throw new MachineNotConfigured(mac);
     const images = imagesFor(fallback, client.arch);
     if (!images) return renderWrongArchScript({ machineId: defaultProfileOwner, mac, profile: fallback, arch: client.arch ?? '', generatedAt: new Date(this.clock()) });
@@ -108,18 +111,19 @@ export class BootScripts {
     return { base_url: client.baseUrl, arch: client.arch ?? '', platform: client.platform ?? '' };
   }
 
-  private async local(mac: string, target: BootTarget, client: BootClient, log: Logger): Promise<string> {
+  private async local(mac: string, target: BootTarget, client: BootClient, log: Logger, preview: boolean): Promise<string> {
     const generatedAt = new Date(this.clock());
-    await this.start(mac, target, null, 'local', client, generatedAt, log);
+    if (!preview) await this.start(mac, target, null, 'local', client, generatedAt, log);
     return renderLocalBootScript({ machineId: target.machineId, mac, generatedAt });
   }
 
-  private async profile(mac: string, target: BootTarget, profile: BootProfile, client: BootClient, log: Logger): Promise<string> {
+  private async profile(mac: string, target: BootTarget, profile: BootProfile, client: BootClient, log: Logger, preview: boolean): Promise<string> {
     const generatedAt = new Date(this.clock());
     // The images for the request's architecture; none: a script that says so and reboots (no boot record: nothing will be downloaded).
     const images = imagesFor(profile, client.arch);
     if (!images) return renderWrongArchScript({ machineId: target.machineId, mac, profile, arch: client.arch ?? '', generatedAt });
-    const token = await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
+    // A preview carries the token a boot would (when the timeline records boots), as a placeholder no boot record matches.
+    const token = preview ? (this.lifecycle ? previewBootToken(target.machineId) : undefined) : await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
     return renderIpxeScript({
       machineId: target.machineId,
       mac,
