@@ -7,6 +7,7 @@ import { EXTRA_ARCHITECTURES, profileSet, type ArchFiles, type ExtraArchitecture
 import { createProgress } from './progress';
 import { CHUNK_MULTIPLE, SessionGoneError, StorageError, uploadResumable } from './resumable';
 import { hashFile } from './hash';
+import { ipxeDhcpCommand } from './ipxe/dhcp';
 
 interface GlobalOptions {
   url?: string;
@@ -311,6 +312,13 @@ export function buildProgram(): Command {
       if (globals(cmd).json) printJson({ mac, script: res.text });
       else out(res.text);
     });
+
+  const ipxe = program.command('ipxe').description('iPXE for this service: DHCP configuration, builds, publishing');
+  ipxe.addCommand(
+    ipxeDhcpCommand(out, err, (e) => {
+      throw new UsageError(e.message);
+    }),
+  );
 
   // Not in the help: the upload engine alone, on a Storage resumable session URI (tests, debugging).
   program
