@@ -94,7 +94,7 @@ function kvmUsable(): Promise<boolean> {
   return kvmProbe;
 }
 
-async function accelArgs(): Promise<string[]> {
+export async function accelArgs(): Promise<string[]> {
   const forced = process.env.E2E_ACCEL; // "kvm" or "tcg"
   if (forced) return ['-accel', forced];
   return (await kvmUsable()) ? ['-accel', 'kvm'] : ['-accel', 'tcg'];
