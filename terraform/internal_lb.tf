@@ -128,6 +128,8 @@ resource "google_compute_region_security_policy" "boot" {
 }
 
 resource "google_compute_region_backend_service" "boot" {
+  # security_policy on this resource is in google-beta only (provider 6.50.0).
+  provider = google-beta
   for_each = { for name, f in local.boot_functions : name => f if var.enable_internal_lb }
 
   name                  = "${var.name_prefix}-${each.value.name}"
