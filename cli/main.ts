@@ -8,11 +8,16 @@ import { createProgress } from './progress';
 import { CHUNK_MULTIPLE, SessionGoneError, StorageError, uploadResumable } from './resumable';
 import { hashFile } from './hash';
 import { ipxeDhcpCommand } from './ipxe/dhcp';
+import { publishBuild, PublishInputError, type PublishedFile } from './ipxe/publish';
+import { CaFileError, trustCaFile } from './trust';
+import { ipxeBuildCommand } from './ipxe/command';
+import { IpxeBuildError } from './ipxe/errors';
 
 interface GlobalOptions {
   url?: string;
   token?: string;
   json?: boolean;
+  ca?: string;
 }
 
 /** Exit statuses: 0 success, 1 the service answered with a problem, 2 usage, 3 network or local I/O. */
@@ -121,8 +126,13 @@ export function buildProgram(): Command {
     .option('--url <url>', 'service base URL (default: $NETBOOT_URL)')
     .option('--token <token>', 'bearer ID token (default: $NETBOOT_TOKEN)')
     .option('--json', "print the API's JSON answer")
+    .addOption(new Option('--ca <file>', 'also trust the CA certificates in this PEM file, for the service and Storage (npm start -- --tls: .cache/local-tls/ca.pem)').env('NETBOOT_CA'))
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => {
+      const ca = globals(action).ca;
+      if (ca) trustCaFile(ca);
+    });
 
   const machine = program.command('machine').description('register, list, read, replace and delete machines');
 
@@ -319,6 +329,22 @@ export function buildProgram(): Command {
       throw new UsageError(e.message);
     }),
   );
+  ipxe.addCommand(ipxeBuildCommand((cmd) => globals(cmd).url));
+  ipxe
+    .command('publish')
+    .description('upload a build\'s binaries (checked against its manifest.json) so GET /ipxe/FILE serves them to UEFI HTTP Boot; only what the service lacks is sent')
+    .argument('<dir>', 'the --out directory of netboot ipxe build')
+    .action(async (dir: string, _o: unknown, cmd: Command) => {
+      let published: PublishedFile[];
+      try {
+        published = await publishBuild(client(cmd), dir, (line) => err(`netboot: ${line}`));
+      } catch (e) {
+        if (e instanceof PublishInputError) throw new UsageError(e.message);
+        throw e;
+      }
+      if (globals(cmd).json) printJson({ binaries: published });
+      else for (const b of published) out(`published ${b.url_path}  ${b.size} bytes  sha256 ${b.sha256}${b.uploaded ? '' : '  (already held)'}`);
+    });
 
   // Not in the help: the upload engine alone, on a Storage resumable session URI (tests, debugging).
   program
@@ -367,7 +393,11 @@ function fail(e: unknown): number {
     if (Object.keys(extra).length) err(`  ${JSON.stringify(extra)}`);
     return EXIT.problem;
   }
-  if (e instanceof UsageError) {
+  if (e instanceof IpxeBuildError) {
+    err(`netboot: ${e.message}`);
+    return e.kind === 'usage' ? EXIT.usage : EXIT.io;
+  }
+  if (e instanceof UsageError || e instanceof CaFileError) {
     err(`netboot: ${e.message}`);
     return EXIT.usage;
   }
