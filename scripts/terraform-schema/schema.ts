@@ -46,6 +46,15 @@ export function schemaFile(provider: string, version: string): string {
   return path.join(schemaDir, `${provider}-${version}.json.gz`);
 }
 
+const loaded = new Map<string, ProviderSchemaFile>();
+
+/** The schema file of one provider version (read once per process; callers do not modify it). */
 export function loadProviderSchema(provider: string, version: string): ProviderSchemaFile {
-  return JSON.parse(gunzipSync(readFileSync(schemaFile(provider, version))).toString('utf8')) as ProviderSchemaFile;
+  const file = schemaFile(provider, version);
+  let schema = loaded.get(file);
+  if (!schema) {
+    schema = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as ProviderSchemaFile;
+    loaded.set(file, schema);
+  }
+  return schema;
 }
