@@ -126,7 +126,10 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code;
-      throw new NetworkError(`cannot reach ${this.base} (${method} ${path}): ${describeNetworkError(err)}`, code === 'ECONNREFUSED' || code === 'ENOTFOUND');
+      // A certificate this client does not trust fails the same way every time: say how to trust it.
+      const untrusted = code !== undefined && certificateErrors.test(code);
+      const hint = untrusted ? `; trust the service's CA with --ca FILE or NETBOOT_CA (npm start -- --tls: .cache/local-tls/ca.pem)` : '';
+      throw new NetworkError(`cannot reach ${this.base} (${method} ${path}): ${describeNetworkError(err)}${hint}`, code === 'ECONNREFUSED' || code === 'ENOTFOUND' || untrusted);
     }
     const type = res.headers.get('content-type') ?? '';
     let parsed: unknown;
@@ -145,6 +148,9 @@ export class ApiClient {
     return { status: res.status, headers: res.headers, body: (parsed ?? text) as T, text };
   }
 }
+
+/** OpenSSL's verification failures as Node reports them (err.cause.code). */
+const certificateErrors = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE)$/;
 
 /** Why a failed attempt may succeed if asked again; undefined when it would fail the same way. */
 function transientReason(err: unknown): string | undefined {
