@@ -90,14 +90,28 @@ function deleteStaleNamespaces(): void {
   }
 }
 
-/** Where a relayed port leads now (a server on the host's loopback), and who was led there. */
+/** Where a relayed port leads (servers on the host's loopback), and who was led there. */
 export interface RelayedPort {
   /** The port on 192.0.2.1 inside the namespace. */
   readonly port: number;
   /** Leads later connections to this host port (127.0.0.1). */
   target(port: number): void;
-  /** Connections relayed so far, per host port. */
+  /** Leads later connections of the machine with this MAC (by its DHCP lease) to this host port. */
+  targetFor(mac: string, port: number): void;
+  /** Connections relayed so far to a host port. */
   connections(port: number): number;
+}
+
+/** The MAC holding `address` in dnsmasq's lease file (`expiry mac ip name client-id` lines). */
+function macOfLease(leaseFile: string, address: string): string | undefined {
+  let text = '';
+  try {
+    text = fs.readFileSync(leaseFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.split(' ')[2] === address);
+  return line?.split(' ')[1]?.toLowerCase();
 }
 
 export type Firmware = 'bios' | 'uefi' | 'arm64' | 'uefi-http';
@@ -207,16 +221,31 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
     // Host side of each relayed port: a Unix socket piped to whichever loopback port it targets now.
     const relayTcp: { port: number; socket: string }[] = [];
     for (const port of opts.tcpPorts) {
-      let targetPort = 0;
+      let defaultPort = 0;
+      const byMac = new Map<string, number>();
       const counts = new Map<number, number>();
       const socket = path.join(dir, `relay-${port}.sock`);
       const server = net.createServer((inbound) => {
-        const to = targetPort;
-        counts.set(to, (counts.get(to) ?? 0) + 1);
-        const outbound = net.connect(to, '127.0.0.1');
-        inbound.pipe(outbound).pipe(inbound);
-        inbound.on('error', () => outbound.destroy());
-        outbound.on('error', () => inbound.destroy());
+        // The relay's first line is the guest's address; its lease names the machine.
+        let head = Buffer.alloc(0);
+        const onHead = (chunk: Buffer) => {
+          head = Buffer.concat([head, chunk]);
+          const nl = head.indexOf(10);
+          if (nl < 0) return;
+          inbound.off('data', onHead);
+          inbound.pause();
+          const mac = macOfLease(path.join(dir, 'leases'), head.subarray(0, nl).toString('latin1').trim());
+          const to = (mac && byMac.get(mac)) || defaultPort;
+          counts.set(to, (counts.get(to) ?? 0) + 1);
+          const outbound = net.connect(to, '127.0.0.1');
+          const rest = head.subarray(nl + 1);
+          if (rest.length > 0) outbound.write(rest);
+          inbound.pipe(outbound).pipe(inbound);
+          inbound.resume();
+          outbound.on('error', () => inbound.destroy());
+        };
+        inbound.on('data', onHead);
+        inbound.on('error', () => undefined);
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -227,7 +256,10 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
       ports.set(port, {
         port,
         target: (p) => {
-          targetPort = p;
+          defaultPort = p;
+        },
+        targetFor: (mac, p) => {
+          byMac.set(mac.toLowerCase(), p);
         },
         connections: (p) => counts.get(p) ?? 0,
       });

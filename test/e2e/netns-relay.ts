@@ -17,6 +17,8 @@ const config = JSON.parse(process.argv[2] ?? '{}') as RelayConfig;
 function listenTcp(port: number, socket: string): Promise<void> {
   const server = net.createServer((guest) => {
     const host = net.connect(socket);
+    // The guest's address first, one line: the host side picks a server per machine by it.
+    host.write(`${guest.remoteAddress ?? ''}\n`);
     guest.pipe(host).pipe(guest);
     guest.on('error', () => host.destroy());
     host.on('error', () => guest.destroy());
