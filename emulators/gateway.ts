@@ -1,15 +1,18 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { definitions } from '../functions/definitions';
 import { ProblemError, problemBody, sendProblem } from '../shared/http/problem';
 import { openApiText } from '../shared/api/openapi';
+import { isConsolePath, serveConsole } from './console-server';
 import { registerFunctions } from '../shared/http/register';
 import { requestIdFrom } from '../shared/http/request-id';
 import { payloadTooLarge, unroutedProblem } from '../shared/http/route-problems';
 import type { Root } from '../shared/root';
 import { resolveRoute, routes } from '../shared/routes';
+import { validHost } from '../shared/fleet/base-url';
 
 /**
  * The local stand-in for API Gateway / the load balancer: one port, the production
@@ -21,7 +24,12 @@ import { resolveRoute, routes } from '../shared/routes';
  * (declared or streamed), requests Node's HTTP parser refuses (oversized headers,
  * malformed request lines, bad framing), CONNECT, unknown `Expect` values.
  */
-export function createGateway(root: () => Root): http.Server {
+export interface GatewayOptions {
+  /** Serve HTTPS with this certificate chain (leaf first) and key instead of plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
+}
+
+export function createGateway(root: () => Root, opts: GatewayOptions = {}): http.Server {
   registerFunctions(definitions, root);
   const functions = new Map<string, http.Server>(routes.map((route) => [route.fn, getTestServer(route.fn)]));
   const typeBase = () => root().config.PROBLEM_TYPE_BASE;
@@ -50,6 +58,11 @@ export function createGateway(root: () => Root): http.Server {
       serveOpenApi(req, res);
       return;
     }
+    if (isConsolePath(path)) {
+      // Local only: the console's files and its local sign-in (emulators/console-server.ts).
+      serveConsole(req, res, path).catch((err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))));
+      return;
+    }
     const match = resolveRoute(req.method ?? 'GET', path);
     if (match.kind !== 'found') {
       refuse(req, res, path, unroutedProblem(match, req.method ?? 'GET', path));
@@ -72,11 +85,15 @@ export function createGateway(root: () => Root): http.Server {
     // And, like the platform, it refuses responses over its limits (capResponse).
     const { RESPONSE_MAX_BYTES, STREAMED_RESPONSE_MAX_BYTES } = root().config;
     capResponse(req, res, { declared: RESPONSE_MAX_BYTES, streamed: STREAMED_RESPONSE_MAX_BYTES }, typeBase());
+    redirectToStorageAsSeen(req, res, root().config);
     functions.get(match.route.fn)?.emit('request', req, res);
   };
 
   // Node's own answers to these are bodiless; the gateway's are problem+json.
-  const server = http.createServer({ requireHostHeader: false }, (req, res) => dispatch(req, res, false));
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => dispatch(req, res, false);
+  const server: http.Server = opts.tls
+    ? https.createServer({ requireHostHeader: false, cert: opts.tls.certPem, key: opts.tls.keyPem, ALPNProtocols: ['http/1.1'] }, handle)
+    : http.createServer({ requireHostHeader: false }, handle);
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => dispatch(req, res, true));
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] as string;
@@ -106,6 +123,31 @@ export function createGateway(root: () => Root): http.Server {
     answerOnSocket(socket, problemForParserError(err), instanceOf(err.rawPacket, inFlight), requestIdFrom(undefined), typeBase());
   });
   return server;
+}
+
+/**
+ * Redirect mode on the local stack: a signed URL names the Storage emulator by the address the
+ * stack itself uses (127.0.0.1), which a QEMU guest (10.0.2.2) or a machine on a boot network
+ * cannot reach. Unless STORAGE_PUBLIC_URL says otherwise, a redirect into the emulator goes to
+ * the host the client asked this gateway by, on the emulator's port (and scheme): each client
+ * reaches Storage the way it reached the gateway. The emulator checks no signatures. Local
+ * only: in production signed URLs name storage.googleapis.com.
+ */
+function redirectToStorageAsSeen(req: http.IncomingMessage, res: http.ServerResponse, config: Root['config']): void {
+  const emulator = config.STORAGE_EMULATOR_HOST;
+  if (config.STORAGE_PUBLIC_URL || !emulator) return;
+  const seen = validHost(req.headers.host);
+  if (!seen) return;
+  const origin = new URL(emulator.includes('://') ? emulator : `http://${emulator}`).origin;
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = ((name: string, value: number | string | readonly string[]) => {
+    if (name.toLowerCase() === 'location' && typeof value === 'string' && value.startsWith(`${origin}/`)) {
+      const url = new URL(value);
+      url.hostname = new URL(`http://${seen}`).hostname;
+      return setHeader(name, url.toString());
+    }
+    return setHeader(name, value);
+  }) as typeof res.setHeader;
 }
 
 /** GET /openapi.json: the OpenAPI 3.1 document of the whole API, as `npm run generate` writes it to terraform/openapi-v3.json. */

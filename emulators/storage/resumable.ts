@@ -68,7 +68,9 @@ export class ResumableSessions {
     const id = randomUUID().replace(/-/g, "");
     this.sessions.set(id, { id, bucket, name, resource, preconditions, declaredSize, staged, state: "active", queue: Promise.resolve() });
 
-    const location = new URL(`http://${req.headers.host ?? "localhost"}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`);
+    // Behind the local stack's HTTPS door (emulators/tls/door.ts) the session URI must come back through it.
+    const scheme = header(req, "x-forwarded-proto") === "https" ? "https" : "http";
+    const location = new URL(`${scheme}://${req.headers.host ?? "localhost"}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`);
     location.searchParams.set("uploadType", "resumable");
     location.searchParams.set("name", name);
     location.searchParams.set("upload_id", id);
