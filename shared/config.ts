@@ -69,8 +69,12 @@ export const configSchema = z.object({
   ADMIN_GATEWAY_SERVICE_ACCOUNT_ID: z.string().regex(/^\d{1,32}$/).optional(),
   /** Local stack only: PEM public key of the local token issuer (`npm run admin-token`). */
   LOCAL_AUTH_PUBLIC_KEY_FILE: z.string().optional(),
-  /** Boot script requests per minute per MAC address (0: no limit). */
+  /** Boot script (and NoCloud metadata) requests per minute per MAC address and client address: one host cannot spend another's (0: no limit). */
   RATE_LIMIT_BOOT_PER_MAC: limit(10),
+  /** Requests per minute per client address on every boot route (an IPv6 client by its /64): a flooding host is stopped by its own address. */
+  RATE_LIMIT_BOOT_PER_ADDRESS: limit(600),
+  /** Requests per minute on every boot route, all clients together (a bound on what a flood costs; far above a boot storm). */
+  RATE_LIMIT_BOOT_GLOBAL: limit(30_000),
   /** Admin API requests per minute per administrator (verified email). */
   RATE_LIMIT_ADMIN_PER_PRINCIPAL: limit(100),
   /** Admin API requests per minute per client address (an IPv6 client by its /64). */
@@ -88,6 +92,10 @@ export const configSchema = z.object({
   BOOT_DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3000),
   /** How long a boot record (GET /api/v1/machines/{id}/boots, the report and callback tokens) lives; TTL on `expire_at`. */
   BOOT_RECORD_TTL_SECONDS: z.coerce.number().int().min(3600).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** A boot's `booting` report is accepted only this long after its script (a token kept for later cannot end a `once` round). */
+  BOOT_REPORT_WINDOW_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(900),
+  /** A boot's NoCloud metadata URL ({{metadata_url}}) answers this long after its script, and never after `installed`. */
+  BOOT_METADATA_WINDOW_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How long a discovered MAC's record lives after its last write; TTL on `expire_at`, filtered on read. */
   DISCOVERY_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
   /** Per instance: a discovered MAC is written at most once per this many seconds (sightings in between are counted). */

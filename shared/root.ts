@@ -140,7 +140,7 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       timeline: root.timeline,
       machineChanges: firestoreInventory(),
       limiter: root.limiter,
-      perMinute: config.RATE_LIMIT_BOOT_PER_MAC,
+      bootingWindowMs: config.BOOT_REPORT_WINDOW_SECONDS * 1000,
       dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS,
       clock,
     }),

@@ -96,7 +96,7 @@ describe('boot scripts asked for at once', () => {
     const timeline = new BootTimeline(proxied(), 3_600_000, () => Date.now());
     commits = proxy.calls('Commit');
     const tokens = fleet.map((m) => newBootToken(m.id));
-    await Promise.all(tokens.map((token, i) => timeline.start(token, { mac: fleet[i]?.mac ?? '', action: 'profile', profile_id: fleet[i]?.profileId ?? null, netboot: 'enabled' }, { at: new Date(), client_address: '10.0.0.1' })));
+    await Promise.all(tokens.map((token, i) => timeline.start(token, { mac: fleet[i]?.mac ?? '', action: 'profile', profile_id: fleet[i]?.profileId ?? null, netboot: 'enabled', once_round: null }, { at: new Date(), client_address: '10.0.0.1' })));
     expect(proxy.calls('Commit') - commits).toBe(1);
     for (const token of tokens) expect((await timeline.verify(token)).machine_id).toBe(token.machineId);
   });

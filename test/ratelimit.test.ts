@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localAdminEmail, mintLocalToken } from '../emulators/local-issuer';
-import { defaultLeaseTiming, rateLimitCollections, type LeaseTiming, type RateLimitStore } from '../shared/ratelimit';
+import { defaultLeaseTiming, downloadPool, rateLimitCollections, type LeaseTiming, type RateLimitStore } from '../shared/ratelimit';
 import { addressKey } from '../shared/ratelimit/keys';
 import { mostConstraining, shardsFor } from '../shared/ratelimit/policy';
 import type { BlobStore } from '../shared/storage/blobs';
@@ -302,7 +302,7 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
   const finish = (i: number) => downloads[i]?.end(kernel.subarray(1024));
 
   async function liveLeases(): Promise<{ id: string; expireAt: number; holder: string }[]> {
-    const snap = await rateLimitDb().collection(rateLimitCollections.slots).where('pool', '==', `download:${profile.id}`).get();
+    const snap = await rateLimitDb().collection(rateLimitCollections.slots).where('pool', '==', downloadPool(profile.id, '127.0.0.1')).get();
     return snap.docs.map((d) => ({ id: d.id, expireAt: (d.get('expire_at') as { toMillis(): number }).toMillis(), holder: d.get('holder') as string })).filter((l) => l.expireAt > clockMs);
   }
 
@@ -376,7 +376,7 @@ describe('asset downloads in proxy mode: concurrent slots per boot profile', () 
 
   it('takes over leases that expired (their instance died), not live ones', async () => {
     const slots = rateLimitDb().collection(rateLimitCollections.slots);
-    const pool = `download:${profile.id}`;
+    const pool = downloadPool(profile.id, '127.0.0.1');
     const lease = (index: number, expireAt: number) => slots.doc(`${pool}:${index}`).set({ pool, index, holder: 'a-dead-instance', expire_at: new Date(expireAt) });
     for (let i = 0; i < 5; i++) await lease(i, clockMs + 30_000);
     expect429(await api('GET', kernelPath()), 5, 5);

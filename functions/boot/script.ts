@@ -10,10 +10,10 @@ export const bootScript = defineFunction('bootScript', ({ bootNetwork, bootScrip
   bootNetwork.assertAllowed(req);
   const mac = bootMac(req.query.mac);
   const client = { clientAddress: bootNetwork.clientAddress(req), ...clientParams(req.query), baseUrl: baseUrlOf(req) };
-  // Counted per MAC whether or not a machine has it (an unknown MAC's 404 counts too).
+  // Counted per MAC and client address whether or not a machine has it (an unknown MAC's 404 counts too).
   // The count and the lookup are independent round trips: run them side by side, and
   // let a refusal win over whatever the lookup found.
-  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), bootScripts.lookup(mac)]);
+  const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, client.clientAddress, log), bootScripts.lookup(mac)]);
   if (limit.status === 'rejected') throw limit.reason;
   if (lookup.status === 'rejected') throw asProblem(lookup.reason) ?? scriptFailed(lookup.reason);
   // Written only now that the rate limit passed: the boot record, or an unknown MAC's discovery.

@@ -6,6 +6,7 @@ import { anyBootProfileSchema, bootProfileSchema, defaultProfileSchema, extraArc
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
+import { ipxeFiles, ipxeListSchema, ipxeUploadRequestSchema, ipxeUploadSessionSchema } from '../ipxe/files';
 import { bootListSchema, discoveryListSchema, installedSchema, machinePatchSchema } from '../lifecycle/schemas';
 
 /**
@@ -377,6 +378,20 @@ export const contract: Record<FunctionName, OperationContract> = {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
     responses: { 204: { description: 'Cancelled', headers: rateLimitHeaders } },
     problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized'],
+  },
+  ipxeList: {
+    responses: { 200: { description: 'The published binaries (at most one per file name)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
+    problems: [],
+  },
+  ipxeUploadsCreate: {
+    requestBody: { json: ipxeUploadRequestSchema, description: `Size and SHA-256 of each binary to publish (any of ${ipxeFiles.join(', ')}), as manifest.json of netboot ipxe build lists them` },
+    responses: { 201: { description: 'The session, with a resumable upload URL per binary the service does not hold yet', body: { json: ipxeUploadSessionSchema }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'storage-error'],
+  },
+  ipxeUploadsFinalize: {
+    pathParams: { id: uuidV7Param('id', 'The iPXE upload session') },
+    responses: { 200: { description: 'Every binary verified and published (or the answer of an earlier finalize)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
+    problems: ['validation-error', 'upload-session-not-found', 'upload-session-cancelled', 'upload-session-expired', 'ipxe-upload-incomplete', 'ipxe-checksum-mismatch', 'storage-error'],
   },
   bootScript: {
     query: {

@@ -46,6 +46,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
   'initrd-not-found': { boot_profile_id: z.string() },
   'method-not-allowed': {},
   'request-timeout': {},
+  'boot-phase-recorded': { phase: z.string() },
   'duplicate-mac-address': { mac_address: z.string(), existing_machine_id: uuidV7.optional().meta({ description: 'Absent when the MAC is repeated inside the request itself' }) },
   'boot-profile-exists': { machine_id: z.string(), existing_profile_id: z.string() },
   'machine-has-boot-profile': { machine_id: z.string(), boot_profile_id: z.string() },

@@ -69,15 +69,19 @@ export class AssetService {
    * Storage for it (in practice a kernel over 32 MB: initrds are listed in parts).
    */
   async serve(req: Request, res: Response, asset: AssetRequest, log: Logger): Promise<void> {
-    const blob = await this.find(asset);
+    // The caller's own address and the global boot limit; nothing per profile, so another host's requests never refuse this machine's.
+    const [limit, found] = await Promise.allSettled([this.deps.limiter.enforceBootSource(res, this.deps.clientAddress?.(req) ?? '', log), this.find(asset)]);
+    if (limit.status === 'rejected') throw limit.reason;
+    if (found.status === 'rejected') throw found.reason;
+    const blob = found.value;
     const started = this.deps.clock();
     await this.deliver(req, res, asset, blob, log);
     await this.recordPhase(req, res, asset, started, log);
   }
 
   /**
-   * The boot record's kernel / initrd phase (one blind update; a missing or expired record
-   * fails it, which is only logged). Redirect mode knows only that the redirect was issued;
+   * The boot record's kernel / initrd phase (1 read + 1 write: only a live boot of this profile
+   * served to this client address takes it; anything else is only logged). Redirect mode knows only that the redirect was issued;
    * proxy mode knows the bytes sent and how long the response took. Written after the
    * response ended: the download never waits for it.
    */
@@ -90,7 +94,8 @@ export class AssetService {
       ? { delivery: 'redirect' }
       : { delivery: 'proxy', status: res.statusCode, bytes: res.writableEnded && !res.destroyed ? length : 0, complete: res.writableEnded && !res.destroyed, duration_ms: this.deps.clock() - started, ...(asset.part === undefined ? {} : { part: asset.part }) };
     try {
-      await this.deps.timeline.record(ref, asset.kind, { at: new Date(started), client_address: this.deps.clientAddress?.(req) ?? '', ...detail });
+      const recorded = await this.deps.timeline.recordDownload(ref, asset.kind, { at: new Date(started), client_address: this.deps.clientAddress?.(req) ?? '', ...detail }, asset.profileId);
+      if (!recorded) log.debug('boot phase not recorded: no live boot of this profile and client address', { boot: ref.bootId, phase: asset.kind });
     } catch (err) {
       log.debug('boot phase not recorded', { boot: ref.bootId, phase: asset.kind, err: err instanceof Error ? err.message : String(err) });
     }
@@ -195,7 +200,7 @@ export class AssetService {
     opened.catch(() => undefined); // awaited below, once the slot is held
     let slot: DownloadSlot;
     try {
-      slot = await this.deps.limiter.acquireDownloadSlot(res, profileId, log);
+      slot = await this.deps.limiter.acquireDownloadSlot(res, profileId, this.deps.clientAddress?.(req) ?? '', log);
     } catch (err) {
       source.destroy();
       throw err;

@@ -139,8 +139,8 @@ export class BootScripts {
 
   /**
    * The boot record (one blind write). A failed write is logged and the script served
-   * without a token: booting matters more than the timeline (the `once` switch then waits
-   * for a later boot).
+   * without a token: booting matters more than the timeline; except for a `once` machine,
+   * which gets 503 + Retry-After (an installer it could not report would never turn off).
    */
   private async start(mac: string, target: BootTarget, profileId: string | null, action: 'profile' | 'local', client: BootClient, at: Date, log: Logger): Promise<BootToken | undefined> {
     if (!this.lifecycle) return undefined;
@@ -149,13 +149,15 @@ export class BootScripts {
       await this.deadline(
         this.lifecycle.timeline.start(
           token,
-          { mac, action, profile_id: profileId, netboot: target.netboot },
+          { mac, action, profile_id: profileId, netboot: target.netboot, once_round: target.onceRound },
           { at, client_address: client.clientAddress, profile_id: profileId, action, arch: client.arch, platform: client.platform },
         ),
         'the boot timeline',
       );
       return token;
     } catch (err) {
+      // A `once` machine must be able to report, or it would reinstall forever: it waits and asks again.
+      if (target.netboot === 'once') throw Object.assign(new ProblemError('service-unavailable', 'The boot could not be recorded; try again shortly', { retry_after: 5 }, { 'Retry-After': '5' }), { cause: err });
       log.warn('could not record the boot; serving the script without a boot token', { mac, err: err instanceof Error ? err.message : String(err) });
       return undefined;
     }

@@ -15,7 +15,8 @@ export type DomainErrorKind =
   | 'upload-session-cancelled'
   | 'upload-session-finalized'
   | 'blob-unavailable'
-  | 'boot-not-found';
+  | 'boot-not-found'
+  | 'boot-phase-recorded';
 
 export class DomainError extends Error {
   constructor(
@@ -107,6 +108,13 @@ export class UploadSessionFinalized extends DomainError {
 export class BlobUnavailable extends DomainError {
   constructor(field: string, blobId: string) {
     super('blob-unavailable', `The stored ${field} (blob ${blobId}) is no longer available; upload the file again (start a new session)`, { field, blob_id: blobId });
+  }
+}
+
+/** A report of a phase this boot already reported: each is accepted once per boot. */
+export class BootPhaseRecorded extends DomainError {
+  constructor(phase: string) {
+    super('boot-phase-recorded', `This boot already reported ${phase}; each phase is accepted once per boot`, { phase });
   }
 }
 

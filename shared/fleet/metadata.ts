@@ -32,7 +32,7 @@ export class NocloudMetadata {
     const { bootNetwork, limiter, inventory, dbTimeoutMs } = this.deps;
     bootNetwork.assertAllowed(req);
     const mac = bootMac(rawMac);
-    const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, log), withDeadline(inventory.findBootTarget(mac), dbTimeoutMs, 'the inventory')]);
+    const [limit, lookup] = await Promise.allSettled([limiter.enforceBootScript(res, mac, bootNetwork.clientAddress(req), log), withDeadline(inventory.findBootTarget(mac), dbTimeoutMs, 'the inventory')]);
     if (limit.status === 'rejected') throw limit.reason;
     if (lookup.status === 'rejected') throw lookup.reason;
     if (!lookup.value) throw new MachineNotConfigured(mac);

@@ -15,6 +15,7 @@ export const problemCatalog = {
   'boot-profile-not-found': { status: 404, title: 'Boot Profile Not Found' },
   'kernel-not-found': { status: 404, title: 'Kernel Not Found' },
   'boot-not-found': { status: 404, title: 'Boot Not Found' },
+  'boot-phase-recorded': { status: 409, title: 'Boot Phase Already Recorded' },
   'initrd-not-found': { status: 404, title: 'Initrd Not Found' },
   'method-not-allowed': { status: 405, title: 'Method Not Allowed' },
   'request-timeout': { status: 408, title: 'Request Timeout' },

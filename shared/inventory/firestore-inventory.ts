@@ -64,6 +64,8 @@ interface MachineDocument extends Omit<Machine, 'netboot'> {
   boot_profile_id: string | null;
   /** Absent on machines stored before the field existed: `enabled`. */
   netboot?: NetbootMode;
+  /** The current `once` round: a new id each time netboot becomes `once` (only its boots may end it). */
+  once_round?: string;
 }
 
 /** The stored profile: the API's fields, the version retained after replaces, and every blob id it holds (for reference queries). */
@@ -84,8 +86,8 @@ function toMachine(doc: MachineDocument): Machine {
 }
 
 /** A MAC's document: who owns it, and what the boot path needs of the machine without another read. */
-function macDocument(machineId: string, bootProfileId: string | null, spec: Pick<MachineSpec, 'netboot' | 'hostname'>): DocumentData {
-  return { machine_id: machineId, boot_profile_id: bootProfileId, netboot: spec.netboot, ...(spec.hostname ? { hostname: spec.hostname } : {}) };
+function macDocument(machineId: string, bootProfileId: string | null, spec: Pick<MachineSpec, 'netboot' | 'hostname'>, onceRound: string | undefined): DocumentData {
+  return { machine_id: machineId, boot_profile_id: bootProfileId, netboot: spec.netboot, ...(spec.hostname ? { hostname: spec.hostname } : {}), ...(onceRound ? { once_round: onceRound } : {}) };
 }
 
 /** Only the architectures with images, in the fixed order; undefined when none. */
@@ -194,14 +196,14 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
   // --- machines ---
 
   async createMachine(spec: MachineSpec): Promise<Machine> {
-    const doc: MachineDocument = { id: newId(), ...spec, macs: macsOf(spec), boot_profile_id: null };
+    const doc: MachineDocument = { id: newId(), ...spec, macs: macsOf(spec), boot_profile_id: null, ...(spec.netboot === 'once' ? { once_round: newId() } : {}) };
     await this.db.runTransaction(async (tx) => {
       const [mine] = await tx.getAll(this.machineRef(doc.id));
       await this.assertMacsFree(tx, spec, doc.id);
       if (mine?.exists) return; // an earlier attempt committed
       tx.create(this.machineRef(doc.id), { ...doc, created_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
       for (const mac of doc.macs) {
-        tx.create(this.macRef(mac), macDocument(doc.id, null, spec));
+        tx.create(this.macRef(mac), macDocument(doc.id, null, spec, doc.once_round));
         tx.delete(this.discoveryRef(mac)); // a claimed MAC is no longer unknown
       }
     });
@@ -257,30 +259,34 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       const spec = next(currentSpec);
       await this.assertMacsFree(tx, spec, id);
 
-      const doc: MachineDocument = { ...spec, id, macs: macsOf(spec), boot_profile_id: before.boot_profile_id ?? null };
       const netbootChanged = (before.netboot ?? 'enabled') !== spec.netboot;
+      // Becoming `once` opens a new round: tokens of earlier rounds can no longer end it.
+      const onceRound = spec.netboot !== 'once' ? undefined : netbootChanged ? newId() : before.once_round;
+      const doc: MachineDocument = { ...spec, id, macs: macsOf(spec), boot_profile_id: before.boot_profile_id ?? null, ...(onceRound ? { once_round: onceRound } : {}) };
       const hostnameChanged = (before.hostname ?? null) !== (spec.hostname ?? null);
       for (const mac of before.macs.filter((m) => !doc.macs.includes(m))) tx.delete(this.macRef(mac));
       for (const mac of doc.macs.filter((m) => !before.macs.includes(m))) {
-        tx.create(this.macRef(mac), macDocument(id, doc.boot_profile_id, spec));
+        tx.create(this.macRef(mac), macDocument(id, doc.boot_profile_id, spec, onceRound));
         tx.delete(this.discoveryRef(mac));
       }
       if (netbootChanged || hostnameChanged) {
-        const change = { ...(netbootChanged ? { netboot: spec.netboot } : {}), ...(hostnameChanged ? { hostname: spec.hostname ?? FieldValue.delete() } : {}) };
+        const change = { ...(netbootChanged ? { netboot: spec.netboot, once_round: onceRound ?? FieldValue.delete() } : {}), ...(hostnameChanged ? { hostname: spec.hostname ?? FieldValue.delete() } : {}) };
         for (const mac of doc.macs.filter((m) => before.macs.includes(m))) tx.update(this.macRef(mac), change);
       }
-      tx.set(this.machineRef(id), { ...doc, hostname: spec.hostname ?? FieldValue.delete(), updated_at: FieldValue.serverTimestamp() }, { merge: true });
+      tx.set(this.machineRef(id), { ...doc, hostname: spec.hostname ?? FieldValue.delete(), once_round: onceRound ?? FieldValue.delete(), updated_at: FieldValue.serverTimestamp() }, { merge: true });
       return toMachine(doc);
     });
   }
 
-  async finishOnceBoot(machineId: string): Promise<boolean> {
+  async finishOnceBoot(machineId: string, onceRound: string | null): Promise<boolean> {
     return this.db.runTransaction(async (tx) => {
       const current = await tx.get(this.machineRef(machineId));
       if (!current.exists || current.get('netboot') !== 'once') return false;
+      // A token of an earlier round (the machine was set to `once` again since) ends nothing.
+      if (((current.get('once_round') as string | undefined) ?? null) !== onceRound) return false;
       const macs = current.get('macs') as string[];
-      tx.update(this.machineRef(machineId), { netboot: 'disabled', updated_at: FieldValue.serverTimestamp() });
-      for (const mac of macs) tx.update(this.macRef(mac), { netboot: 'disabled' });
+      tx.update(this.machineRef(machineId), { netboot: 'disabled', once_round: FieldValue.delete(), updated_at: FieldValue.serverTimestamp() });
+      for (const mac of macs) tx.update(this.macRef(mac), { netboot: 'disabled', once_round: FieldValue.delete() });
       return true;
     });
   }
@@ -322,6 +328,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       bootProfileId: (claim.get('boot_profile_id') as string | null | undefined) ?? null,
       netboot: (claim.get('netboot') as NetbootMode | undefined) ?? 'enabled',
       hostname: (claim.get('hostname') as string | undefined) ?? null,
+      onceRound: (claim.get('once_round') as string | undefined) ?? null,
     };
   }
 

@@ -34,6 +34,8 @@ export interface BootTarget {
   netboot: NetbootMode;
   /** The machine's host name, kept on the MAC's document too (`{{hostname}}`, NoCloud meta-data); null when it has none. */
   hostname: string | null;
+  /** The current `once` round (netboot `once` only; null otherwise or for machines stored before rounds). */
+  onceRound: string | null;
 }
 
 /** What a replace changes: the blobs and the arguments; the id and the machine stay. */
@@ -92,8 +94,8 @@ export interface MachineChanges {
    * DuplicateMacAddress.
    */
   patchMachine(id: string, patch: (current: MachineSpec) => MachineSpec): Promise<Machine>;
-  /** `once` -> `disabled`, atomically (machine and its MACs); false when the machine is not (or no longer) `once`. */
-  finishOnceBoot(machineId: string): Promise<boolean>;
+  /** `once` -> `disabled`, atomically (machine and its MACs); false when the machine is not (or no longer) `once`, or in another round. */
+  finishOnceBoot(machineId: string, onceRound: string | null): Promise<boolean>;
 }
 
 /** How a finalized upload session changes the machine's profile: like POST /api/v1/profiles, or like PUT .../profile. */

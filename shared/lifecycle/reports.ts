@@ -11,8 +11,8 @@ export interface ReportDeps {
   timeline: BootTimeline;
   machineChanges: MachineChanges;
   limiter: RateLimiter;
-  /** Reports per minute per machine (RATE_LIMIT_BOOT_PER_MAC's value, its own counters). */
-  perMinute: number;
+  /** BOOT_REPORT_WINDOW_SECONDS in ms: `booting` is accepted only this long after the script. */
+  bootingWindowMs: number;
   dbTimeoutMs: number;
   clock: () => number;
 }
@@ -26,9 +26,11 @@ export function reportToken(req: Request): BootToken {
 
 /**
  * The script's `booting` report and the installed OS's callback: the token's secret must match
- * the boot record's hash (1 read), then the phase is written (1 write). A machine whose netboot
- * was `once` when the script was served becomes `disabled` (one inventory transaction), on
- * either report. Limited per machine like boot scripts per MAC.
+ * the boot record's hash, each phase once per boot, `booting` only within its window (one
+ * transaction: 1 read + 1 write). A machine whose netboot was `once` in the round the script
+ * was served in becomes `disabled` (one inventory transaction), on either report. Counted only
+ * against the caller's own address and the global boot limit: nothing a caller without the
+ * token sends counts against the machine.
  */
 export class BootReports {
   constructor(private readonly deps: ReportDeps) {}
@@ -36,11 +38,11 @@ export class BootReports {
   async report(req: Request, res: Response, phase: 'booting' | 'installed', clientAddress: string, log: Logger): Promise<{ disabled: boolean }> {
     const token = reportToken(req);
     const { timeline, machineChanges, limiter, dbTimeoutMs } = this.deps;
-    await limiter.enforce(res, [{ scope: 'boot-mac', key: `report:${token.machineId}`, limit: this.deps.perMinute }], log);
-    const record = await withDeadline(timeline.verify(token), dbTimeoutMs, 'the boot timeline');
-    await withDeadline(timeline.record(token, phase, { at: new Date(this.deps.clock()), client_address: clientAddress }), dbTimeoutMs, 'the boot timeline');
+    await limiter.enforceBootSource(res, clientAddress, log);
+    const at = new Date(this.deps.clock());
+    const record = await withDeadline(timeline.accept(token, phase, { at, client_address: clientAddress }, this.deps.bootingWindowMs), dbTimeoutMs, 'the boot timeline');
     let disabled = false;
-    if (record.netboot === 'once') disabled = await withDeadline(machineChanges.finishOnceBoot(token.machineId), dbTimeoutMs, 'the inventory');
+    if (record.netboot === 'once') disabled = await withDeadline(machineChanges.finishOnceBoot(token.machineId, record.once_round), dbTimeoutMs, 'the inventory');
     if (disabled) log.info('netboot once: the machine booted its profile and is now disabled', { machine_id: token.machineId, boot_id: token.bootId, phase });
     return { disabled };
   }

@@ -1,6 +1,6 @@
 import { Timestamp, type DocumentData, type DocumentReference, type Firestore } from '@google-cloud/firestore';
 import { sameTurnBatches } from '../batching';
-import { BootNotFound } from '../domain/errors';
+import { BootNotFound, BootPhaseRecorded } from '../domain/errors';
 import type { NetbootMode } from '../domain/machine';
 import { secretHash, secretMatches, type BootToken } from './tokens';
 
@@ -26,6 +26,8 @@ export interface BootRecord {
   profile_id: string | null;
   /** The machine's mode when the script was served (`once` makes the booting report disable it). */
   netboot: NetbootMode;
+  /** The `once` round the script was served in: only a report of this round ends it. */
+  once_round: string | null;
   phases: Partial<Record<BootPhase, PhaseRecord>>;
 }
 
@@ -76,18 +78,53 @@ export class BootTimeline {
     });
   }
 
-  /** A phase of a known boot, without reading it (an asset download). NOT_FOUND when the record does not exist. */
-  async record(ref: Pick<BootToken, 'machineId' | 'bootId'>, phase: BootPhase, data: PhaseRecord): Promise<void> {
-    await this.ref(ref.machineId, ref.bootId).update({ [`phases.${phase}`]: toStored(data) });
+  /**
+   * An asset download's phase (1 read + 1 write, in a transaction): recorded only in a live
+   * boot of the same profile whose script went to the same client address, so a `boot=`
+   * copied into another request cannot write another boot's timeline. Retried downloads
+   * overwrite it (the last attempt counts). False when it was not recorded.
+   */
+  async recordDownload(ref: Pick<BootToken, 'machineId' | 'bootId'>, phase: 'kernel' | 'initrd', data: PhaseRecord, profileId: string): Promise<boolean> {
+    return this.db.runTransaction(async (tx) => {
+      const stored = (await tx.get(this.ref(ref.machineId, ref.bootId))).data();
+      if (!stored || this.expired(stored)) return false;
+      const record = toRecord(stored);
+      if (record.profile_id !== profileId || record.phases.script?.client_address !== data.client_address) return false;
+      tx.update(this.ref(ref.machineId, ref.bootId), { [`phases.${phase}`]: toStored(data) });
+      return true;
+    });
+  }
+
+  /**
+   * A report with the boot's token (1 read + 1 write, in a transaction): the secret must match,
+   * each phase is accepted once per boot (BootPhaseRecorded after), and `booting` only within
+   * `bootingWindowMs` of the script and from the script's client address (BootNotFound
+   * otherwise). `installed` may come from another address (the installed OS's own lease).
+   */
+  async accept(token: BootToken, phase: 'booting' | 'installed', data: PhaseRecord, bootingWindowMs: number): Promise<BootRecord> {
+    return this.db.runTransaction(async (tx) => {
+      const ref = this.ref(token.machineId, token.bootId);
+      const stored = (await tx.get(ref)).data();
+      if (!stored || typeof stored.token_sha256 !== 'string' || !secretMatches(token.secret, stored.token_sha256) || this.expired(stored)) throw new BootNotFound();
+      const record = toRecord(stored);
+      if (record.phases[phase]) throw new BootPhaseRecorded(phase);
+      const scriptAt = record.phases.script?.at.getTime() ?? 0;
+      // `booting` comes from the iPXE that fetched the script: its address, within minutes (a token kept or copied elsewhere is refused).
+      if (phase === 'booting' && (data.at.getTime() - scriptAt > bootingWindowMs || data.client_address !== record.phases.script?.client_address)) throw new BootNotFound();
+      tx.update(ref, { [`phases.${phase}`]: toStored(data) });
+      return record;
+    });
   }
 
   /** The boot the token names, when its secret matches (1 read); BootNotFound otherwise. */
   async verify(token: BootToken): Promise<BootRecord> {
-    const snap = await this.ref(token.machineId, token.bootId).get();
-    const data = snap.data();
-    if (!data || typeof data.token_sha256 !== 'string' || !secretMatches(token.secret, data.token_sha256)) throw new BootNotFound();
-    if (data.expire_at instanceof Timestamp && data.expire_at.toMillis() <= this.clock()) throw new BootNotFound();
-    return toRecord(data);
+    const stored = (await this.ref(token.machineId, token.bootId).get()).data();
+    if (!stored || typeof stored.token_sha256 !== 'string' || !secretMatches(token.secret, stored.token_sha256) || this.expired(stored)) throw new BootNotFound();
+    return toRecord(stored);
+  }
+
+  private expired(data: DocumentData): boolean {
+    return data.expire_at instanceof Timestamp && data.expire_at.toMillis() <= this.clock();
   }
 
   /** The machine's newest boots, newest first, each with its phases in boot order. */
@@ -116,6 +153,7 @@ function toRecord(data: Record<string, unknown>): BootRecord {
     action: data.action === 'local' ? 'local' : 'profile',
     profile_id: (data.profile_id as string | null | undefined) ?? null,
     netboot: (data.netboot as NetbootMode | undefined) ?? 'enabled',
+    once_round: (data.once_round as string | null | undefined) ?? null,
     phases,
   };
 }

@@ -4,6 +4,6 @@
  * concurrent downloads); store.ts is the port, firestore-store.ts the adapter, policy.ts
  * the arithmetic.
  */
-export { RateLimiter, defaultLeaseTiming, slotRetrySeconds, type DownloadSlot, type LeaseTiming, type Limit, type Scope } from './limiter';
+export { RateLimiter, defaultLeaseTiming, downloadPool, slotRetrySeconds, type DownloadSlot, type LeaseTiming, type Limit, type Scope } from './limiter';
 export { FirestoreRateLimitStore, rateLimitCollections } from './firestore-store';
 export type { RateLimitStore } from './store';

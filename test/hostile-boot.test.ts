@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { aMac, aMachine } from './helpers/fixtures';
+import { expectProblem } from './helpers/problem';
+import { postProfile, profileForm, randomFile } from './helpers/profiles';
+import { request, setEnv, useLocalStack } from './helpers/stack';
+
+/**
+ * Issue 21: a hostile host on the boot network. Hosts are told apart by the address the
+ * front door reports: with TRUSTED_PROXY_HOPS=2 the local gateway's own entry is the
+ * second, so the `X-Forwarded-For` a test writes is the client address the functions see
+ * (what the internal load balancer reports in production). Each attack is tried and
+ * refused, and the real machine's boot still works.
+ */
+const hostile = '192.0.2.66';
+const victimHost = '192.0.2.10';
+let clockOffsetMs = 0;
+const stack = useLocalStack(
+  // The boot routes' per-address and global limits at their production defaults (the shared test stack turns them off).
+  { ASSET_DELIVERY: 'proxy', TRUSTED_PROXY_HOPS: '2', BOOT_ALLOWED_CIDRS: '192.0.2.0/24,127.0.0.0/8', RATE_LIMIT_BOOT_PER_ADDRESS: '600', RATE_LIMIT_BOOT_GLOBAL: '30000' },
+  { decorate: (parts) => ({ ...parts, clock: () => Date.now() + clockOffsetMs }) },
+);
+
+type Init = Parameters<typeof request>[3];
+const api = <T = Record<string, unknown>>(method: string, path: string, init?: Init) => request<T>(stack.url, method, path, init);
+/** A request from `host`, as the front door saw it. */
+const from = (host: string, method: string, path: string, init: Init = {}) => api(method, path, { ...init, headers: { ...init?.headers, 'x-forwarded-for': host } });
+
+const tokenOf = (script: string): string => /\/boot\/report\?token=([^&\s]+)&phase=booting/.exec(script)?.[1] ?? '';
+/** The kernel line's URL, path and query (the script's URLs are relative). */
+const kernelUrlOf = (script: string): string => /^kernel (\S+)/m.exec(script)?.[1] ?? '';
+
+async function machineWithProfile(extra: Record<string, unknown> = {}): Promise<{ id: string; mac: string; profileId: string }> {
+  const mac = aMac();
+  const created = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }], ...extra }) });
+  expect(created.status).toBe(201);
+  const profile = await postProfile(stack.url, profileForm({ machine_id: created.body.id, kernel: randomFile(2048), initrd: randomFile(1024), kernel_args: '["console=ttyS0"]' }));
+  expect(profile.status).toBe(201);
+  return { id: created.body.id, mac, profileId: profile.body.id };
+}
+
+const netbootOf = async (id: string) => (await api('GET', `/api/v1/machines/${id}`)).body.netboot;
+const bootsOf = async (id: string) => (await api<{ boots: { id: string; phases: { phase: string; client_address: string }[] }[] }>('GET', `/api/v1/machines/${id}/boots`)).body.boots;
+
+afterEach(() => {
+  clockOffsetMs = 0;
+  setEnv({ RATE_LIMIT_BOOT_PER_MAC: undefined, RATE_LIMIT_BOOT_PER_ADDRESS: undefined, RATE_LIMIT_BOOT_GLOBAL: undefined, RATE_LIMIT_DOWNLOADS_PER_PROFILE: undefined });
+});
+
+describe('reports mean what they say', () => {
+  it('a bogus token is refused before anything is counted against the machine: the real report still lands', async () => {
+    setEnv({ RATE_LIMIT_BOOT_PER_ADDRESS: '1000' });
+    const m = await machineWithProfile({ netboot: 'once' });
+    const script = await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`);
+    const token = tokenOf(script.text);
+    const [machineId, bootId] = token.split('.');
+    const forged = `${machineId}.${bootId}.${'A'.repeat(43)}`;
+    // Far more than the old per-machine report limit (10 a minute).
+    for (let i = 0; i < 15; i++) expectProblem(await from(hostile, 'GET', `/boot/report?token=${forged}&phase=booting`), 404, 'boot-not-found');
+    expect((await from(victimHost, 'GET', `/boot/report?token=${token}&phase=booting`)).status).toBe(200);
+    expect(await netbootOf(m.id)).toBe('disabled');
+  });
+
+  it('each phase is accepted once per boot: a replayed report or callback is 409 and records nothing more', async () => {
+    const m = await machineWithProfile();
+    const script = await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`);
+    const token = tokenOf(script.text);
+    expect((await from(victimHost, 'GET', `/boot/report?token=${token}&phase=booting`)).status).toBe(200);
+    expectProblem(await from(victimHost, 'GET', `/boot/report?token=${token}&phase=booting`), 409, 'boot-phase-recorded');
+    expect((await from(victimHost, 'POST', `/boot/installed?token=${token}`)).status).toBe(200);
+    const again = expectProblem(await from(victimHost, 'POST', `/boot/installed?token=${token}`), 409, 'boot-phase-recorded');
+    expect(again.phase).toBe('installed');
+    const [boot] = await bootsOf(m.id);
+    expect(boot?.phases.map((p) => p.phase)).toEqual(['script', 'booting', 'installed']);
+  });
+
+  it('booting is accepted only from the address that fetched the script, and only within BOOT_REPORT_WINDOW_SECONDS of it', async () => {
+    const m = await machineWithProfile({ netboot: 'once' });
+    const token = tokenOf((await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text);
+    // A token read elsewhere (a log, a shoulder) and sent from another host.
+    expectProblem(await from(hostile, 'GET', `/boot/report?token=${token}&phase=booting`), 404, 'boot-not-found');
+    clockOffsetMs = 16 * 60_000;
+    expectProblem(await from(victimHost, 'GET', `/boot/report?token=${token}&phase=booting`), 404, 'boot-not-found');
+    expect(await netbootOf(m.id)).toBe('once');
+    clockOffsetMs = 0;
+    expect((await from(victimHost, 'GET', `/boot/report?token=${token}&phase=booting`)).status).toBe(200);
+    expect(await netbootOf(m.id)).toBe('disabled');
+  });
+
+  it('a once round has a generation: a token of an earlier round ends nothing', async () => {
+    const m = await machineWithProfile({ netboot: 'once' });
+    const old = tokenOf((await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text);
+    // The administrator switches it off and on again: a new round.
+    const patch = (netboot: string) => api('PATCH', `/api/v1/machines/${m.id}`, { body: JSON.stringify({ netboot }), headers: { 'content-type': 'application/merge-patch+json' } });
+    expect((await patch('enabled')).status).toBe(200);
+    expect((await patch('once')).status).toBe(200);
+    const res = await from(victimHost, 'POST', `/boot/installed?token=${old}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ recorded: 'installed', netboot_disabled: false });
+    expect(await netbootOf(m.id)).toBe('once');
+    // The current round's own boot ends it.
+    const current = tokenOf((await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text);
+    expect((await from(victimHost, 'GET', `/boot/report?token=${current}&phase=booting`)).status).toBe(200);
+    expect(await netbootOf(m.id)).toBe('disabled');
+  });
+
+  it('the boot= of an asset URL cannot write another boot, another profile or another host into a timeline', async () => {
+    const m = await machineWithProfile();
+    const other = await machineWithProfile();
+    const script = (await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text;
+    const kernelUrl = new URL(kernelUrlOf(script), stack.url);
+    const boot = kernelUrl.searchParams.get('boot') ?? '';
+    expect(boot).not.toBe('');
+    // The same boot= from another host, and on another profile's kernel: served (assets are not secret) but not recorded.
+    expect((await from(hostile, 'GET', `${kernelUrl.pathname}${kernelUrl.search}`)).status).toBe(200);
+    expect((await from(victimHost, 'GET', `/asset/${other.profileId}/kernel?boot=${boot}`)).status).toBe(200);
+    expect((await bootsOf(m.id))[0]?.phases.map((p) => p.phase)).toEqual(['script']);
+    expect((await from(victimHost, 'GET', `${kernelUrl.pathname}${kernelUrl.search}`)).status).toBe(200);
+    const phases = (await bootsOf(m.id))[0]?.phases ?? [];
+    expect(phases.map((p) => [p.phase, p.client_address])).toEqual([['script', victimHost], ['kernel', victimHost]]);
+  });
+});
+
+describe('no host can spend another machine’s budget', () => {
+  it('a host asking for the victim’s MAC eleven times a minute spends only its own (MAC, address) budget', async () => {
+    setEnv({ RATE_LIMIT_BOOT_PER_MAC: '10', RATE_LIMIT_BOOT_PER_ADDRESS: '1000' });
+    const m = await machineWithProfile();
+    // One after another: concurrent batches may refuse early (never late), which would only blur the count.
+    const flood: number[] = [];
+    for (let i = 0; i < 12; i++) flood.push((await from(hostile, 'GET', `/boot.ipxe?mac=${m.mac}`)).status);
+    expect(flood).toEqual([...Array<number>(10).fill(200), 429, 429]);
+    const real = await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`);
+    expect(real.status).toBe(200);
+    expect(real.headers.get('x-ratelimit-remaining')).not.toBe('0');
+  });
+
+  it('a flooding host is stopped by its own address limit on every boot route; the machine boots, downloads and reports meanwhile', async () => {
+    setEnv({ RATE_LIMIT_BOOT_PER_ADDRESS: '5' });
+    const m = await machineWithProfile();
+    const bogusToken = `${m.id}.${m.id}.${'A'.repeat(43)}`;
+    const paths = [`/boot.ipxe?mac=${aMac()}`, `/asset/${m.profileId}/kernel`, `/boot/report?token=${bogusToken}&phase=booting`];
+    for (const path of paths) {
+      const answers = await Promise.all(Array.from({ length: 3 }, () => from(hostile, 'GET', path, { unchecked: true })));
+      expect(answers.every((r) => r.status !== 500)).toBe(true);
+    }
+    // 9 requests so far from the hostile address, over its 5.
+    for (const path of paths) expectProblem(await from(hostile, 'GET', path), 429, 'rate-limit-exceeded');
+    const script = await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`);
+    expect(script.status).toBe(200);
+    expect((await from(victimHost, 'GET', kernelUrlOf(script.text))).status).toBe(200);
+    expect((await from(victimHost, 'GET', `/boot/report?token=${tokenOf(script.text)}&phase=booting`)).status).toBe(200);
+  });
+
+  it('the global limit bounds what many hosts together can cost (shared by every instance)', async () => {
+    setEnv({ RATE_LIMIT_BOOT_GLOBAL: '4' });
+    const answers: number[] = [];
+    for (let i = 1; i <= 5; i++) answers.push((await from(`192.0.2.${100 + i}`, 'GET', `/boot.ipxe?mac=${aMac()}`)).status);
+    expect(answers).toEqual([404, 404, 404, 404, 429]);
+  });
+
+  it('download slots are per profile and client address: another host holding them cannot refuse the machine’s download', async () => {
+    setEnv({ RATE_LIMIT_DOWNLOADS_PER_PROFILE: '1' });
+    const mac = aMac();
+    const created = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
+    // Large enough that a response nobody reads stalls in the socket buffers, holding its slot.
+    const profile = await postProfile(stack.url, profileForm({ machine_id: created.body.id, kernel: randomFile(8 * 1024 * 1024), initrd: randomFile(1024) }));
+    expect(profile.status).toBe(201);
+    const held = await fetch(`${stack.url}/asset/${profile.body.id}/kernel`, { headers: { 'x-forwarded-for': hostile } });
+    expect(held.status).toBe(200);
+    try {
+      // The slot is really held: the same host's second download is refused...
+      expectProblem(await from(hostile, 'GET', `/asset/${profile.body.id}/kernel`, { headers: { range: 'bytes=0-0' } }), 429, 'rate-limit-exceeded');
+      // ...and the machine's own is not.
+      expect((await from(victimHost, 'GET', `/asset/${profile.body.id}/kernel`, { headers: { range: 'bytes=0-0' } })).status).toBe(206);
+    } finally {
+      await held.body?.cancel();
+    }
+  });
+});
