@@ -6,7 +6,6 @@ import { anyBootProfileSchema, bootProfileSchema, defaultProfileSchema, extraArc
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
-import { ipxeFiles, ipxeListSchema, ipxeUploadRequestSchema, ipxeUploadSessionSchema } from '../ipxe/files';
 import { bootListSchema, discoveryListSchema, installedSchema, machinePatchSchema } from '../lifecycle/schemas';
 
 /**
@@ -379,20 +378,6 @@ export const contract: Record<FunctionName, OperationContract> = {
     responses: { 204: { description: 'Cancelled', headers: rateLimitHeaders } },
     problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized'],
   },
-  ipxeList: {
-    responses: { 200: { description: 'The published binaries (at most one per file name)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
-    problems: [],
-  },
-  ipxeUploadsCreate: {
-    requestBody: { json: ipxeUploadRequestSchema, description: `Size and SHA-256 of each binary to publish (any of ${ipxeFiles.join(', ')}), as manifest.json of netboot ipxe build lists them` },
-    responses: { 201: { description: 'The session, with a resumable upload URL per binary the service does not hold yet', body: { json: ipxeUploadSessionSchema }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
-    problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'storage-error'],
-  },
-  ipxeUploadsFinalize: {
-    pathParams: { id: uuidV7Param('id', 'The iPXE upload session') },
-    responses: { 200: { description: 'Every binary verified and published (or the answer of an earlier finalize)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
-    problems: ['validation-error', 'upload-session-not-found', 'upload-session-cancelled', 'upload-session-expired', 'ipxe-upload-incomplete', 'ipxe-checksum-mismatch', 'storage-error'],
-  },
   bootScript: {
     query: {
       mac: macParam("The booting NIC's MAC (iPXE's ${net0/mac}; colon or hyphen form)", true),
@@ -409,13 +394,13 @@ export const contract: Record<FunctionName, OperationContract> = {
       phase: { schema: z.literal('booting'), description: 'booting', required: true },
     },
     responses: { 200: { description: 'Recorded (a tiny text body iPXE accepts as an image)', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
-    problems: ['validation-error', 'boot-not-found', 'rate-limit-exceeded', 'service-unavailable'],
+    problems: ['validation-error', 'boot-not-found', 'boot-phase-recorded', 'rate-limit-exceeded', 'service-unavailable'],
   },
   bootInstalled: {
     description: 'The installed OS reports that installation finished, with the token of its kernel line (netboot.token=...). A netboot-once machine becomes disabled.',
     query: { token: { schema: z.string(), description: 'The boot token from /proc/cmdline (netboot.token=...)', required: true } },
     responses: { 200: { description: 'Recorded', body: { json: installedSchema }, headers: rateLimitHeaders } },
-    problems: ['validation-error', 'boot-not-found', 'rate-limit-exceeded', 'service-unavailable'],
+    problems: ['validation-error', 'boot-not-found', 'boot-phase-recorded', 'rate-limit-exceeded', 'service-unavailable'],
   },
   assetKernel: assetOperation('kernel'),
   assetInitrd: assetOperation('initrd'),
