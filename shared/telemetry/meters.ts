@@ -5,6 +5,8 @@ import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 export type BootScriptOutcome = 'served' | 'not_configured' | 'refused_network' | 'refused_rate_limit' | 'invalid_mac' | 'error';
 export type UploadSessionOutcome = 'created' | 'finalized' | 'mismatch' | 'expired' | 'cancelled';
 export type HealthProbe = 'startup' | 'liveness';
+/** What a boot report came to: accepted (2xx), refused (4xx: unknown token, too late, twice), error (5xx). */
+export type BootReportOutcome = 'accepted' | 'refused' | 'error';
 
 /** The boot script's outcome from its answer's status (the handler throws its refusals as problems). */
 export function bootScriptOutcome(status: number): BootScriptOutcome {
@@ -28,6 +30,7 @@ export class Meters {
   private readonly healthChecks: Counter;
   private readonly healthDuration: Histogram;
   private readonly bootScripts: Counter;
+  private readonly bootReports: Counter;
   private readonly assetBytes: Counter;
   private readonly redirects: Counter;
   private readonly rateLimitRefusals: Counter;
@@ -48,6 +51,8 @@ export class Meters {
     this.healthChecks = meter.createCounter('health_check_total', { description: 'Health checks by probe and result.' });
     this.healthDuration = meter.createHistogram('health_check_duration_ms', { unit: 'ms', description: 'Health check duration.' });
     this.bootScripts = meter.createCounter('netboot.boot_script.requests', { description: 'Boot script requests by outcome.' });
+    // With boot_script.requests{outcome=served}: the share of served scripts that got as far as booting.
+    this.bootReports = meter.createCounter('netboot.boot.reports', { description: 'Boot reports (a served script saying it is about to boot), by phase and outcome.' });
     this.assetBytes = meter.createCounter('netboot.asset.sent', { unit: 'By', description: 'Kernel and initrd bytes streamed through the function, by kind and delivery.' });
     this.redirects = meter.createCounter('netboot.asset.redirects', { description: 'Asset requests answered with a redirect to a signed Storage URL.' });
     this.rateLimitRefusals = meter.createCounter('netboot.rate_limit.refusals', { description: 'Requests refused by a rate limit, by scope.' });
@@ -73,6 +78,16 @@ export class Meters {
   /** Counts a boot script request by its outcome once its answer has gone out (whatever step answered it). */
   bootScriptAnswered(res: ServerResponse): void {
     if (this.recording) res.once('finish', () => this.bootScript(bootScriptOutcome(res.statusCode)));
+  }
+
+  /** Counts a boot report by its outcome once its answer has gone out. */
+  bootReportAnswered(res: ServerResponse, phase: 'booting'): void {
+    if (!this.recording) return;
+    res.once('finish', () => {
+      const status = res.statusCode;
+      const outcome: BootReportOutcome = status < 300 ? 'accepted' : status < 500 ? 'refused' : 'error';
+      this.bootReports.add(1, { phase, outcome });
+    });
   }
 
   /** `delivery`: `proxy` (the whole asset or a range of it) or `part` (one part of a large initrd). */
