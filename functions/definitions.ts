@@ -29,6 +29,10 @@ import { profilesDelete } from './profiles/delete';
 import { profilesGet } from './profiles/get';
 import { profilesUpdate } from './profiles/update';
 import { uploadsCancel } from './uploads/cancel';
+import { ipxeBinary } from './ipxe/binary';
+import { ipxeList } from './ipxe/list';
+import { ipxeUploadsCreate } from './ipxe/uploads-create';
+import { ipxeUploadsFinalize } from './ipxe/uploads-finalize';
 import { uploadsCreate } from './uploads/create';
 import { uploadsFinalize } from './uploads/finalize';
 import { uploadsGet } from './uploads/get';
@@ -55,6 +59,10 @@ export const definitions: readonly FunctionDefinition[] = [
   uploadsGet,
   uploadsFinalize,
   uploadsCancel,
+  ipxeList,
+  ipxeUploadsCreate,
+  ipxeUploadsFinalize,
+  ipxeBinary,
   bootScript,
   assetKernel,
   assetInitrd,

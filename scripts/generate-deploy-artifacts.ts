@@ -134,6 +134,9 @@ export const sizing = {
       'the runtime plus 4 read streams.',
   },
   uploadsCancel: adminCrud('Cancel an upload session (one transaction, GCS session cancels)'),
+  ipxeList: adminCrud('List the published iPXE binaries (at most four documents)'),
+  ipxeUploadsCreate: adminCrud('Open an iPXE upload session (content index reads, one GCS resumable session per binary still needed)'),
+  ipxeUploadsFinalize: adminCrud('Hash the uploaded iPXE binaries from Storage (about 1 MB each) and publish them in one transaction'),
   bootScript: {
     memory: '256Mi',
     cpu: '1',
@@ -146,6 +149,16 @@ export const sizing = {
       'moment. 30 s: iPXE gives up long before.',
   },
   assetKernel: asset('Kernel of a boot profile'),
+  ipxeBinary: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 40,
+    timeoutSeconds: 120,
+    maxInstances: 10,
+    why:
+      'A published iPXE binary (about 1 MB, streamed from Storage): fetched once per UEFI HTTP Boot, so a boot storm ' +
+      'of HTTP Boot machines; 40 streams of a few buffers each fit in 256 MiB; 120 s brings 1 MB to a slow firmware client.',
+  },
   bootReport: {
     memory: '256Mi',
     cpu: '1',

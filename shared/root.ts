@@ -17,6 +17,9 @@ import { defaultLeaseTiming, FirestoreRateLimitStore, RateLimiter, type LeaseTim
 import { GcsBlobStore } from './storage/gcs-blobs';
 import { noopTelemetry, tracedBlobStore, tracedUploadStorage, type Telemetry } from './telemetry';
 import type { BlobStore } from './storage/blobs';
+import { FirestoreIpxeRepository } from './ipxe/repository';
+import { IpxeService } from './ipxe/service';
+import { GcsIpxeObjects } from './ipxe/storage';
 import { UploadService } from './uploads/service';
 import { GcsUploadStorage, type UploadStorage } from './uploads/storage';
 
@@ -69,6 +72,8 @@ export interface Root {
   assets: AssetService;
   profiles: ProfileService;
   uploads: UploadService;
+  /** Published iPXE binaries: their upload sessions and GET /ipxe/{file} (shared/ipxe). */
+  ipxe: IpxeService;
   /** cloud-init NoCloud metadata (/metadata/{mac}/...; shared/fleet). */
   metadata: NocloudMetadata;
 }
@@ -154,6 +159,15 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       clock,
     }),
     metadata: () => new NocloudMetadata({ inventory: root.inventory, bootNetwork, limiter: root.limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
+    ipxe: () =>
+      new IpxeService({
+        repository: new FirestoreIpxeRepository(clients.firestore),
+        objects: new GcsIpxeObjects(clients.bucket),
+        limiter: root.limiter,
+        clientAddress: (req) => bootNetwork.clientAddress(req),
+        ttlMs: config.UPLOAD_SESSION_TTL_SECONDS * 1000,
+        clock,
+      }),
     uploads: () => new UploadService({
       inventory: root.inventory,
       ledger: root.ledger,

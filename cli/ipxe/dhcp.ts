@@ -5,10 +5,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { Command, Option } from 'commander';
+import type { IpxeFile } from '../../shared/ipxe/files';
 
 export type DhcpServer = 'dnsmasq' | 'isc' | 'kea';
 
-/** The binaries `netboot ipxe build` writes, by the client they are for. */
+/** The binaries `netboot ipxe build` writes (and GET /ipxe/{file} serves), by the client they are for. */
 export const IPXE_FILES = {
   bios: 'undionly.kpxe',
   'efi-x86_64': 'snponly-x86_64.efi',
@@ -16,9 +17,6 @@ export const IPXE_FILES = {
   'efi-arm64': 'snponly-arm64.efi',
 } as const;
 
-/** The files `GET /ipxe/{file}` serves (and `netboot ipxe publish` uploads). */
-export const PUBLISHED_IPXE_FILES = ['undionly.kpxe', 'ipxe-x86_64.efi', 'snponly-x86_64.efi', 'snponly-arm64.efi'] as const;
-export type IpxeFile = (typeof PUBLISHED_IPXE_FILES)[number];
 
 /**
  * DHCP option 93 (client system architecture, RFC 4578 and IANA's registry) values served:

@@ -6,6 +6,7 @@ import { anyBootProfileSchema, bootProfileSchema, defaultProfileSchema, extraArc
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
+import { ipxeFiles, ipxeListSchema, ipxeUploadRequestSchema, ipxeUploadSessionSchema } from '../ipxe/files';
 import { bootListSchema, discoveryListSchema, installedSchema, machinePatchSchema } from '../lifecycle/schemas';
 
 /**
@@ -378,6 +379,20 @@ export const contract: Record<FunctionName, OperationContract> = {
     responses: { 204: { description: 'Cancelled', headers: rateLimitHeaders } },
     problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized'],
   },
+  ipxeList: {
+    responses: { 200: { description: 'The published binaries (at most one per file name)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
+    problems: [],
+  },
+  ipxeUploadsCreate: {
+    requestBody: { json: ipxeUploadRequestSchema, description: `Size and SHA-256 of each binary to publish (any of ${ipxeFiles.join(', ')}), as manifest.json of netboot ipxe build lists them` },
+    responses: { 201: { description: 'The session, with a resumable upload URL per binary the service does not hold yet', body: { json: ipxeUploadSessionSchema }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'unsupported-media-type', 'invalid-json', 'storage-error'],
+  },
+  ipxeUploadsFinalize: {
+    pathParams: { id: uuidV7Param('id', 'The iPXE upload session') },
+    responses: { 200: { description: 'Every binary verified and published (or the answer of an earlier finalize)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },
+    problems: ['validation-error', 'upload-session-not-found', 'upload-session-cancelled', 'upload-session-expired', 'ipxe-upload-incomplete', 'ipxe-checksum-mismatch', 'storage-error'],
+  },
   bootScript: {
     query: {
       mac: macParam("The booting NIC's MAC (iPXE's ${net0/mac}; colon or hyphen form)", true),
@@ -404,6 +419,15 @@ export const contract: Record<FunctionName, OperationContract> = {
   },
   assetKernel: assetOperation('kernel'),
   assetInitrd: assetOperation('initrd'),
+  ipxeBinary: {
+    description: 'A published iPXE binary, streamed. UEFI HTTP Boot firmware fetches it (the DHCP answer of netboot ipxe dhcp names this URL). HEAD answers the same without a body.',
+    pathParams: { file: { schema: z.string(), description: `The binary: ${ipxeFiles.join(', ')} (any other name: ipxe-binary-not-found)`, required: true } },
+    responses: {
+      200: { description: 'The binary', body: { binary: 'application/octet-stream' }, headers: { ETag: 'required', 'Cache-Control': 'required', ...rateLimitHeaders } },
+      304: { description: 'If-None-Match matched the ETag (the SHA-256)', headers: { ETag: 'required', 'Cache-Control': 'required' } },
+    },
+    problems: ['ipxe-binary-not-found', 'rate-limit-exceeded', 'service-unavailable', 'storage-error'],
+  },
   healthStartup: {
     responses: {
       200: { description: 'Firestore and the blob bucket answer', headers: { 'Cache-Control': 'required' } },

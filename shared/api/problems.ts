@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fileNames } from '../domain/profile';
+import { ipxeFiles } from '../ipxe/files';
 import { problemCatalog, type ProblemType } from '../http/problem';
 
 /**
@@ -15,6 +16,8 @@ const fileProgress = z.strictObject({ size: z.number().int(), bytes_received: z.
 const digest = z.strictObject({ size: z.number().int().min(0), sha256: z.string() });
 /** A file of a profile upload: kernel, initrd, or an architecture's (kernel.arm64, initrd.arm64, ...). */
 const fileField = z.enum(fileNames as [string, ...string[]]);
+/** An iPXE binary's name (shared/ipxe/files.ts). */
+const ipxeFile = z.enum(ipxeFiles);
 
 /** Members every problem has: what shared/http/problem.ts's `problemBody` writes. */
 function base(slug: ProblemType) {
@@ -44,6 +47,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
   'kernel-not-found': { boot_profile_id: z.string() },
   'boot-not-found': {},
   'initrd-not-found': { boot_profile_id: z.string() },
+  'ipxe-binary-not-found': { file: z.string() },
   'method-not-allowed': {},
   'request-timeout': {},
   'boot-phase-recorded': { phase: z.string() },
@@ -57,6 +61,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
     upload_id: z.string(),
     files: z.strictObject({ kernel: fileProgress, initrd: fileProgress }).catchall(fileProgress).meta({ description: 'Per file of the session: kernel, initrd and any kernel.<arch> / initrd.<arch>' }),
   },
+  'ipxe-upload-incomplete': { upload_id: z.string(), missing: z.array(ipxeFile) },
   'blob-unavailable': { field: fileField, blob_id: z.string() },
   'upload-session-expired': { upload_id: z.string(), expires_at: z.string().meta({ format: 'date-time' }) },
   'payload-too-large': { max_size: z.number().int().optional().meta({ description: 'MAX_REQUEST_BYTES; absent when the framework or the chunk parser refused the body' }) },
@@ -74,6 +79,7 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
     actual: digest,
     mismatches: z.array(z.strictObject({ field: fileField, declared: digest, actual: digest })),
   },
+  'ipxe-checksum-mismatch': { upload_id: z.string(), mismatches: z.array(z.strictObject({ file: ipxeFile, declared: digest, actual: digest })) },
   'rate-limit-exceeded': { retry_after: z.number().int().min(1).meta({ description: 'Seconds, as in Retry-After' }) },
   'request-header-fields-too-large': {},
   'internal-error': {},
