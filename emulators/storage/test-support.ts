@@ -84,17 +84,34 @@ export function seededBody(seed: string, offset: number, len: number, onPiece: (
   });
 }
 
+let gc: (() => void) | undefined;
+
 /**
  * A forced full GC (V8's gc, exposed at run time): RSS is compared after it, so that garbage not
  * yet collected (of the test's own client as much as the emulator's) is not taken for retention.
+ * The function is fetched once: each vm.runInNewContext builds a whole new V8 context.
  */
 export function forceGc(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const v8 = require("node:v8") as typeof import("node:v8");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const vm = require("node:vm") as typeof import("node:vm");
-  v8.setFlagsFromString("--expose-gc");
-  (vm.runInNewContext("gc") as () => void)();
+  if (!gc) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const v8 = require("node:v8") as typeof import("node:v8");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vm = require("node:vm") as typeof import("node:vm");
+    v8.setFlagsFromString("--expose-gc");
+    gc = vm.runInNewContext("gc") as () => void;
+  }
+  gc();
+}
+
+/**
+ * What JavaScript keeps alive (V8 heap plus ArrayBuffer contents), after a full GC. Twice: V8 frees
+ * dead ArrayBuffers' memory on a background thread after a GC, and the next GC waits for that.
+ */
+export function liveMemory(): number {
+  forceGc();
+  forceGc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 /** A measured number in the test output (stderr), for the record. */
