@@ -38,6 +38,16 @@ beforeAll(async () => {
   expect((await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel: randomFile(1000), initrd: randomFile(1000) }))).status).toBe(201);
 });
 
+describe('the resource metrics are written against', () => {
+  it('is a generic_task per process in Cloud Monitoring (job = the service, task_id = the instance), so instances never share a series', async () => {
+    const { mapOtelResourceToMonitoredResource } = (await import(require.resolve('@google-cloud/opentelemetry-resource-util', { paths: [require.resolve('@google-cloud/opentelemetry-cloud-monitoring-exporter')] }))) as typeof import('@google-cloud/opentelemetry-resource-util');
+    const rm = await collect();
+    const resource = mapOtelResourceToMonitoredResource(rm.resource);
+    expect(resource.type).toBe('generic_task');
+    expect(resource.labels.task_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
 describe('netboot.boot.reports', () => {
   it('counts a served script that reports booting as accepted, a report with a wrong token as refused', async () => {
     const before = await collect();

@@ -3,6 +3,7 @@
  * imported at run time by a process with telemetry off (type imports only; `require` on use).
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- the SDK is loaded on use only (telemetry on), never at start-up */
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { context, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
 import type * as ResourcesModule from '@opentelemetry/resources';
@@ -48,6 +49,10 @@ export function createTelemetry(parts: TelemetryParts): Telemetry {
     .merge(
       resourceFromAttributes({
         'service.name': process.env.OTEL_SERVICE_NAME ?? process.env.K_SERVICE ?? 'netboot',
+        // One per process: Cloud Monitoring's exporter then writes each instance to its own
+        // generic_task series (job = service.name, task_id = this). Without it every instance
+        // shares one generic_node series and their cumulative counts overwrite each other.
+        'service.instance.id': randomUUID(),
         ...(process.env.FUNCTION_TARGET ? { 'faas.name': process.env.FUNCTION_TARGET } : {}),
         ...(process.env.K_REVISION ? { 'faas.version': process.env.K_REVISION } : {}),
         ...parts.resource,
