@@ -1,7 +1,7 @@
 // `netboot ipxe build`: the command line over buildIpxe (cli/ipxe/build.ts).
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
-import { buildIpxe, type BuildEvent, type IpxeBuildResult } from './build';
+import { buildIpxe, IpxeBuildError, type BuildEvent, type IpxeBuildResult } from './build';
 import { IPXE_TARGETS } from './targets';
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -43,7 +43,7 @@ export function ipxeBuildCommand(globalUrl: (cmd: Command) => string | undefined
     .action(async (o: { url?: string; trust?: string[]; trustGoogle?: boolean; target?: string[]; source?: string; out: string; ocsp: boolean; ntp?: string; insecureHttp?: boolean }, cmd: Command) => {
       // The program's global --url (the admin API) shares the name; commander hands it to either.
       const url = o.url ?? globalUrl(cmd);
-      if (!url) throw new Error('--url is required: the front door the machines chain, https://HOST[/PATH]');
+      if (!url) throw new IpxeBuildError('--url is required: the front door the machines chain, https://HOST[/PATH]', 'usage');
       if (o.insecureHttp && url.startsWith('http:')) err('netboot: --insecure-http: the boot script travels in clear text and no server is authenticated; anyone on the path can boot these machines into anything');
       const progress = buildProgress(Boolean(process.stderr.isTTY));
       let result: IpxeBuildResult;
