@@ -124,6 +124,8 @@ async function openSecureDoors(keyType: KeyType, host: string, opts: LocalStackO
   const credentials = { certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem };
   tls.setDefaultCACertificates([...new Set([...tls.getCACertificates('default'), ca.certPem])]);
   const plainStorage = process.env.STORAGE_EMULATOR_HOST as string;
+  // Storage already behind HTTPS (another TLS stack of this process opened a door): use it as it is.
+  if (plainStorage.startsWith('https://')) return { ca, credentials, close: async () => {} };
   const door: TlsDoor = await openTlsDoor({ target: plainStorage.includes('://') ? plainStorage : `http://${plainStorage}`, ...credentials, host, port: opts.storageTlsPort });
   process.env.STORAGE_EMULATOR_HOST = door.url;
   return {
