@@ -6,7 +6,6 @@
 // The Storage part uses firebase-tools INTERNAL modules (lib/emulator/...), which have no
 // type declarations and no stability promise. Written against firebase-tools 15.34.2;
 // re-check this file whenever that version changes. No other file may import them.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { join } from "node:path";
 import { createEmbeddedFirestore } from "./firestore/server";
 import type * as Winston from "winston";
 import { withStreamingStorage } from "./storage/emulator";
+import { localSigningCredentials, trustedSigner, type SigningCredentials } from "./storage/signing-key";
 
 export interface EmbeddedEmulators {
   firestoreHost: string; // "127.0.0.1:PORT" (value for FIRESTORE_EMULATOR_HOST)
@@ -109,7 +109,8 @@ function probePort(host: string, port: number): Promise<number> {
  */
 function createStorageEmulator(Base: StorageEmulatorCtor, args: StorageEmulatorArgs, blobDir: string, dataDir?: string): StorageEmulatorLike {
   // Streaming uploads/downloads and resumable sessions (emulators/storage/); dataDir/storage persistence.
-  class EmbeddedStorageEmulator extends withStreamingStorage(Base, { dataDir }) {
+  // V4 signed URLs are checked against the local signing key, the one createSigningCredentials() hands out.
+  class EmbeddedStorageEmulator extends withStreamingStorage(Base, { dataDir, trustedSigners: [trustedSigner(localSigningCredentials())] }) {
     _rulesRuntime = { start: async () => {}, stop: async () => {} };
     createRulesManager() {
       return { start: async () => {}, stop: async () => {}, getRuleset: () => undefined };
@@ -167,17 +168,10 @@ export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {})
 }
 
 /**
- * Throwaway service-account credentials so @google-cloud/storage can sign V4 URLs locally
- * (signing needs a private key; the emulator does not check signatures).
+ * Service-account credentials so @google-cloud/storage can sign V4 URLs locally: the local
+ * signing key (emulators/storage/signing-key.ts), whose signatures the embedded Storage emulator
+ * accepts, in this process or another one of this checkout.
  */
-export function createSigningCredentials(): { client_email: string; private_key: string } {
-  const { privateKey } = generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-    publicKeyEncoding: { type: "spki", format: "pem" },
-  });
-  return {
-    client_email: `emulator-${randomBytes(4).toString("hex")}@demo-netboot.iam.gserviceaccount.com`,
-    private_key: privateKey,
-  };
+export function createSigningCredentials(): SigningCredentials {
+  return localSigningCredentials();
 }

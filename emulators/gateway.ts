@@ -130,8 +130,10 @@ export function createGateway(root: () => Root, opts: GatewayOptions = {}): http
  * stack itself uses (127.0.0.1), which a QEMU guest (10.0.2.2) or a machine on a boot network
  * cannot reach. Unless STORAGE_PUBLIC_URL says otherwise, a redirect into the emulator goes to
  * the host the client asked this gateway by, on the emulator's port (and scheme): each client
- * reaches Storage the way it reached the gateway. The emulator checks no signatures. Local
- * only: in production signed URLs name storage.googleapis.com.
+ * reaches Storage the way it reached the gateway. The emulator checks signatures, and takes one
+ * made for a loopback name as made for whatever name it is reached by
+ * (emulators/storage/signed-url-check.ts). Local only: in production signed URLs name
+ * storage.googleapis.com.
  */
 function redirectToStorageAsSeen(req: http.IncomingMessage, res: http.ServerResponse, config: Root['config']): void {
   const emulator = config.STORAGE_EMULATOR_HOST;

@@ -8,6 +8,7 @@ import { firebaseStorageInternals, type StorageEmulatorInternals, type StorageLa
 import { exportState, importState } from "./persist";
 import { ResumableSessions } from "./resumable";
 import { createFrontHandler } from "./router";
+import type { TrustedSigner } from "./signing-key";
 
 interface EmulatorBase {
   start(): Promise<void>;
@@ -20,7 +21,12 @@ type Ctor<T> = new (...args: any[]) => T;
 export interface StreamingStorageOptions {
   /** When set, objects are loaded from dataDir/storage at start and saved there at stop. */
   dataDir?: string;
+  /** Service accounts whose V4 signed URLs are accepted (GCS checks them against IAM's keys). */
+  trustedSigners?: TrustedSigner[];
 }
+
+// The names a signer on this machine reaches the emulator by (STORAGE_EMULATOR_HOST, the HTTPS door).
+const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
 
 /**
  * getObject() of the firebase-tools storage layer reads the whole file even when only metadata is
@@ -67,14 +73,18 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const app = await firebaseStorageInternals().createApp(emu.args.projectId, this);
       emu._app = app;
       const sessions = (this.sessions = new ResumableSessions(emu));
-      const front = createFrontHandler(emu, sessions);
+      const { host, port } = this.getInfo();
+      const listenName = host.includes(":") ? `[${host}]` : host;
+      const front = createFrontHandler(emu, sessions, {
+        signers: new Map((opts.trustedSigners ?? []).map((s) => [s.email, s])),
+        hostAliases: [...new Set([...LOOPBACK_NAMES, ...(host === "0.0.0.0" || host === "::" ? [] : [listenName])])],
+      });
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
       // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a
       // pooled socket just as a client reuses it ("socket hang up" on a read, seen under load).
       server.keepAliveTimeout = 620_000;
       server.headersTimeout = 630_000;
       server.requestTimeout = 0; // Node's default 300 s would cut off large uploads on slow links
-      const { host, port } = this.getInfo();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {

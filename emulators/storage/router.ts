@@ -5,6 +5,14 @@ import { allowCors, BodyTooLargeError, header, sendError, type Next } from "./ht
 import type { StorageEmulatorInternals } from "./internals";
 import { oneShotUpload } from "./one-shot";
 import type { ResumableSessions } from "./resumable";
+import { checkSignedUrl, isSignedRequest, xmlError } from "./signed-url-check";
+import type { TrustedSigner } from "./signing-key";
+
+/** Whose V4 signatures the emulator accepts, and the host names it answers to besides a request's Host. */
+export interface SignedUrlPolicy {
+  signers: ReadonlyMap<string, TrustedSigner>;
+  hostAliases: readonly string[];
+}
 
 const UPLOAD = /^\/upload\/storage\/v1\/b\/([^/]+)\/o\/?$/;
 const JSON_OBJECT = /^\/(?:b|storage\/v1\/b|download\/storage\/v1\/b)\/([^/]+)\/o\/([^/]+)\/?$/;
@@ -20,7 +28,7 @@ function decode(s: string): string | undefined {
   }
 }
 
-export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions) {
+export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy) {
   const download = async (req: IncomingMessage, res: ServerResponse, next: Next, bucket: string, object: string) => {
     const md = emu.adminStorageLayer.getMetadata(bucket, object);
     const diskFile = md && emu._persistence.getDiskFileName(emu.adminStorageLayer.path(bucket, object));
@@ -62,6 +70,15 @@ export function createFrontHandler(emu: StorageEmulatorInternals, sessions: Resu
       const bucket = decode(signed[1] as string);
       const object = decode(signed[2] as string);
       if (bucket === undefined || object === undefined) return next();
+      if (isSignedRequest(q)) {
+        const verdict = await checkSignedUrl({ req, query: q, bucket, object, ...signedUrls });
+        if (!verdict.ok) {
+          const body = xmlError(verdict);
+          allowCors(req, res);
+          res.writeHead(verdict.status, { "Content-Type": "application/xml; charset=UTF-8", "Content-Length": Buffer.byteLength(body) });
+          return void res.end(req.method === "HEAD" ? undefined : body);
+        }
+      }
       return download(req, res, next, bucket, object);
     }
     return next();
