@@ -121,3 +121,17 @@ resource "google_firestore_field" "boot_records_ttl" {
 
   depends_on = [google_firestore_database.default]
 }
+
+# Daily backups of the inventory database (docs/operating.md, Backups and restore). A backup
+# restores into a new database (gcloud firestore databases restore); the rate-limit database
+# holds only counters that expire within minutes and is not backed up.
+resource "google_firestore_backup_schedule" "daily" {
+  count = var.firestore_backup_retention_days > 0 ? 1 : 0
+
+  database  = "(default)"
+  retention = "${var.firestore_backup_retention_days * 86400}s"
+
+  daily_recurrence {}
+
+  depends_on = [google_firestore_database.default]
+}

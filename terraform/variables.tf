@@ -530,3 +530,83 @@ variable "discovery_writes_per_minute" {
   type        = number
   default     = 60
 }
+
+# ---------------------------------------------------------------------------
+# Alerts (monitoring.tf; runbooks in docs/operating.md)
+# ---------------------------------------------------------------------------
+
+variable "alert_email" {
+  description = "An email address for the alert policies (a notification channel is created for it). Null: none."
+  type        = string
+  default     = null
+}
+
+variable "alert_notification_channels" {
+  description = "Existing notification channels (projects/<p>/notificationChannels/<id>) the alert policies notify, besides alert_email."
+  type        = list(string)
+  default     = []
+}
+
+variable "runbook_url" {
+  description = "Where your copy of docs/operating.md is published (e.g. https://github.com/<org>/<repo>/blob/main/docs/operating.md): each alert links its runbook there. Null: the alerts name the file only."
+  type        = string
+  default     = null
+}
+
+variable "alert_boot_script_error_ratio" {
+  description = "Boot script server errors: alert when more than this share of boot script requests answers 5xx over 5 minutes."
+  type        = number
+  default     = 0.02
+}
+
+variable "alert_boot_completion_min_ratio" {
+  description = "Boots that stop before booting: alert when the booting reports over 30 minutes are fewer than this share of the boot scripts served (local-boot scripts send no report: lower it for fleets that mostly boot from disk)."
+  type        = number
+  default     = 0.5
+}
+
+variable "alert_upload_mismatches" {
+  description = "Upload verification mismatches: alert when more than this many upload sessions in 10 minutes end in a size or SHA-256 mismatch."
+  type        = number
+  default     = 0
+}
+
+variable "alert_rate_limit_refusals_per_second" {
+  description = "Sustained rate-limit refusals: alert when one scope refuses more than this many requests per second for 15 minutes."
+  type        = number
+  default     = 1
+}
+
+variable "alert_boot_script_p95_seconds" {
+  description = "Boot script p95 latency: alert when the 95th percentile of GET /boot.ipxe (measured in the function) stays above this for 10 minutes."
+  type        = number
+  default     = 1
+}
+
+variable "alert_saturation_audiences" {
+  description = "Function instance saturation: the audiences (functions.json) whose functions get a policy each."
+  type        = list(string)
+  default     = ["boot"]
+}
+
+variable "alert_saturation_fraction" {
+  description = "Function instance saturation: alert when a function runs at least this share of its max_instance_count for 5 minutes."
+  type        = number
+  default     = 0.8
+
+  validation {
+    condition     = var.alert_saturation_fraction > 0 && var.alert_saturation_fraction <= 1
+    error_message = "alert_saturation_fraction must be in (0, 1]."
+  }
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Daily backups of the (default) Firestore database are kept this many days (at most 98, Firestore's limit for daily schedules); 0: no backup schedule."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.firestore_backup_retention_days >= 0 && var.firestore_backup_retention_days <= 98
+    error_message = "firestore_backup_retention_days must be between 0 and 98 (14 weeks, Firestore's limit for daily backups)."
+  }
+}

@@ -12,6 +12,9 @@ type Env = Record<string, string | undefined>;
 export const traceExporterNames = ['otlp', 'console', 'gcp', 'none'] as const;
 export const metricExporterNames = ['otlp', 'console', 'gcp', 'none'] as const;
 
+/** With `gcp`, an instrument `x.y` becomes the Cloud Monitoring metric type `custom.googleapis.com/x.y` (terraform/monitoring.tf reads these). */
+export const cloudMonitoringMetricPrefix = 'custom.googleapis.com';
+
 function list(value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   return [...new Set(value.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean))];
@@ -77,7 +80,7 @@ function metricExporter(name: string, env: Env): PushMetricExporter {
     case 'gcp': {
       const { MetricExporter } = require('@google-cloud/opentelemetry-cloud-monitoring-exporter') as typeof import('@google-cloud/opentelemetry-cloud-monitoring-exporter');
       // custom.googleapis.com/health_check_total, as the spec's queries name them.
-      return new MetricExporter({ prefix: 'custom.googleapis.com', ...(env.GOOGLE_CLOUD_PROJECT ? { projectId: env.GOOGLE_CLOUD_PROJECT } : {}) });
+      return new MetricExporter({ prefix: cloudMonitoringMetricPrefix, ...(env.GOOGLE_CLOUD_PROJECT ? { projectId: env.GOOGLE_CLOUD_PROJECT } : {}) });
     }
     default:
       throw new Error(`OTEL_METRICS_EXPORTER: "${name}" is not one of ${metricExporterNames.join(', ')}`);
