@@ -199,3 +199,53 @@ describe("the single-request paths the service uses", () => {
     expect(await tail.text()).toBe("789");
   });
 });
+
+// GCS fixes a session's object size to the X-Upload-Content-Length sent when it is opened
+// (https://cloud.google.com/storage/docs/performing-resumable-uploads): the session URI can then
+// write that many bytes and no more, whatever the client's Content-Range says.
+describe("a session opened with X-Upload-Content-Length", () => {
+  const SIZE = 512 * KiB;
+  async function fixed(size = SIZE) {
+    const name = `blobs/fixed${++n}`;
+    const [uri] = await bucket().file(name).createResumableUpload({ metadata: { contentType: "application/octet-stream", contentLength: size }, preconditionOpts: { ifGenerationMatch: 0 } });
+    return { uri, name };
+  }
+  const exists = async (name: string) => (await bucket().file(name).exists())[0];
+
+  it("completes with exactly the declared bytes, whole or in chunks with total *", async () => {
+    const whole = await fixed();
+    expect((await put(whole.uri, undefined, seededBytes("f", 0, SIZE))).status).toBe(200);
+    const chunked = await fixed();
+    expect((await put(chunked.uri, `bytes 0-${256 * KiB - 1}/*`, seededBytes("f", 0, 256 * KiB))).status).toBe(308);
+    // The last chunk need not name the total: the declared length says where the object ends.
+    const last = await put(chunked.uri, `bytes ${256 * KiB}-${SIZE - 1}/*`, seededBytes("f", 256 * KiB, 256 * KiB));
+    expect(last.status).toBe(200);
+    expect(((await last.json()) as { size: string }).size).toBe(String(SIZE));
+  });
+
+  it("refuses a body past the declared length and keeps nothing past it", async () => {
+    for (const contentRange of [undefined, "bytes 0-*/*"]) {
+      const { uri, name } = await fixed();
+      const over = await put(uri, contentRange, seededBytes("f", 0, SIZE + 256 * KiB));
+      expect(over.status).toBe(400);
+      expect(((await over.json()) as { error: { message: string } }).error.message).toContain(`X-Upload-Content-Length of ${SIZE}`);
+      expect(await exists(name)).toBe(false);
+      // The bytes within the declared length may stay (whole 256 KiB units, as after any chunk);
+      // what the session can ever make is an object of exactly that length.
+      const status = await put(uri, "bytes */*");
+      expect(status.status).toBe(200);
+      expect(((await status.json()) as { size: string }).size).toBe(String(SIZE));
+    }
+  });
+
+  it("refuses a chunk that ends past the declared length, or a total that differs from it", async () => {
+    const { uri, name } = await fixed();
+    expect((await put(uri, `bytes 0-${SIZE}/*`, seededBytes("f", 0, SIZE + 16))).status).toBe(400);
+    expect((await put(uri, `bytes 0-${2 * SIZE - 1}/${2 * SIZE}`, seededBytes("f", 0, 2 * SIZE))).status).toBe(400);
+    expect((await put(uri, `bytes */${SIZE + 1}`)).status).toBe(400);
+    const status = await put(uri, "bytes */*");
+    expect(status.status).toBe(308);
+    expect(status.headers.get("range")).toBeNull();
+    expect(await exists(name)).toBe(false);
+  });
+});

@@ -122,14 +122,17 @@ export class ResumableSessions {
     const put = parseContentRange(header(req, "content-range"));
     if ("error" in put) return sendError(res, 400, put.error);
     const persisted = s.staged.persisted;
-    if (put.total !== undefined && s.declaredSize !== undefined && put.total !== s.declaredSize)
-      return sendError(res, 400, `Content-Range total ${put.total} differs from X-Upload-Content-Length ${s.declaredSize}.`);
+    const declared = s.declaredSize;
+    if (put.total !== undefined && declared !== undefined && put.total !== declared)
+      return sendError(res, 400, `Content-Range total ${put.total} differs from X-Upload-Content-Length ${declared}.`);
     if (put.total !== undefined && put.total < persisted)
       return sendError(res, 400, `Content-Range total ${put.total} is less than the ${persisted} byte(s) already uploaded.`);
+    // A length declared at the start fixes the object's size: "*" means it, and no byte may go past it.
+    const total = put.total ?? declared;
 
     if (put.kind === "status") {
       for await (const _ of req); // a status query has no body; ignore one if sent
-      if (put.total === persisted) return this.finalize(s, req, res);
+      if (total === persisted) return this.finalize(s, req, res);
       return resumeIncomplete(res, s.staged.persisted);
     }
     if (put.start > persisted)
@@ -138,14 +141,17 @@ export class ResumableSessions {
         400,
         `Invalid request. According to the Content-Range header, the upload offset is ${put.start} byte(s), which exceeds already uploaded size of ${persisted} byte(s).`,
       );
-    const limit = put.end === undefined ? undefined : put.end - put.start + 1;
-    const { start, end, total } = put;
+    if (declared !== undefined && put.end !== undefined && put.end >= declared)
+      return sendError(res, 400, `Content-Range ${header(req, "content-range")} goes past the X-Upload-Content-Length of ${declared} byte(s).`);
+    const { start, end } = put;
+    const limit = end !== undefined ? end - start + 1 : declared !== undefined ? declared - start : undefined;
     const result = await s.staged.append(req, start, limit, (n) => {
       if (end !== undefined) return n === limit && total !== undefined && end + 1 === total;
       return total === undefined || start + n === total; // "bytes N-*/*": the object ends with this body
     });
     if (!result.ended || res.destroyed) return; // the client went away; a status query tells it what stayed
-    if (result.overflow) return sendError(res, 400, "The request body is longer than its Content-Range.");
+    if (result.overflow)
+      return sendError(res, 400, end === undefined ? `The request body goes past the X-Upload-Content-Length of ${declared} byte(s).` : "The request body is longer than its Content-Range.");
     if (result.completed || (total !== undefined && s.staged.persisted === total)) return this.finalize(s, req, res);
     return resumeIncomplete(res, s.staged.persisted);
   }
