@@ -26,6 +26,7 @@ import { bootScriptPreview } from './previews/mac';
 import { machinesBootScript } from './previews/machine';
 import { profilesCreate } from './profiles/create';
 import { profilesDelete } from './profiles/delete';
+import { profilesCloudInit } from './profiles/cloud-init';
 import { profilesGet } from './profiles/get';
 import { profilesUpdate } from './profiles/update';
 import { uploadsCancel } from './uploads/cancel';
@@ -53,6 +54,7 @@ export const definitions: readonly FunctionDefinition[] = [
   profilesUpdate,
   profilesDelete,
   defaultProfileGet,
+  profilesCloudInit,
   defaultProfileSet,
   defaultProfileDelete,
   uploadsCreate,

@@ -39,6 +39,7 @@ const modules: { readonly [F in FunctionName]: () => FunctionDefinition } = {
   profilesGet: () => (require('./profiles/get') as typeof import('./profiles/get')).profilesGet,
   profilesUpdate: () => (require('./profiles/update') as typeof import('./profiles/update')).profilesUpdate,
   profilesDelete: () => (require('./profiles/delete') as typeof import('./profiles/delete')).profilesDelete,
+  profilesCloudInit: () => (require('./profiles/cloud-init') as typeof import('./profiles/cloud-init')).profilesCloudInit,
   defaultProfileGet: () => (require('./default-profile/get') as typeof import('./default-profile/get')).defaultProfileGet,
   defaultProfileSet: () => (require('./default-profile/set') as typeof import('./default-profile/set')).defaultProfileSet,
   defaultProfileDelete: () => (require('./default-profile/delete') as typeof import('./default-profile/delete')).defaultProfileDelete,

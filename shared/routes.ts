@@ -37,6 +37,7 @@ export const routes = [
   { fn: 'profilesGet', methods: ['GET'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Get a machine's boot profile" },
   { fn: 'profilesUpdate', methods: ['PUT'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Replace a machine's boot profile" },
   { fn: 'profilesDelete', methods: ['DELETE'], path: '/api/v1/boot/{machine_id}/profile', audience: 'admin', summary: "Delete a machine's boot profile" },
+  { fn: 'profilesCloudInit', methods: ['GET'], path: '/api/v1/boot/{machine_id}/profile/{document}', audience: 'admin', summary: "A boot profile's cloud-init user-data or vendor-data as uploaded (machine_id may be default)" },
   { fn: 'uploadsCreate', methods: ['POST'], path: '/api/v1/uploads', audience: 'admin', summary: 'Open an upload session (large kernel/initrd straight to Cloud Storage)' },
   { fn: 'uploadsGet', methods: ['GET'], path: '/api/v1/uploads/{id}', audience: 'admin', summary: 'Get an upload session' },
   { fn: 'uploadsFinalize', methods: ['POST'], path: '/api/v1/uploads/{id}/finalize', audience: 'admin', summary: "Verify an upload session's files and commit its boot profile" },

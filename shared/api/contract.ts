@@ -304,6 +304,15 @@ export const contract: Record<FunctionName, OperationContract> = {
     responses: { 200: { description: 'The boot profile as replaced', body: { json: bootProfileSchema }, headers: rateLimitHeaders } },
     problems: [...profileProblems, 'boot-profile-not-found'],
   },
+  profilesCloudInit: {
+    description: "The profile's cloud-init user-data or vendor-data exactly as uploaded, typed by its format (the boot side serves it only under a boot's own metadata URL). machine_id `default`: the default profile's.",
+    pathParams: {
+      machine_id: { schema: z.string().regex(/^([\da-fA-F]{8}-[\da-fA-F]{4}-7[\da-fA-F]{3}-[89abAB][\da-fA-F]{3}-[\da-fA-F]{12}|default)$/), description: 'The machine (a UUIDv7), or default', required: true },
+      document: { schema: z.enum(['user-data', 'vendor-data']), description: 'user-data or vendor-data', required: true },
+    },
+    responses: { 200: { description: 'The document as uploaded', body: { texts: Object.values(userDataMediaTypes) }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'boot-profile-not-found', 'not-found'],
+  },
   profilesDelete: {
     pathParams: { machine_id: uuidV7Param('machine_id', 'The machine') },
     responses: { 204: { description: 'Deleted', headers: rateLimitHeaders } },
