@@ -6,8 +6,9 @@
 # operations on the public gateway stop answering. Their private-range egress goes
 # through a Serverless VPC Access connector (for example to a mirror behind the VPN).
 locals {
-  internal_lb       = var.enable_internal_lb ? 1 : 0
-  internal_lb_https = var.enable_internal_lb && var.internal_lb_tls_certificate != null
+  internal_lb = var.enable_internal_lb ? 1 : 0
+  # HTTPS from a PEM certificate and key, or from a Certificate Manager certificate.
+  internal_lb_https = var.enable_internal_lb && (var.internal_lb_tls_certificate != null || var.internal_lb_certificate_manager_certificate != null)
   internal_lb_http  = var.enable_internal_lb && var.internal_lb_http
 
   # Every boot route of the route table: the URL map's route rules (their paths are
@@ -199,14 +200,22 @@ resource "google_compute_address" "internal_lb" {
       error_message = "enable_internal_lb needs internal_lb_subnetwork."
     }
     precondition {
-      condition     = var.internal_lb_tls_certificate != null || var.internal_lb_http
-      error_message = "enable_internal_lb needs a listener: set internal_lb_tls_certificate/internal_lb_tls_private_key, internal_lb_http = true, or both."
+      condition     = var.internal_lb_tls_certificate != null || var.internal_lb_certificate_manager_certificate != null || var.internal_lb_http
+      error_message = "enable_internal_lb needs a listener: set internal_lb_tls_certificate/internal_lb_tls_private_key (or internal_lb_certificate_manager_certificate), internal_lb_http = true, or both."
+    }
+    precondition {
+      condition     = var.internal_lb_tls_certificate == null || var.internal_lb_certificate_manager_certificate == null
+      error_message = "Give the internal load balancer's certificate once: internal_lb_tls_certificate/internal_lb_tls_private_key (PEM) or internal_lb_certificate_manager_certificate, not both."
+    }
+    precondition {
+      condition     = (var.internal_lb_tls_certificate == null) == (var.internal_lb_tls_private_key == null)
+      error_message = "internal_lb_tls_certificate and internal_lb_tls_private_key go together."
     }
   }
 }
 
 resource "google_compute_region_ssl_certificate" "internal_lb" {
-  count = local.internal_lb_https ? 1 : 0
+  count = local.internal_lb_https && var.internal_lb_tls_certificate != null ? 1 : 0
 
   name_prefix = "${var.name_prefix}-boot-"
   region      = var.region
@@ -221,10 +230,12 @@ resource "google_compute_region_ssl_certificate" "internal_lb" {
 resource "google_compute_region_target_https_proxy" "boot" {
   count = local.internal_lb_https ? 1 : 0
 
-  name             = "${var.name_prefix}-boot-https"
-  region           = var.region
-  url_map          = google_compute_region_url_map.boot[0].id
-  ssl_certificates = [google_compute_region_ssl_certificate.internal_lb[0].id]
+  name    = "${var.name_prefix}-boot-https"
+  region  = var.region
+  url_map = google_compute_region_url_map.boot[0].id
+  # One of the two: the PEM pair uploaded above, or the Certificate Manager certificate.
+  ssl_certificates                 = var.internal_lb_tls_certificate != null ? [google_compute_region_ssl_certificate.internal_lb[0].id] : null
+  certificate_manager_certificates = var.internal_lb_certificate_manager_certificate != null ? [var.internal_lb_certificate_manager_certificate] : null
 }
 
 resource "google_compute_forwarding_rule" "boot_https" {

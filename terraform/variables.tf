@@ -415,6 +415,23 @@ variable "internal_lb_tls_private_key" {
   sensitive   = true
 }
 
+variable "internal_lb_certificate_manager_certificate" {
+  description = "Instead of internal_lb_tls_certificate/internal_lb_tls_private_key: a regional Certificate Manager certificate in var.region, projects/PROJECT/locations/REGION/certificates/NAME (for example one issued by your CA Service pool). Null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.internal_lb_certificate_manager_certificate == null || can(regex("^projects/[^/]+/locations/[^/]+/certificates/[^/]+$", var.internal_lb_certificate_manager_certificate))
+    error_message = "internal_lb_certificate_manager_certificate must be projects/PROJECT/locations/REGION/certificates/NAME."
+  }
+}
+
+variable "ipxe_internal_lb_trust_file" {
+  description = "Path (on the machine that runs npx netboot ipxe build) of the PEM file with the root CA that issued the internal load balancer's certificate: the --trust of the iPXE build the ipxe_build output prints."
+  type        = string
+  default     = "internal-lb-ca.pem"
+}
+
 variable "internal_lb_http" {
   description = "Also listen on plain HTTP port 80: many stock iPXE builds cannot do HTTPS (use with ASSET_DELIVERY=proxy)."
   type        = bool
