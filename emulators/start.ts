@@ -11,15 +11,18 @@ import type { KeyType } from './tls/ca';
 import { routes } from '../shared/routes';
 import { exitAfterStopping } from './shutdown';
 import { startLocalStack } from './stack';
+import { ensureConsoleBuilt } from '../scripts/build-console';
 
 async function main(): Promise<void> {
   const { dataDir, tls, tlsNames } = parseStartArgs(process.argv.slice(2));
   const port = Number(process.env.PORT ?? 8080);
-  const stack = await startLocalStack({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, tls, tlsNames });
+  // The console's files, rebuilt only when a source is newer than the last build.
+  const [stack] = await Promise.all([startLocalStack({ port, host: process.env.HOST ?? '127.0.0.1', dataDir, tls, tlsNames }), ensureConsoleBuilt()]);
   const storagePort = new URL(stack.storageUrl).port;
   const storageScheme = new URL(stack.storageUrl).protocol.slice(0, -1);
   const lines = [
     `netboot control plane listening on ${stack.url}`,
+    `  console: ${stack.url}/console/  (sign in as admin@netboot.local)`,
     ...(stack.ca
       ? [`  TLS: ${tls} leaf for ${['localhost', '127.0.0.1', '10.0.2.2', ...(tlsNames ?? [])].join(', ')} under the local CA`, `  CA:  ${stack.ca.certPath}`, `  CA SHA-256 fingerprint: ${stack.ca.fingerprintSha256}`]
       : []),
