@@ -4,6 +4,8 @@
 // the gateway's CPU per request. With --cpu-prof the gateway writes a V8 CPU profile of the
 // boot-script load to DIR (summarise it with `npx tsx bench/cpu-profile.ts DIR/*.cpuprofile`).
 // --telemetry: telemetry off and on side by side on fresh gateways (issue 12's target).
+// --tls [ROUNDS] [rsa]: plain HTTP and HTTPS gateways side by side (issue 20's bench line,
+// bench/tls.ts): boot-script throughput and the 150 MiB initrd in proxy mode.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +15,8 @@ import { createBootFleet, MiB, writeBlob } from './fixtures';
 import { runLoad, type LoadResult } from './load';
 import { startChild, stopAllChildren, type Child } from './proc';
 import { median } from './report';
+// bench/tls.ts takes BOOT_LOAD and macsFor from here; both are read at call time, so the cycle is harmless.
+import { compareTls, tlsLines } from './tls';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Under RATE_LIMIT_BOOT_PER_MAC (10 a minute): nothing is refused, the limiter does production's work per request. */
@@ -112,6 +116,19 @@ async function telemetrySideBySide(clients: ReturnType<typeof createClients>, em
   process.stdout.write(`gateway CPU per boot script, median: on ${c.onCpuMs.toFixed(2)} ms / off ${c.offCpuMs.toFixed(2)} ms = ${c.ratio.toFixed(2)} (target <= 1.10); the sink received ${c.exports.traces} trace and ${c.exports.metrics} metric exports\n`);
 }
 
+/** `--tls [rounds] [rsa]`: compareTls on its own, with fixtures of its own. */
+async function tlsSideBySide(clients: ReturnType<typeof createClients>, emulatorsPid: number, rounds: number, keyType: 'ecdsa' | 'rsa'): Promise<void> {
+  const load = BOOT_LOAD;
+  const initrdBytes = (QUICK ? 24 : 150) * MiB;
+  const kernel = await writeBlob(clients, randomBytes(MiB));
+  const initrd = await writeBlob(clients, randomBytes(2 * MiB));
+  const macs = await createBootFleet(clients, 2 * rounds * macsFor(load), { kernel: { ...kernel, args: ['console=ttyS0', 'hostname={{hostname}}'] }, initrd });
+  const big = await writeBlob(clients, randomBytes(initrdBytes));
+  const [initrdMac] = await createBootFleet(clients, 1, { kernel: { ...kernel, args: ['console=ttyS0'] }, initrd: big });
+  const c = await compareTls({ macs, initrdMac: initrdMac as string, initrdBytes, rounds, load, emulatorsPid, keyType });
+  process.stdout.write(`${tlsLines(c, initrdBytes / MiB).join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
   const suffix = randomBytes(4).toString('hex');
@@ -124,6 +141,16 @@ async function main(): Promise<void> {
   if (process.argv.includes('--telemetry')) {
     try {
       await telemetrySideBySide(clients, emulators.pid, Number(process.argv[process.argv.indexOf('--telemetry') + 1] ?? '') || 3);
+    } finally {
+      await stopAllChildren();
+      await clients.firestore.terminate();
+    }
+    return;
+  }
+  if (process.argv.includes('--tls')) {
+    const rounds = Number(process.argv[process.argv.indexOf('--tls') + 1] ?? '') || 2;
+    try {
+      await tlsSideBySide(clients, emulators.pid, rounds, process.argv.includes('rsa') ? 'rsa' : 'ecdsa');
     } finally {
       await stopAllChildren();
       await clients.firestore.terminate();

@@ -1,6 +1,7 @@
 // Closed-loop HTTP load: N clients on keep-alive connections, each sending its next request
 // when the previous answer has been read completely.
 import http from 'node:http';
+import https from 'node:https';
 import { CpuMeter } from './proc';
 
 export interface LoadOptions {
@@ -41,7 +42,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 function once(agent: http.Agent, url: URL): Promise<{ status: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const req = http.get(url, { agent }, (res) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { agent }, (res) => {
       res.on('data', () => {});
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
       res.on('error', reject);
@@ -78,7 +79,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (urls.length === 0) throw new Error('no URLs to load');
   let turn = 0;
   const next = () => urls[turn++ % urls.length] as URL;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  // https URLs: TLS sessions on the same keep-alive terms (the CA comes from the process's default trust).
+  const agent = new (urls[0]?.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: opts.concurrency });
   try {
     const warm = await drive(agent, next, opts, opts.warmupRequests, performance.now() + 15_000, null);
     if (warm.errors > 0) throw new Error(`warm-up of ${opts.urls[0]}${urls.length > 1 ? ` (and ${urls.length - 1} more URLs)` : ''} failed: ${warm.errors} errors, first: ${warm.firstError}`);

@@ -3,6 +3,7 @@
 // that enforces the platform's response caps.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { CpuMeter, RssSampler } from './proc';
 import { settle, timedGet, type GetTiming } from './stream';
 
@@ -32,7 +33,8 @@ export interface PartsTiming {
 
 /** GETs each URL in turn on one keep-alive connection (an Agent with one socket), body counted and optionally hashed. */
 export async function fetchParts(urls: readonly string[], opts: { hash?: boolean } = {}): Promise<PartsTiming> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const secure = urls[0]?.startsWith('https:') ?? false;
+  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 });
   const sockets = new Set<unknown>();
   const hash = opts.hash ? createHash('sha256') : undefined;
   const status: number[] = [];
@@ -44,7 +46,7 @@ export async function fetchParts(urls: readonly string[], opts: { hash?: boolean
     for (const url of urls) {
       const partStart = performance.now();
       await new Promise<void>((resolve, reject) => {
-        const req = http.get(url, { agent }, (res) => {
+        const req = (secure ? https : http).get(url, { agent }, (res) => {
           status.push(res.statusCode ?? 0);
           res.on('data', (chunk: Buffer) => {
             if (Number.isNaN(firstByteMs)) firstByteMs = performance.now() - start;

@@ -21,6 +21,7 @@ import { CpuMeter, startChild, stopAllChildren, type Child } from './proc';
 import { median, mib, ms, pct, table, type Row } from './report';
 import { cliOptions, cliProfileSet, directUpload, freshen, sessionRound, writeRandomFile, type CliRun, type FileSpec, type SessionRound } from './session-upload';
 import { settle, timedGet } from './stream';
+import { compareTls, tlsLines } from './tls';
 import { uploadRun, type UploadRun } from './upload';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -37,7 +38,7 @@ const UPLOAD_RUNS = 3;
 /** Cold starts: spawns of functions-framework per function (median), plus bootScript's first real boot as many times. */
 const COLD_START_RUNS = QUICK ? 1 : 5;
 const COLD_START_BUDGET_MS = (QUICK ? 2 : 5) * 60_000;
-const TOTAL_TIMEOUT_MS = 6 * 60_000 + COLD_START_BUDGET_MS;
+const TOTAL_TIMEOUT_MS = 9 * 60_000 + COLD_START_BUDGET_MS;
 /**
  * Boot script runs use MACs of their own, each asked at most REQUESTS_PER_MAC times (in
  * turn): under RATE_LIMIT_BOOT_PER_MAC (default 10 a minute), so nothing is refused and the
@@ -47,6 +48,8 @@ const TOTAL_TIMEOUT_MS = 6 * 60_000 + COLD_START_BUDGET_MS;
 const MACS_PER_RUN = 250;
 /** Telemetry off / on comparison: this many rounds of one run each way. */
 const TELEMETRY_ROUNDS = QUICK ? 1 : 2;
+/** Rounds of plain HTTP and HTTPS gateways side by side (bench/tls.ts). */
+const TLS_ROUNDS = QUICK ? 1 : 2;
 const LOAD = { concurrency: 50, warmupRequests: 200, maxRequests: Math.min(3000, MACS_PER_RUN * REQUESTS_PER_MAC - 200), maxMs: QUICK ? 2_000 : 10_000 };
 const SINGLE = { concurrency: 1, warmupRequests: 20, maxRequests: 300, maxMs: QUICK ? 1_000 : 3_000 };
 
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
     await echo.stop();
 
     // One MAC per request slot: each run has MACs of its own, at most REQUESTS_PER_MAC requests each.
-    const fleetSize = (2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE);
+    const fleetSize = (2 + 2 * TELEMETRY_ROUNDS + 2 * TLS_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE);
     progress(`boot fleet: ${fleetSize} machines with profiles (repository layer)`);
     const fleetStart = performance.now();
     const fleet = await createBootFleet(clients, fleetSize, { kernel: profile.kernel, initrd: profile.initrd });
@@ -172,7 +175,8 @@ async function main(): Promise<void> {
       warn: fleet.slice(0, macsFor(LOAD)),
       info: fleet.slice(macsFor(LOAD), 2 * macsFor(LOAD)),
       otel: fleet.slice(2 * macsFor(LOAD), (2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD)),
-      single: fleet.slice((2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD)),
+      single: fleet.slice((2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD), (2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE)),
+      tls: fleet.slice((2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE)),
     };
     const bootUrls = (base: string, macs: readonly string[]) => macs.map((mac) => `${base}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
 
@@ -199,6 +203,10 @@ async function main(): Promise<void> {
     // --- telemetry off and on side by side: fresh gateways, order swapped each round (OTLP/HTTP protobuf to a sink) ---
     progress(`telemetry off / on, ${TELEMETRY_ROUNDS} rounds of two fresh gateways; boot.ipxe`);
     const telemetry = await compareTelemetry({ macs: macSets.otel, rounds: TELEMETRY_ROUNDS, load: LOAD, emulatorsPid: emulators.pid });
+
+    // --- HTTPS against plain HTTP side by side: fresh gateways, order swapped each round ---
+    progress(`HTTPS / HTTP, ${TLS_ROUNDS} rounds of two fresh gateways; boot.ipxe and the ${mib(STREAM_BYTES)} initrd in proxy mode`);
+    const tlsSideBySide = await compareTls({ macs: macSets.tls, initrdMac: machine.mac, initrdBytes: STREAM_BYTES, rounds: TLS_ROUNDS, load: LOAD, emulatorsPid: emulators.pid });
 
     // --- the same with the per-MAC limiter off: what counting each request costs ---
     progress('gateway: RATE_LIMIT_BOOT_PER_MAC=0 (limiter off); boot.ipxe');
@@ -387,6 +395,9 @@ async function main(): Promise<void> {
     out();
     out('error' in coldStart ? `6. Cold start per function: NOT MEASURED: ${coldStart.error}` : coldStartTable('6', coldStart));
     out();
+    out('7. HTTPS (issue 20)');
+    out(tlsLines(tlsSideBySide, STREAM_BYTES / MiB).join('\n'));
+    out();
     out(table('Extra', [{ name: 'JS CRC32C (@google-cloud/storage, one core, 64 KiB pieces)', value: `${crcMibPerSec.toFixed(0)} MiB/s (runs: ${crcRuns.map((r) => r.toFixed(0)).join(', ')})` }]));
 
     const results = {
@@ -395,6 +406,7 @@ async function main(): Promise<void> {
       bootScriptSingleClient: bootSingle,
       livenessSameGateway: liveness,
       bootScriptLimiterOff: bootNoLimit,
+      tlsSideBySide: { ...tlsSideBySide, method: 'boot-script load and the initrd in parts (proxy mode) on fresh gateways, plain HTTP and HTTPS (npm start -- --tls, ECDSA P-256 leaf) in turn, order swapped each round' },
       telemetryOnOff: { ...telemetry, method: 'boot-script load on fresh gateways, telemetry off and on in turn, order swapped each round; OTLP/HTTP protobuf to a sink in the bench process' },
       bootScript: { macsPerRun: macSets.warn.length, requestsPerMac: REQUESTS_PER_MAC, fleetCreateMs: fleetMs, concurrency: LOAD.concurrency, warmupRequests: LOAD.warmupRequests, maxRequests: LOAD.maxRequests, maxMs: LOAD.maxMs, logLevelWarn: bootWarn, logLevelInfo: { ...bootInfo, accessLogLines: logLines, accessLogBytes: logBytes } },
       partsDelivery: {

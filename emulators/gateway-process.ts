@@ -11,12 +11,16 @@
 import { fstatSync } from 'node:fs';
 import { exitAfterStopping } from './shutdown';
 import { startLocalStack } from './stack';
+import type { KeyType } from './tls/ca';
 
 async function main(): Promise<void> {
   if (!process.env.FIRESTORE_EMULATOR_HOST || !process.env.STORAGE_EMULATOR_HOST) {
     throw new Error('FIRESTORE_EMULATOR_HOST and STORAGE_EMULATOR_HOST must name the emulators to use');
   }
-  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 0) });
+  // NETBOOT_TLS=ecdsa|rsa: HTTPS under the local CA, as `npm start -- --tls` (the bench's TLS step).
+  const tls = process.env.NETBOOT_TLS as KeyType | undefined;
+  if (tls !== undefined && tls !== 'ecdsa' && tls !== 'rsa') throw new Error(`NETBOOT_TLS must be ecdsa or rsa, not ${String(tls)}`);
+  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 0), tls });
   const stop = exitAfterStopping(() => stack.stop(), 'gateway process');
   const stdin = fstatSync(0);
   if (stdin.isFIFO() || stdin.isSocket()) {
