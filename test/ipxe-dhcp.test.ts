@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DhcpConfigError, renderDhcpConfig, renderDnsmasq, renderIsc, renderKea, type DhcpConfigOptions } from '../cli/ipxe/dhcp';
+import { DhcpConfigError, netmaskOf, parseRange, parseSubnet, renderDhcpConfig, renderDnsmasq, renderIsc, renderKea, type DhcpConfigOptions } from '../cli/ipxe/dhcp';
 import { runNetboot } from './helpers/cli';
 
 const run = promisify(execFile);
@@ -62,6 +62,20 @@ const base: DhcpConfigOptions = {
 };
 const url = 'https://boot.example.test:8443/netboot';
 const script = `${url}/boot.ipxe?mac=\${net0/mac}&arch=\${buildarch}&platform=\${platform}`;
+
+describe('--subnet and --range', () => {
+  it('parse networks and pools, and say what is wrong with the rest', () => {
+    expect(parseSubnet('192.0.2.0/24')).toEqual({ network: '192.0.2.0', prefix: 24 });
+    expect(parseSubnet('10.0.0.0/8')).toEqual({ network: '10.0.0.0', prefix: 8 });
+    expect([netmaskOf(24), netmaskOf(20), netmaskOf(32), netmaskOf(0)]).toEqual(['255.255.255.0', '255.255.240.0', '255.255.255.255', '0.0.0.0']);
+    expect(() => parseSubnet('192.0.2.1/24')).toThrow('host bits are set (the network is 192.0.2.0/24)');
+    expect(() => parseSubnet('192.0.2.0/33')).toThrow(DhcpConfigError);
+    expect(() => parseSubnet('fd00::/64')).toThrow(DhcpConfigError);
+    expect(parseRange('192.0.2.100, 192.0.2.199')).toEqual({ start: '192.0.2.100', end: '192.0.2.199' });
+    expect(() => parseRange('192.0.2.199,192.0.2.100')).toThrow('START comes after END');
+    expect(() => parseRange('192.0.2.100')).toThrow('--range must be START,END');
+  });
+});
 
 describe('what each client is handed (the renderings)', () => {
   it('dnsmasq, full server: the binary per option 93 for PXE clients, the script URL for iPXE, HTTPClient and the /ipxe/ URL for HTTP Boot', () => {
