@@ -13,6 +13,7 @@ import { discoveriesList } from './discoveries/list';
 import { metadataMetaData } from './metadata/meta-data';
 import { metadataUserData } from './metadata/user-data';
 import { metadataVendorData } from './metadata/vendor-data';
+import { nocloudSeed } from './metadata/seed';
 import { healthLiveness } from './health/liveness';
 import { healthStartup } from './health/startup';
 import { machinesCreate } from './machines/create';
@@ -73,6 +74,7 @@ export const definitions: readonly FunctionDefinition[] = [
   metadataUserData,
   metadataMetaData,
   metadataVendorData,
+  nocloudSeed,
   healthStartup,
   healthLiveness,
   blobsSweep,

@@ -59,6 +59,7 @@ const modules: { readonly [F in FunctionName]: () => FunctionDefinition } = {
   metadataUserData: () => (require('./metadata/user-data') as typeof import('./metadata/user-data')).metadataUserData,
   metadataMetaData: () => (require('./metadata/meta-data') as typeof import('./metadata/meta-data')).metadataMetaData,
   metadataVendorData: () => (require('./metadata/vendor-data') as typeof import('./metadata/vendor-data')).metadataVendorData,
+  nocloudSeed: () => (require('./metadata/seed') as typeof import('./metadata/seed')).nocloudSeed,
   healthStartup: () => (require('./health/startup') as typeof import('./health/startup')).healthStartup,
   healthLiveness: () => (require('./health/liveness') as typeof import('./health/liveness')).healthLiveness,
   blobsSweep: () => (require('./blobs/sweep') as typeof import('./blobs/sweep')).blobsSweep,

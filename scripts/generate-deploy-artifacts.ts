@@ -116,6 +116,7 @@ export const sizing = {
   metadataUserData: bootMetadata('cloud-init NoCloud user-data: two Firestore reads (the MAC, the profile) and at most 64 KiB of text'),
   metadataMetaData: bootMetadata('cloud-init NoCloud meta-data: one Firestore read (the MAC) and two lines of YAML'),
   metadataVendorData: bootMetadata('cloud-init NoCloud vendor-data: one Firestore read (the MAC), an empty answer'),
+  nocloudSeed: bootMetadata("a boot's own NoCloud seed ({{metadata_url}}): the boot record and the MAC or profile (two reads), one write (the fetch), at most 64 KiB of text"),
   defaultProfileSet: upload('Set the default boot profile (multipart, like a machine\'s PUT)'),
   defaultProfileDelete: adminCrud('Delete the default boot profile (blobs are left to the sweeper)'),
   profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),

@@ -158,7 +158,8 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       retentionMs: config.PROFILE_VERSION_RETENTION_SECONDS * 1000,
       clock,
     }),
-    metadata: () => new NocloudMetadata({ inventory: root.inventory, bootNetwork, limiter: root.limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }),
+    metadata: () =>
+      new NocloudMetadata({ inventory: root.inventory, bootNetwork, limiter: root.limiter, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS, timeline: root.timeline, windowMs: config.BOOT_METADATA_WINDOW_SECONDS * 1000, clock }),
     ipxe: () =>
       new IpxeService({
         repository: new FirestoreIpxeRepository(clients.firestore),

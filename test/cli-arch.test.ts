@@ -9,7 +9,7 @@ import { aMac, aMachine } from './helpers/fixtures';
 import { randomFile, sha256 } from './helpers/profiles';
 import { commands } from './helpers/scripts';
 import { runNetboot, type CliRun } from './helpers/cli';
-import { request, useLocalStack } from './helpers/stack';
+import { currentRoot, request, useLocalStack } from './helpers/stack';
 
 const stack = useLocalStack();
 let token: string;
@@ -65,7 +65,8 @@ describe('netboot profile set --arch', () => {
     expect(profile.body.architectures.arm64?.initrd).toMatchObject({ sha256: sha256(bytes.armInitrd), size: 8000 });
     const script = await request(stack.url, 'GET', `/boot.ipxe?mac=${mac}&arch=arm64&platform=efi`);
     expect(commands(script.text, 'kernel')[0]).toMatch(new RegExp(`^kernel /asset/${profile.body.id}/kernel\\?v=${profile.body.architectures.arm64?.kernel.id} initrd=initrd console=ttyS0 console=ttyAMA0$`));
-    expect((await request(stack.url, 'GET', `/metadata/${mac}/vendor-data`)).text).toBe(vendor);
+    // Stored byte for byte (the machine reads it only under its boot's {{metadata_url}}: test/fleet-profiles-arch.test.ts).
+    expect((await currentRoot().inventory.getProfile(profile.body.id))?.vendorData?.text).toBe(vendor);
     const shown = await netboot(['boot-script', mac, '--arch', 'arm64', '--platform', 'efi']);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain(`/asset/${profile.body.id}/kernel?v=${profile.body.architectures.arm64?.kernel.id}`);

@@ -254,22 +254,30 @@ describe('the default profile per architecture', () => {
   });
 });
 
+
+/** The path of a boot's own NoCloud seed (`{{metadata_url}}`): a boot script fetched as the machine would. */
+async function seedOf(mac: string): Promise<string> {
+  const booted = await api('GET', `/boot.ipxe?mac=${mac}`);
+  return new URL(/ds=nocloud;s=(\S+)/.exec(booted.text)?.[1] ?? 'http://missing/').pathname;
+}
+const seedArgs = '["ds=nocloud;s={{metadata_url}}"]';
+
 describe('vendor-data', () => {
   const vendor = '#cloud-config\npackages: [htop]\n';
 
   it('is served byte for byte when the profile has it, empty when not, and validated like user-data', async () => {
     const withIt = await machine();
-    const created = await postProfile(stack.url, profileForm({ machine_id: withIt.id, kernel: x86.kernel, initrd: x86.initrd, extra: [['vendor_data', new TextEncoder().encode(vendor)]] }));
+    const created = await postProfile(stack.url, profileForm({ machine_id: withIt.id, kernel: x86.kernel, initrd: x86.initrd, kernel_args: seedArgs, extra: [['vendor_data', new TextEncoder().encode(vendor)]] }));
     expect(created.status).toBe(201);
     expect((created.body as unknown as Profile).vendor_data).toEqual({ format: 'cloud-config', size: vendor.length, sha256: sha256(Buffer.from(vendor)) });
-    const served = await api('GET', `/metadata/${withIt.mac}/vendor-data`);
+    const served = await api('GET', `${await seedOf(withIt.mac)}vendor-data`);
     expect(served.status).toBe(200);
     expect(served.headers.get('content-type')).toBe('text/cloud-config');
     expect(served.text).toBe(vendor);
 
     // A replace without it drops it: empty again.
-    expect((await api('PUT', `/api/v1/boot/${withIt.id}/profile`, { body: profileForm({ kernel: x86.kernel, initrd: x86.initrd }) })).status).toBe(200);
-    const empty = await api('GET', `/metadata/${withIt.mac}/vendor-data`);
+    expect((await api('PUT', `/api/v1/boot/${withIt.id}/profile`, { body: profileForm({ kernel: x86.kernel, initrd: x86.initrd, kernel_args: seedArgs }) })).status).toBe(200);
+    const empty = await api('GET', `${await seedOf(withIt.mac)}vendor-data`);
     expect(empty.status).toBe(200);
     expect(empty.text).toBe('');
     expect(empty.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -279,11 +287,11 @@ describe('vendor-data', () => {
 
     // Through an upload session too.
     const viaSession = await machine();
-    const opened = await api<{ id: string; vendor_data?: unknown }>('POST', '/api/v1/uploads', { json: { machine_id: viaSession.id, mode: 'create', kernel: digestOf(x86.kernel), initrd: digestOf(x86.initrd), vendor_data: '#!/bin/sh\necho vendor\n' } });
+    const opened = await api<{ id: string; vendor_data?: unknown }>('POST', '/api/v1/uploads', { json: { machine_id: viaSession.id, mode: 'create', kernel: digestOf(x86.kernel), initrd: digestOf(x86.initrd), kernel_args: ['ds=nocloud;s={{metadata_url}}'], vendor_data: '#!/bin/sh\necho vendor\n' } });
     expect(opened.status).toBe(201);
     expect(opened.body.vendor_data).toMatchObject({ format: 'script' });
     expect((await api('POST', `/api/v1/uploads/${opened.body.id}/finalize`)).status).toBe(201);
-    const script = await api('GET', `/metadata/${viaSession.mac}/vendor-data`);
+    const script = await api('GET', `${await seedOf(viaSession.mac)}vendor-data`);
     expect(script.headers.get('content-type')).toBe('text/x-shellscript');
     expect(script.text).toBe('#!/bin/sh\necho vendor\n');
     expect(expectProblem(await api('POST', '/api/v1/uploads', { json: { machine_id: viaSession.id, mode: 'replace', kernel: digestOf(x86.kernel), initrd: digestOf(x86.initrd), vendor_data: 'not cloud-init' } }), 422, 'invalid-user-data').field).toBe('vendor_data');

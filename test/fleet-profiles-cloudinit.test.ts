@@ -28,10 +28,18 @@ afterEach(() => setEnv({ BOOT_ALLOWED_CIDRS: undefined }));
 async function machineWithUserData(userData: string | Uint8Array | undefined, extra: Record<string, unknown> = {}): Promise<{ id: string; mac: string; profile: ProfileBody & { user_data?: unknown } }> {
   const mac = aMac();
   const machine = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }], ...extra }) });
-  const form = profileForm({ machine_id: machine.body.id, kernel, initrd, kernel_args: '["ds=nocloud;s={{base_url}}/metadata/{{mac}}/"]', ...(userData === undefined ? {} : { extra: [['user_data', userData]] }) });
+  const form = profileForm({ machine_id: machine.body.id, kernel, initrd, kernel_args: '["ds=nocloud;s={{metadata_url}}"]', ...(userData === undefined ? {} : { extra: [['user_data', userData]] }) });
   const res = await postProfile(stack.url, form);
   expect(res.status, res.text).toBe(201);
   return { id: machine.body.id, mac, profile: res.body };
+}
+
+/** The path of a boot's own NoCloud seed (`{{metadata_url}}`, ends in `/`): a boot script fetched as the machine would. */
+async function seedOf(mac: string): Promise<string> {
+  const booted = await api('GET', `/boot.ipxe?mac=${mac}`);
+  const url = /ds=nocloud;s=(\S+)/.exec(booted.text)?.[1] ?? '';
+  expect(url).toMatch(/^http:\/\/[^/]+\/nocloud\/[^/]+\/$/);
+  return new URL(url).pathname;
 }
 
 describe('cloud-init user-data (NoCloud)', () => {
@@ -41,43 +49,50 @@ describe('cloud-init user-data (NoCloud)', () => {
     expect(profile.user_data).toEqual({ format: 'cloud-config', size: bytes.length, sha256: sha256(bytes) });
     expect((await api('GET', `/api/v1/boot/${id}/profile`)).body.user_data).toEqual(profile.user_data);
 
-    const res = await fetch(`${stack.url}/metadata/${mac}/user-data`);
+    const seed = await seedOf(mac);
+    const res = await fetch(`${stack.url}${seed}user-data`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/cloud-config');
     expect(res.headers.get('cache-control')).toBe('no-cache, no-store, must-revalidate');
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
-    // Through the contract check too (hyphen MAC form accepted).
-    expect((await api('GET', `/metadata/${mac.replaceAll(':', '-')}/user-data`)).status).toBe(200);
+    // Through the contract check too.
+    expect((await api('GET', `${seed}user-data`)).status).toBe(200);
+    // By MAC (which anyone on the boot network can name): never the user-data (hyphen MAC form accepted).
+    expectProblem(await api('GET', `/metadata/${mac.replaceAll(':', '-')}/user-data`), 404, 'user-data-not-found');
 
-    const meta = await api('GET', `/metadata/${mac}/meta-data`);
-    expect(meta.status).toBe(200);
-    expect(meta.text).toBe(`instance-id: ${id}\nlocal-hostname: node-1\n`);
-    const vendor = await api('GET', `/metadata/${mac}/vendor-data`);
-    expect(vendor.status).toBe(200);
-    expect(vendor.text).toBe('');
+    for (const path of [`${seed}meta-data`, `/metadata/${mac}/meta-data`]) {
+      const meta = await api('GET', path);
+      expect(meta.status).toBe(200);
+      expect(meta.text).toBe(`instance-id: ${id}\nlocal-hostname: node-1\n`);
+    }
+    for (const path of [`${seed}vendor-data`, `/metadata/${mac}/vendor-data`]) {
+      const vendor = await api('GET', path);
+      expect(vendor.status).toBe(200);
+      expect(vendor.text).toBe('');
+    }
   });
 
   it('a #! script (sent as a file part) is text/x-shellscript; a MIME archive multipart/mixed', async () => {
     const a = await machineWithUserData(new TextEncoder().encode(script));
     expect(a.profile.user_data).toMatchObject({ format: 'script' });
-    const served = await api('GET', `/metadata/${a.mac}/user-data`);
+    const served = await api('GET', `${await seedOf(a.mac)}user-data`);
     expect(served.headers.get('content-type')).toBe('text/x-shellscript');
     expect(served.text).toBe(script);
     const b = await machineWithUserData(new TextEncoder().encode(mime));
-    const multipart = await api('GET', `/metadata/${b.mac}/user-data`);
+    const multipart = await api('GET', `${await seedOf(b.mac)}user-data`);
     expect(multipart.headers.get('content-type')).toBe('multipart/mixed');
     expect(multipart.text).toBe(mime);
   });
 
   it('a text field is accepted too (what arrives is what is stored)', async () => {
     const { mac } = await machineWithUserData('#!/bin/sh\necho text-field\n');
-    expect((await api('GET', `/metadata/${mac}/user-data`)).text).toBe('#!/bin/sh\r\necho text-field\r\n');
+    expect((await api('GET', `${await seedOf(mac)}user-data`)).text).toBe('#!/bin/sh\r\necho text-field\r\n');
   });
 
   it('meta-data without a hostname names the machine id; a profile without user-data is 404 user-data-not-found', async () => {
     const { id, mac } = await machineWithUserData(undefined);
     expect((await api('GET', `/metadata/${mac}/meta-data`)).text).toBe(`instance-id: ${id}\nlocal-hostname: ${id}\n`);
-    expectProblem(await api('GET', `/metadata/${mac}/user-data`), 404, 'user-data-not-found');
+    expectProblem(await api('GET', `${await seedOf(mac)}user-data`), 404, 'user-data-not-found');
   });
 
   it('an unknown MAC is 404 machine-not-configured on every route; a bad MAC 400; outside the boot network 403', async () => {
@@ -109,13 +124,13 @@ describe('cloud-init user-data (NoCloud)', () => {
 
   it('PUT replaces the user-data with the new form\'s, and drops it when the form has none', async () => {
     const { id, mac } = await machineWithUserData(cloudConfig);
-    const put = (extra: [string, Uint8Array][]) => api<ProfileBody & { user_data?: { format: string } }>('PUT', `/api/v1/boot/${id}/profile`, { body: profileForm({ kernel, initrd, extra }) });
+    const put = (extra: [string, Uint8Array][]) => api<ProfileBody & { user_data?: { format: string } }>('PUT', `/api/v1/boot/${id}/profile`, { body: profileForm({ kernel, initrd, kernel_args: '["ds=nocloud;s={{metadata_url}}"]', extra }) });
     expect((await put([['user_data', new TextEncoder().encode(script)]])).body.user_data).toMatchObject({ format: 'script' });
-    expect((await api('GET', `/metadata/${mac}/user-data`)).text).toBe(script);
+    expect((await api('GET', `${await seedOf(mac)}user-data`)).text).toBe(script);
     const dropped = await put([]);
     expect(dropped.status).toBe(200);
     expect(dropped.body).not.toHaveProperty('user_data');
-    expectProblem(await api('GET', `/metadata/${mac}/user-data`), 404, 'user-data-not-found');
+    expectProblem(await api('GET', `${await seedOf(mac)}user-data`), 404, 'user-data-not-found');
   });
 
   it('upload sessions: a user_data member is validated at create, shown in the session and committed by finalize', async () => {
@@ -125,14 +140,14 @@ describe('cloud-init user-data (NoCloud)', () => {
     const machine = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
     const files = { kernel: { size: kernel.length, sha256: sha256(kernel) }, initrd: { size: initrd.length, sha256: sha256(initrd) } };
     expectProblem(await api('POST', '/api/v1/uploads', { json: { machine_id: machine.body.id, mode: 'create', user_data: 'nope', ...files } }), 422, 'invalid-user-data');
-    const session = await api<{ id: string; user_data: unknown; files: { kernel: { upload: unknown } } }>('POST', '/api/v1/uploads', { json: { machine_id: machine.body.id, mode: 'create', user_data: cloudConfig, ...files } });
+    const session = await api<{ id: string; user_data: unknown; files: { kernel: { upload: unknown } } }>('POST', '/api/v1/uploads', { json: { machine_id: machine.body.id, mode: 'create', user_data: cloudConfig, kernel_args: ['ds=nocloud;s={{metadata_url}}'], ...files } });
     expect(session.status).toBe(201);
     expect(session.body.files.kernel.upload).toBeNull();
     expect(session.body.user_data).toEqual({ format: 'cloud-config', size: Buffer.byteLength(cloudConfig), sha256: sha256(Buffer.from(cloudConfig)) });
     const finalized = await api<{ user_data: unknown }>('POST', `/api/v1/uploads/${session.body.id}/finalize`);
     expect(finalized.status).toBe(201);
     expect(finalized.body.user_data).toEqual(session.body.user_data);
-    expect((await api('GET', `/metadata/${mac}/user-data`)).text).toBe(cloudConfig);
+    expect((await api('GET', `${await seedOf(mac)}user-data`)).text).toBe(cloudConfig);
   });
 });
 
@@ -153,10 +168,10 @@ describe('netboot profile set --user-data', () => {
     const bad = await netboot(['profile', 'set', machine.body.id, '--kernel', files.kernel, '--initrd', files.initrd, '--user-data', files.bad], home);
     expect(bad.code, bad.stderr).toBe(1);
     expect(bad.stderr).toMatch(/invalid-user-data/);
-    const run = await netboot(['--json', 'profile', 'set', machine.body.id, '--kernel', files.kernel, '--initrd', files.initrd, '--arg', 'ds=nocloud;s={{base_url}}/metadata/{{mac}}/', '--user-data', files.good], home);
+    const run = await netboot(['--json', 'profile', 'set', machine.body.id, '--kernel', files.kernel, '--initrd', files.initrd, '--arg', 'ds=nocloud;s={{metadata_url}}', '--user-data', files.good], home);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ user_data: { format: 'cloud-config', size: Buffer.byteLength(cloudConfig) }, kernel: { args: ['ds=nocloud;s={{base_url}}/metadata/{{mac}}/'] } });
-    const served = await fetch(`${stack.url}/metadata/${mac}/user-data`);
+    expect(JSON.parse(run.stdout)).toMatchObject({ user_data: { format: 'cloud-config', size: Buffer.byteLength(cloudConfig) }, kernel: { args: ['ds=nocloud;s={{metadata_url}}'] } });
+    const served = await fetch(`${stack.url}${await seedOf(mac)}user-data`);
     expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(cloudConfig))).toBe(true);
   });
 });
@@ -197,7 +212,8 @@ describe.skipIf(!cloudInit.ok)('real cloud-init reads what the service serves', 
     const { id, mac } = await machineWithUserData(new TextEncoder().encode(cloudConfig), { hostname: 'node-7' });
     const script = await api('GET', `/boot.ipxe?mac=${mac}`);
     const cmdline = (/^kernel \S+ (.*?) && goto kernel_ok/m.exec(script.text)?.[1] ?? '').replace(/netboot\.token=\S+ /, '');
-    expect(cmdline).toContain(`ds=nocloud;s=http://${new URL(stack.url).host}/metadata/${mac}/`);
+    const seedUrl = /ds=nocloud;s=(\S+)/.exec(cmdline)?.[1] ?? '';
+    expect(seedUrl).toMatch(new RegExp(`^http://${new URL(stack.url).host}/nocloud/[^/]+/$`));
     const reader = [
       'import sys, json, base64',
       'from cloudinit.sources.DataSourceNoCloud import parse_cmdline_data',
@@ -211,7 +227,7 @@ describe.skipIf(!cloudInit.ok)('real cloud-init reads what the service serves', 
     expect(read.status, read.stderr).toBe(0);
     const got = JSON.parse(read.stdout) as { found: boolean; fill: Record<string, string>; md: Record<string, string>; ud: string; vd: string };
     expect(got.found).toBe(true);
-    expect(got.fill.seedfrom).toBe(`http://${new URL(stack.url).host}/metadata/${mac}/`);
+    expect(got.fill.seedfrom).toBe(seedUrl);
     expect(got.md).toEqual({ 'instance-id': id, 'local-hostname': 'node-7' });
     expect(Buffer.from(got.ud, 'base64').equals(Buffer.from(cloudConfig))).toBe(true);
     expect(got.vd).toBe('');
@@ -230,7 +246,7 @@ describe.skipIf(!cloudInit.ok)('real cloud-init reads what the service serves', 
     const vendorConfig = '#cloud-config\nntp:\n  enabled: true\n  servers: [ntp.example]\n';
     const mac = aMac();
     const machine = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
-    const created = await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel, initrd, extra: [['user_data', new TextEncoder().encode(script)], ['vendor_data', new TextEncoder().encode(vendorConfig)]] }));
+    const created = await postProfile(stack.url, profileForm({ machine_id: machine.body.id, kernel, initrd, kernel_args: '["ds=nocloud;s={{metadata_url}}"]', extra: [['user_data', new TextEncoder().encode(script)], ['vendor_data', new TextEncoder().encode(vendorConfig)]] }));
     expect(created.status, created.text).toBe(201);
     const reader = [
       'import sys, json, base64',
@@ -238,7 +254,7 @@ describe.skipIf(!cloudInit.ok)('real cloud-init reads what the service serves', 
       'md, ud, vd = util.read_seeded(sys.argv[1], timeout=5, retries=0)',
       "print(json.dumps({'ud': base64.b64encode(ud).decode(), 'vd': base64.b64encode(vd or b'').decode()}))",
     ].join('\n');
-    const read = await python(['-c', reader, `${stack.url}/metadata/${mac}/`]);
+    const read = await python(['-c', reader, `${stack.url}${await seedOf(mac)}`]);
     expect(read.status, read.stderr).toBe(0);
     const got = JSON.parse(read.stdout) as { ud: string; vd: string };
     expect(Buffer.from(got.ud, 'base64').toString()).toBe(script);

@@ -46,6 +46,62 @@ afterEach(() => {
   setEnv({ RATE_LIMIT_BOOT_PER_MAC: undefined, RATE_LIMIT_BOOT_PER_ADDRESS: undefined, RATE_LIMIT_BOOT_GLOBAL: undefined, RATE_LIMIT_DOWNLOADS_PER_PROFILE: undefined });
 });
 
+describe('secrets go only to the machine’s own boot', () => {
+  const userData = '#cloud-config\nchpasswd: { list: "root:hunter2" }\n';
+  async function machineWithSecrets(): Promise<{ id: string; mac: string }> {
+    const mac = aMac();
+    const created = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
+    const form = profileForm({ machine_id: created.body.id, kernel: randomFile(1024), initrd: randomFile(1024), kernel_args: '["ds=nocloud;s={{metadata_url}}"]', extra: [['user_data', new TextEncoder().encode(userData)], ['vendor_data', new TextEncoder().encode('#cloud-config\npackages: [htop]\n')]] });
+    expect((await postProfile(stack.url, form)).status).toBe(201);
+    return { id: created.body.id, mac };
+  }
+  /** The seed path of a boot script fetched by `host`. */
+  const seedOf = (script: string) => new URL(/ds=nocloud;s=(\S+)/.exec(script)?.[1] ?? 'http://missing/').pathname;
+
+  it('by MAC: meta-data only; user-data 404, vendor-data empty, for anyone', async () => {
+    const m = await machineWithSecrets();
+    expectProblem(await from(hostile, 'GET', `/metadata/${m.mac}/user-data`), 404, 'user-data-not-found');
+    expect((await from(hostile, 'GET', `/metadata/${m.mac}/vendor-data`)).text).toBe('');
+    expect((await from(hostile, 'GET', `/metadata/${m.mac}/meta-data`)).text).toBe(`instance-id: ${m.id}\nlocal-hostname: ${m.id}\n`);
+  });
+
+  it('the boot’s own {{metadata_url}} answers only its script’s client, within its window, not after installed; every fetch is in the timeline', async () => {
+    const m = await machineWithSecrets();
+    const script = (await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text;
+    const seed = seedOf(script);
+    expect(seed).toMatch(/^\/nocloud\/[^/]+\/$/);
+    // Another host, with the URL (read from a log or the wire): nothing, and the same answer as for a made-up key.
+    for (const file of ['user-data', 'vendor-data', 'meta-data']) expectProblem(await from(hostile, 'GET', `${seed}${file}`), 404, 'boot-not-found');
+    expectProblem(await from(victimHost, 'GET', `${seed.replace(/.{4}\/$/, 'AAAA/')}user-data`), 404, 'boot-not-found');
+    // The report token is not the metadata key.
+    expectProblem(await from(victimHost, 'GET', `/nocloud/${tokenOf(script)}/user-data`), 404, 'boot-not-found');
+    // The machine itself.
+    const got = await from(victimHost, 'GET', `${seed}user-data`);
+    expect(got.status).toBe(200);
+    expect(got.text).toBe(userData);
+    expect((await from(victimHost, 'GET', `${seed}user-data`)).status).toBe(200);
+    const [boot] = (await api<{ boots: { metadata_fetches: { file: string; count: number; client_address: string }[] }[] }>('GET', `/api/v1/machines/${m.id}/boots`)).body.boots;
+    expect(boot?.metadata_fetches).toEqual([{ file: 'user-data', count: 2, client_address: victimHost, last_at: expect.any(String) }]);
+    // Past the window (BOOT_METADATA_WINDOW_SECONDS, 1 hour).
+    clockOffsetMs = 61 * 60_000;
+    expectProblem(await from(victimHost, 'GET', `${seed}user-data`), 404, 'boot-not-found');
+    clockOffsetMs = 0;
+    // After installed: over.
+    expect((await from(victimHost, 'POST', `/boot/installed?token=${tokenOf(script)}`)).status).toBe(200);
+    expectProblem(await from(victimHost, 'GET', `${seed}user-data`), 404, 'boot-not-found');
+  });
+
+  it('a hostile host that asks for the victim’s script gets a seed for its own address only: the victim’s own boot is unaffected', async () => {
+    const m = await machineWithSecrets();
+    // What stays out of reach without hardware identity: the hostile host's own request is a boot like any other.
+    const stolen = seedOf((await from(hostile, 'GET', `/boot.ipxe?mac=${m.mac}`)).text);
+    const mine = seedOf((await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).text);
+    expect(stolen).not.toBe(mine);
+    expectProblem(await from(hostile, 'GET', `${mine}user-data`), 404, 'boot-not-found');
+    expect((await from(victimHost, 'GET', `${mine}user-data`)).text).toBe(userData);
+  });
+});
+
 describe('reports mean what they say', () => {
   it('a bogus token is refused before anything is counted against the machine: the real report still lands', async () => {
     setEnv({ RATE_LIMIT_BOOT_PER_ADDRESS: '1000' });

@@ -336,9 +336,9 @@ export const contract: Record<FunctionName, OperationContract> = {
     problems: ['boot-profile-not-found'],
   },
   metadataUserData: {
-    description: "cloud-init's NoCloud datasource (ds=nocloud;s=BASE/metadata/MAC/): the user-data of the profile that boots this MAC, exactly as uploaded.",
+    description: "Never the user-data by MAC (anyone on the boot network can name one): 404 user-data-not-found pointing at the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data), after the same checks as meta-data.",
     pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
-    responses: { 200: { description: 'The user-data, typed by its format', body: { texts: Object.values(userDataMediaTypes) }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    responses: {},
     problems: ['invalid-mac-address', 'machine-not-configured', 'user-data-not-found', 'rate-limit-exceeded', 'service-unavailable'],
   },
   metadataMetaData: {
@@ -348,10 +348,20 @@ export const contract: Record<FunctionName, OperationContract> = {
     problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
   },
   metadataVendorData: {
-    description: "NoCloud vendor-data: the vendor_data of the profile that boots this MAC, exactly as uploaded; empty (text/plain) when it has none.",
+    description: "NoCloud vendor-data by MAC: always empty (cloud-init reads it as nothing to do); the profile's vendor_data is served only under the boot's own {{metadata_url}}.",
     pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
-    responses: { 200: { description: 'The vendor-data typed by its format, or empty text/plain', body: { texts: ['text/plain', ...Object.values(userDataMediaTypes)] }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    responses: { 200: { description: 'Empty text/plain', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
     problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
+  },
+  nocloudSeed: {
+    description:
+      "A boot's own NoCloud seed, the URL `{{metadata_url}}` renders (ds=nocloud;s={{metadata_url}}). Answered only to the client address that fetched that boot's script, within BOOT_METADATA_WINDOW_SECONDS of it, and not after the boot reported installed; every fetch is counted in the boot's timeline. Any refusal is the same 404 boot-not-found.",
+    pathParams: {
+      key: { schema: z.string(), description: "The boot's metadata key (machine id.boot id.secret), as the script's {{metadata_url}} carries it" },
+      file: { schema: z.enum(['meta-data', 'user-data', 'vendor-data']), description: 'The NoCloud file' },
+    },
+    responses: { 200: { description: 'meta-data (YAML), or the profile\'s user-data / vendor-data typed by its format (vendor-data: empty text/plain when it has none)', body: { texts: ['text/plain', ...Object.values(userDataMediaTypes)] }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['not-found', 'boot-not-found', 'machine-not-configured', 'user-data-not-found', 'rate-limit-exceeded', 'service-unavailable'],
   },
   uploadsCreate: {
     requestBody: { json: uploadRequestBodySchema, description: 'What to upload: size and SHA-256 of kernel and initrd, and of each architecture\'s pair (kernel.arm64 / initrd.arm64, ...); machine_id "default" for the default profile' },

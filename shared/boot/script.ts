@@ -63,7 +63,7 @@ export function initrdPartName(index: number): string {
  * script is served.
  */
 export function renderIpxeScript({ machineId, mac, profile, images = profile, generatedAt, partBytes, bootToken, bootRef, templateValues }: ScriptInput): string {
-  const values: TemplateValues = { hostname: undefined, base_url: undefined, arch: undefined, platform: undefined, machine_id: machineId, ...templateValues, mac };
+  const values: TemplateValues = { hostname: undefined, base_url: undefined, arch: undefined, platform: undefined, metadata_url: undefined, machine_id: machineId, ...templateValues, mac };
   // Placeholders rendered first; the rendered line is what is checked (and what counts against 2048).
   const tokens = kernelLineTokens(profile.kernel.args.map((arg) => renderKernelArg(arg, values)));
   assertKernelLineSafe(tokens);

@@ -52,6 +52,21 @@ export interface BootLifecycle {
   dbTimeoutMs: number;
 }
 
+/** A served script's boot record: its report token and its `{{metadata_url}}` key. */
+interface RecordedBoot {
+  token: BootToken;
+  metadataKey: BootToken;
+}
+
+/** Where a boot's NoCloud metadata is served: a per-boot secret under the gateway the machine chained from (`/` at the end, as NoCloud's `s=` needs). */
+export function metadataUrl(client: BootClient, key: BootToken): string | undefined {
+  return client.baseUrl && `${client.baseUrl}/nocloud/${formatBootToken(key)}/`;
+}
+
+function usesMetadataUrl(profile: BootProfile): boolean {
+  return profile.kernel.args.some((arg) => arg.includes('{{metadata_url}}'));
+}
+
 /** Boot scripts: from a MAC to the script of the machine that owns it. */
 export class BootScripts {
   constructor(
@@ -103,7 +118,8 @@ export class BootScripts {
       images,
       generatedAt: new Date(this.clock()),
       partBytes: this.partBytes,
-      templateValues: { ...this.templateValues(client), machine_id: unregisteredMachineId, hostname: unregisteredHostname(mac) },
+      // No boot record, so no per-boot key: the MAC's own URL, which serves an unregistered MAC nothing.
+      templateValues: { ...this.templateValues(client), machine_id: unregisteredMachineId, hostname: unregisteredHostname(mac), metadata_url: client.baseUrl && `${client.baseUrl}/metadata/${mac}/` },
     });
   }
 
@@ -123,7 +139,9 @@ export class BootScripts {
     const images = imagesFor(profile, client.arch);
     if (!images) return renderWrongArchScript({ machineId: target.machineId, mac, profile, arch: client.arch ?? '', generatedAt });
     // A preview carries the token a boot would (when the timeline records boots), as a placeholder no boot record matches.
-    const token = preview ? (this.lifecycle ? previewBootToken(target.machineId) : undefined) : await this.start(mac, target, profile.id, 'profile', client, generatedAt, log);
+    const placeholder = preview && this.lifecycle ? previewBootToken(target.machineId) : undefined;
+    const boot = preview ? placeholder && { token: placeholder, metadataKey: placeholder } : await this.start(mac, target, profile.id, 'profile', client, generatedAt, log, usesMetadataUrl(profile));
+    const token = boot?.token;
     return renderIpxeScript({
       machineId: target.machineId,
       mac,
@@ -133,7 +151,7 @@ export class BootScripts {
       partBytes: this.partBytes,
       bootToken: token && formatBootToken(token),
       bootRef: token && formatBootRef(token),
-      templateValues: { ...this.templateValues(client), hostname: target.hostname ?? target.machineId },
+      templateValues: { ...this.templateValues(client), hostname: target.hostname ?? target.machineId, metadata_url: boot && metadataUrl(client, boot.metadataKey) },
     });
   }
 
@@ -142,22 +160,27 @@ export class BootScripts {
    * without a token: booting matters more than the timeline; except for a `once` machine,
    * which gets 503 + Retry-After (an installer it could not report would never turn off).
    */
-  private async start(mac: string, target: BootTarget, profileId: string | null, action: 'profile' | 'local', client: BootClient, at: Date, log: Logger): Promise<BootToken | undefined> {
+  private async start(mac: string, target: BootTarget, profileId: string | null, action: 'profile' | 'local', client: BootClient, at: Date, log: Logger, needsMetadataKey = false): Promise<RecordedBoot | undefined> {
     if (!this.lifecycle) return undefined;
     const token = newBootToken(target.machineId);
+    // Same shape as the token, a secret of its own (the key of `{{metadata_url}}`).
+    const metadataKey = newBootToken(target.machineId);
+    metadataKey.bootId = token.bootId;
     try {
       await this.deadline(
         this.lifecycle.timeline.start(
           token,
           { mac, action, profile_id: profileId, netboot: target.netboot, once_round: target.onceRound },
           { at, client_address: client.clientAddress, profile_id: profileId, action, arch: client.arch, platform: client.platform },
+          metadataKey,
         ),
         'the boot timeline',
       );
-      return token;
+      return { token, metadataKey };
     } catch (err) {
-      // A `once` machine must be able to report, or it would reinstall forever: it waits and asks again.
-      if (target.netboot === 'once') throw Object.assign(new ProblemError('service-unavailable', 'The boot could not be recorded; try again shortly', { retry_after: 5 }, { 'Retry-After': '5' }), { cause: err });
+      // A `once` machine must be able to report, or it would reinstall forever; a profile that
+      // hands its installer `{{metadata_url}}` needs the record behind it. Both wait and ask again.
+      if (target.netboot === 'once' || needsMetadataKey) throw Object.assign(new ProblemError('service-unavailable', 'The boot could not be recorded; try again shortly', { retry_after: 5 }, { 'Retry-After': '5' }), { cause: err });
       log.warn('could not record the boot; serving the script without a boot token', { mac, err: err instanceof Error ? err.message : String(err) });
       return undefined;
     }

@@ -103,11 +103,13 @@ export function kernelTokenProblem(token: string): string | undefined {
  * - `mac`: the MAC that booted, canonical (`52:54:00:12:34:56`);
  * - `hostname`: the machine's `hostname` (RFC 1123), or its id when it has none;
  * - `base_url`: `scheme://host[:port]` the machine chained from, as the trusted front end saw it;
- * - `arch`, `platform`: `/boot.ipxe`'s validated query parameters (empty when absent).
+ * - `arch`, `platform`: `/boot.ipxe`'s validated query parameters (empty when absent);
+ * - `metadata_url`: this boot's NoCloud seed URL, ending in `/` (`ds=nocloud;s={{metadata_url}}`):
+ *   a per-boot secret under `base_url`, answered only to the client that fetched the script.
  * The rendered argument is checked again with every rule of `kernelTokenProblem`, and the
  * rendered line against the 2048 characters: a value can never add iPXE syntax.
  */
-export const templateNames = ['machine_id', 'mac', 'hostname', 'base_url', 'arch', 'platform'] as const;
+export const templateNames = ['machine_id', 'mac', 'hostname', 'base_url', 'arch', 'platform', 'metadata_url'] as const;
 export type TemplateName = (typeof templateNames)[number];
 export type TemplateValues = Readonly<Record<TemplateName, string | undefined>>;
 

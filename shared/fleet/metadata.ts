@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MachineNotConfigured } from '../domain/errors';
+import { BootNotFound, MachineNotConfigured } from '../domain/errors';
 import type { UserData } from './user-data';
+import { nocloudFiles, type BootTimeline, type NocloudFile } from '../lifecycle/timeline';
+import { parseBootToken } from '../lifecycle/tokens';
 import type { BootNetwork } from '../boot/network';
 import { bootMac } from '../boot/service';
 import { ProblemError } from '../http/problem';
@@ -15,14 +17,25 @@ export interface MetadataDeps {
   limiter: RateLimiter;
   /** BOOT_DB_TIMEOUT_MS: each read, as on /boot.ipxe (503 past it). */
   dbTimeoutMs: number;
+  /** The boot records behind `{{metadata_url}}`. */
+  timeline: BootTimeline;
+  /** BOOT_METADATA_WINDOW_SECONDS in ms: how long after its script a boot's metadata answers. */
+  windowMs: number;
+  clock: () => number;
 }
 
+/** One NoCloud file, ready to send: YAML meta-data, or user-data / vendor-data typed by its format (null: empty). */
+export type NocloudDocument = { file: 'meta-data'; text: string } | { file: 'user-data' | 'vendor-data'; data: UserData | null };
+
 /**
- * cloud-init's NoCloud datasource over HTTP (`ds=nocloud;s={{base_url}}/metadata/{{mac}}/`):
- * `user-data`, `meta-data` and `vendor-data` under one MAC. Boot-network routes: the same
- * network check (BOOT_ALLOWED_CIDRS, 403) and per-MAC rate limit (RATE_LIMIT_BOOT_PER_MAC,
- * the counter `/boot.ipxe` uses) as the boot script. A MAC no machine has: 404
- * `machine-not-configured` (the default profile's machines have no machine to describe).
+ * cloud-init's NoCloud datasource over HTTP. The secrets (user-data, vendor-data) are served
+ * only under a boot's own `{{metadata_url}}` (`/nocloud/{key}/...`, `seed()`): to the client
+ * address that fetched that boot's script, within BOOT_METADATA_WINDOW_SECONDS of it, never
+ * after the boot reported `installed`, each fetch counted in the boot's timeline. Under
+ * `/metadata/{mac}/` (anyone on the boot network can name a MAC) only meta-data (instance-id,
+ * hostname), an empty vendor-data, and 404 for user-data. Boot-network routes: the network
+ * check (BOOT_ALLOWED_CIDRS, 403) and the boot rate limits. A MAC no machine has: 404
+ * `machine-not-configured`.
  */
 export class NocloudMetadata {
   constructor(private readonly deps: MetadataDeps) {}
@@ -39,24 +52,54 @@ export class NocloudMetadata {
     return { mac, target: lookup.value };
   }
 
-  /** The user-data of the profile booting the MAC; 404 when it has no profile or the profile none. */
-  async userData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<UserData> {
-    const { mac, target } = await this.target(req, res, rawMac, log);
-    if (!target.bootProfileId) throw new MachineNotConfigured(mac);
-    const record = await withDeadline(this.deps.inventory.getProfile(target.bootProfileId), this.deps.dbTimeoutMs, 'the inventory');
-    if (!record) throw new MachineNotConfigured(mac);
-    if (!record.userData) throw new ProblemError('user-data-not-found', `The boot profile of ${mac} has no cloud-init user-data`, { mac_address: mac });
-    return record.userData;
+  /** Never the user-data by MAC: 404, pointing at `{{metadata_url}}` (after the same checks, so it tells nothing more than meta-data). */
+  async userData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<never> {
+    const { mac } = await this.target(req, res, rawMac, log);
+    throw new ProblemError('user-data-not-found', `User-data is served only under the boot's own {{metadata_url}} (ds=nocloud;s={{metadata_url}}), not by MAC`, { mac_address: mac });
   }
+
+  /** Never the vendor-data by MAC: empty (cloud-init reads it as "nothing to do"); the profile's is under `{{metadata_url}}`. */
+  async vendorData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<null> {
+    await this.target(req, res, rawMac, log);
+    return null;
+  }
+
   /**
-   * The vendor-data of the profile booting the MAC, or null (served empty) when it has no
-   * profile or the profile none: cloud-init reads an empty vendor-data as "nothing to do".
+   * `GET /nocloud/{key}/{file}`: one file of the boot the key names. Every refusal (unknown
+   * key, wrong secret, another client address, past the window, after `installed`) is the same
+   * 404 `boot-not-found`, so a caller learns nothing about which. Cost: the boot routes'
+   * counters, 1 read (the boot record), 1 read (the MAC or the profile), 1 write (the fetch).
    */
-  async vendorData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<UserData | null> {
-    const { target } = await this.target(req, res, rawMac, log);
-    if (!target.bootProfileId) return null;
-    const record = await withDeadline(this.deps.inventory.getProfile(target.bootProfileId), this.deps.dbTimeoutMs, 'the inventory');
-    return record?.vendorData ?? null;
+  async seed(req: IncomingMessage, res: ServerResponse, rawKey: unknown, rawFile: unknown, log: Logger): Promise<NocloudDocument> {
+    const { bootNetwork, limiter, inventory, timeline, dbTimeoutMs } = this.deps;
+    bootNetwork.assertAllowed(req);
+    const file = nocloudFiles.find((f) => f === rawFile);
+    if (!file) throw new ProblemError('not-found', 'A NoCloud seed has meta-data, user-data and vendor-data');
+    const key = parseBootToken(rawKey);
+    if (!key) throw new BootNotFound();
+    const clientAddress = bootNetwork.clientAddress(req);
+    await limiter.enforceBootSource(res, clientAddress, log);
+    const boot = await withDeadline(timeline.verifyMetadataKey(key), dbTimeoutMs, 'the boot timeline');
+    const now = this.deps.clock();
+    const script = boot.phases.script;
+    if (!script || script.client_address !== clientAddress || now - script.at.getTime() > this.deps.windowMs || boot.phases.installed) throw new BootNotFound();
+    const document = await this.document(boot.mac, boot.profile_id, file);
+    await withDeadline(timeline.recordMetadataFetch(key, file, new Date(now), clientAddress), dbTimeoutMs, 'the boot timeline');
+    return document;
+  }
+
+  private async document(mac: string, profileId: string | null, file: NocloudFile): Promise<NocloudDocument> {
+    const { inventory, dbTimeoutMs } = this.deps;
+    if (file === 'meta-data') {
+      const target = await withDeadline(inventory.findBootTarget(mac), dbTimeoutMs, 'the inventory');
+      if (!target) throw new MachineNotConfigured(mac);
+      return { file, text: renderMetaData(target) };
+    }
+    const record = profileId ? await withDeadline(inventory.getProfile(profileId), dbTimeoutMs, 'the inventory') : null;
+    if (!record) throw new MachineNotConfigured(mac);
+    if (file === 'vendor-data') return { file, data: record.vendorData ?? null };
+    if (!record.userData) throw new ProblemError('user-data-not-found', `The boot profile of ${mac} has no cloud-init user-data`, { mac_address: mac });
+    return { file, data: record.userData };
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { machineSpecSchema, netbootModes } from '../domain/machine';
-import { bootPhases } from './timeline';
+import { bootPhases, nocloudFiles } from './timeline';
 
 /* Response (and documentation) schemas of the fleet-lifecycle routes, for the API contract (shared/api/contract.ts). */
 
@@ -35,6 +35,9 @@ export const bootSchema = z.strictObject({
   netboot: z.enum(netbootModes),
   started_at: when.nullable(),
   phases: z.array(phaseSchema),
+  metadata_fetches: z
+    .array(z.strictObject({ file: z.enum(nocloudFiles), count: z.number().int().min(1), last_at: when, client_address: z.string() }))
+    .meta({ description: "Fetches of the boot's {{metadata_url}} (NoCloud), per file: how many, the last" }),
 });
 
 export const bootListSchema = z.strictObject({ machine_id: uuidV7, boots: z.array(bootSchema).max(10) });

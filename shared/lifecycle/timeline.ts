@@ -1,4 +1,4 @@
-import { Timestamp, type DocumentData, type DocumentReference, type Firestore } from '@google-cloud/firestore';
+import { FieldValue, Timestamp, type DocumentData, type DocumentReference, type Firestore } from '@google-cloud/firestore';
 import { sameTurnBatches } from '../batching';
 import { BootNotFound, BootPhaseRecorded } from '../domain/errors';
 import type { NetbootMode } from '../domain/machine';
@@ -17,6 +17,18 @@ export interface PhaseRecord {
   [detail: string]: unknown;
 }
 
+/** The NoCloud files a boot's `{{metadata_url}}` serves; stored under `metadata.{file with _}`. */
+export const nocloudFiles = ['meta-data', 'user-data', 'vendor-data'] as const;
+export type NocloudFile = (typeof nocloudFiles)[number];
+
+/** What the timeline keeps of a boot's metadata fetches: per file, how many and the last. */
+export interface MetadataFetches {
+  file: NocloudFile;
+  count: number;
+  last_at: Date;
+  client_address: string;
+}
+
 export interface BootRecord {
   id: string;
   machine_id: string;
@@ -29,6 +41,8 @@ export interface BootRecord {
   /** The `once` round the script was served in: only a report of this round ends it. */
   once_round: string | null;
   phases: Partial<Record<BootPhase, PhaseRecord>>;
+  /** Fetches of the boot's NoCloud metadata URL, per file. */
+  metadata: MetadataFetches[];
 }
 
 /**
@@ -62,7 +76,7 @@ export class BootTimeline {
   }
 
   /** The record of a served script (blind create). */
-  async start(token: BootToken, record: Omit<BootRecord, 'id' | 'machine_id' | 'phases'>, script: PhaseRecord): Promise<void> {
+  async start(token: BootToken, record: Omit<BootRecord, 'id' | 'machine_id' | 'phases' | 'metadata'>, script: PhaseRecord, metadataKey?: BootToken): Promise<void> {
     const now = this.clock();
     await this.creates.load({
       ref: this.ref(token.machineId, token.bootId),
@@ -71,6 +85,8 @@ export class BootTimeline {
         machine_id: token.machineId,
         ...record,
         token_sha256: secretHash(token.secret),
+        // The `{{metadata_url}}` key's own secret: the report token does not open the metadata, nor the reverse.
+        ...(metadataKey ? { metadata_sha256: secretHash(metadataKey.secret) } : {}),
         phases: { script: toStored(script) },
         created_at: Timestamp.fromMillis(now),
         expire_at: Timestamp.fromMillis(now + this.ttlMs),
@@ -123,6 +139,22 @@ export class BootTimeline {
     return toRecord(stored);
   }
 
+  /**
+   * The boot a `{{metadata_url}}` key names, when its secret matches and the boot is live
+   * (1 read); BootNotFound otherwise. The caller checks the window and the address.
+   */
+  async verifyMetadataKey(key: BootToken): Promise<BootRecord> {
+    const stored = (await this.ref(key.machineId, key.bootId).get()).data();
+    if (!stored || typeof stored.metadata_sha256 !== 'string' || !secretMatches(key.secret, stored.metadata_sha256) || this.expired(stored)) throw new BootNotFound();
+    return toRecord(stored);
+  }
+
+  /** One fetch of a boot's metadata file (1 blind write: a count and the last fetch, so the record stays small under any number). */
+  async recordMetadataFetch(ref: Pick<BootToken, 'machineId' | 'bootId'>, file: NocloudFile, at: Date, clientAddress: string): Promise<void> {
+    const field = `metadata.${file.replace('-', '_')}`;
+    await this.ref(ref.machineId, ref.bootId).update({ [`${field}.count`]: FieldValue.increment(1), [`${field}.last_at`]: Timestamp.fromDate(at), [`${field}.client_address`]: clientAddress });
+  }
+
   private expired(data: DocumentData): boolean {
     return data.expire_at instanceof Timestamp && data.expire_at.toMillis() <= this.clock();
   }
@@ -155,6 +187,10 @@ function toRecord(data: Record<string, unknown>): BootRecord {
     netboot: (data.netboot as NetbootMode | undefined) ?? 'enabled',
     once_round: (data.once_round as string | null | undefined) ?? null,
     phases,
+    metadata: nocloudFiles.flatMap((file) => {
+      const m = ((data.metadata ?? {}) as Record<string, Record<string, unknown> | undefined>)[file.replace('-', '_')];
+      return m ? [{ file, count: Number(m.count ?? 0), last_at: m.last_at instanceof Timestamp ? m.last_at.toDate() : new Date(0), client_address: String(m.client_address ?? '') }] : [];
+    }),
   };
 }
 
@@ -171,5 +207,6 @@ export function bootView(record: BootRecord): Record<string, unknown> {
       const p = record.phases[name];
       return p ? [{ phase: name, ...p, at: p.at.toISOString() }] : [];
     }),
+    metadata_fetches: record.metadata.map((m) => ({ ...m, last_at: m.last_at.toISOString() })),
   };
 }

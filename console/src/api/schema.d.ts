@@ -504,8 +504,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * cloud-init NoCloud user-data of the profile booting a MAC
-         * @description cloud-init's NoCloud datasource (ds=nocloud;s=BASE/metadata/MAC/): the user-data of the profile that boots this MAC, exactly as uploaded.
+         * Never user-data by MAC: 404 pointing at the boot's own {{metadata_url}}
+         * @description Never the user-data by MAC (anyone on the boot network can name one): 404 user-data-not-found pointing at the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data), after the same checks as meta-data.
          */
         get: operations["metadataUserData"];
         put?: never;
@@ -525,9 +525,29 @@ export interface paths {
         };
         /**
          * cloud-init NoCloud vendor-data (empty)
-         * @description NoCloud vendor-data: the vendor_data of the profile that boots this MAC, exactly as uploaded; empty (text/plain) when it has none.
+         * @description NoCloud vendor-data by MAC: always empty (cloud-init reads it as nothing to do); the profile's vendor_data is served only under the boot's own {{metadata_url}}.
          */
         get: operations["metadataVendorData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/nocloud/{key}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A boot's own NoCloud seed ({{metadata_url}}): meta-data, user-data, vendor-data, only to the machine that fetched that boot's script
+         * @description A boot's own NoCloud seed, the URL `{{metadata_url}}` renders (ds=nocloud;s={{metadata_url}}). Answered only to the client address that fetched that boot's script, within BOOT_METADATA_WINDOW_SECONDS of it, and not after the boot reported installed; every fetch is counted in the boot's timeline. Any refusal is the same 404 boot-not-found.
+         */
+        get: operations["nocloudSeed"];
         put?: never;
         post?: never;
         delete?: never;
@@ -7378,6 +7398,15 @@ export interface operations {
                             action: "profile" | "local";
                             id: string;
                             mac: string;
+                            /** @description Fetches of the boot's {{metadata_url}} (NoCloud), per file: how many, the last */
+                            metadata_fetches: {
+                                client_address: string;
+                                count: number;
+                                /** @enum {string} */
+                                file: "meta-data" | "user-data" | "vendor-data";
+                                /** @description RFC 3339 time */
+                                last_at: string;
+                            }[];
                             /** @enum {string} */
                             netboot: "enabled" | "disabled" | "once";
                             phases: ({
@@ -11849,27 +11878,6 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user-data, typed by its format */
-            200: {
-                headers: {
-                    /** @description Caching directives */
-                    "Cache-Control": string;
-                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests (or download slots) left */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix time (seconds) when the window ends */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
-                    "X-Request-Id": string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "multipart/mixed": string;
-                    "text/cloud-config": string;
-                    "text/x-shellscript": string;
-                };
-            };
             /** @description Problem: validation-error, invalid-json, invalid-mac-address */
             400: {
                 headers: {
@@ -12037,7 +12045,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The vendor-data typed by its format, or empty text/plain */
+            /** @description Empty text/plain */
             200: {
                 headers: {
                     /** @description Caching directives */
@@ -12053,10 +12061,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "multipart/mixed": string;
-                    "text/cloud-config": string;
                     "text/plain": string;
-                    "text/x-shellscript": string;
                 };
             };
             /** @description Problem: validation-error, invalid-json, invalid-mac-address */
@@ -12096,6 +12101,197 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemMachineNotConfigured"];
+                };
+            };
+            /** @description Problem: request-timeout */
+            408: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestTimeout"];
+                };
+            };
+            /** @description Problem: payload-too-large */
+            413: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemPayloadTooLarge"];
+                };
+            };
+            /** @description Problem: unsupported-media-type */
+            415: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUnsupportedMediaType"];
+                };
+            };
+            /** @description Problem: expectation-failed */
+            417: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemExpectationFailed"];
+                };
+            };
+            /** @description Problem: rate-limit-exceeded */
+            429: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset": number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRateLimitExceeded"];
+                };
+            };
+            /** @description Problem: request-header-fields-too-large */
+            431: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestHeaderFieldsTooLarge"];
+                };
+            };
+            /** @description Problem: internal-error */
+            500: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemInternalError"];
+                };
+            };
+            /** @description Problem: service-unavailable */
+            503: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemServiceUnavailable"];
+                };
+            };
+        };
+    };
+    nocloudSeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The NoCloud file */
+                file: "meta-data" | "user-data" | "vendor-data";
+                /** @description The boot's metadata key (machine id.boot id.secret), as the script's {{metadata_url}} carries it */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description meta-data (YAML), or the profile's user-data / vendor-data typed by its format (vendor-data: empty text/plain when it has none) */
+            200: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/mixed": string;
+                    "text/cloud-config": string;
+                    "text/plain": string;
+                    "text/x-shellscript": string;
+                };
+            };
+            /** @description Problem: validation-error, invalid-json */
+            400: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemValidationError"] | components["schemas"]["ProblemInvalidJson"];
+                };
+            };
+            /** @description Problem: forbidden */
+            403: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemForbidden"];
+                };
+            };
+            /** @description Problem: not-found, machine-not-configured, user-data-not-found, boot-not-found */
+            404: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemNotFound"] | components["schemas"]["ProblemMachineNotConfigured"] | components["schemas"]["ProblemUserDataNotFound"] | components["schemas"]["ProblemBootNotFound"];
                 };
             };
             /** @description Problem: request-timeout */
