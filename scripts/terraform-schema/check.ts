@@ -4,13 +4,15 @@
  * data source, attribute and block exists where it is written, required arguments are present
  * (inside dynamic blocks too), literals have a type the attribute accepts, read-only attributes
  * are not set, and references `type.name.attr` name attributes that exist. Each finding names
- * the file, the line and the nearest valid names.
+ * the file, the line and the nearest valid names. The command also checks the API Gateway
+ * documents (scripts/api-gateway/check-openapi.ts).
  *
  *   npm run check:terraform              # terraform/
  *   npx tsx scripts/terraform-schema/check.ts DIR
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkGatewayFiles, formatGatewayFinding, gatewayDocuments } from '../api-gateway/check-openapi';
 import { parseHcl, type Block, type Body, type Token } from './hcl';
 import { loadProviderSchema, schemaFile, type BlockSchema, type TypeExpr } from './schema';
 
@@ -455,13 +457,23 @@ export function checkTerraform(dir: string): Finding[] {
   return new TerraformSchemaCheck(dir).run();
 }
 
-function main(): void {
+/** The .tf files against the provider schema, then the API Gateway documents beside them. */
+async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..', 'terraform'));
   const findings = checkTerraform(dir);
   for (const f of findings) process.stderr.write(`${formatFinding(f)}\n`);
   const files = readdirSync(dir).filter((f) => f.endsWith('.tf')).length;
-  process.stdout.write(`${findings.length ? `${findings.length} finding(s)` : 'no findings'} in ${files} files of ${path.relative(process.cwd(), dir) || '.'}\n`);
-  process.exitCode = findings.length ? 1 : 0;
+  const where = path.relative(process.cwd(), dir) || '.';
+  process.stdout.write(`${findings.length ? `${findings.length} finding(s)` : 'no findings'} in ${files} .tf files of ${where}\n`);
+  let gateway = 0;
+  if (gatewayDocuments.every((f) => existsSync(path.join(dir, f)))) {
+    for (const { file, findings: found } of await checkGatewayFiles(dir)) {
+      for (const f of found) process.stderr.write(`${formatGatewayFinding(path.join(where, file), f)}\n`);
+      gateway += found.length;
+    }
+    process.stdout.write(`${gateway ? `${gateway} finding(s)` : 'no findings'} in the API Gateway documents (${gatewayDocuments.join(', ')})\n`);
+  }
+  process.exitCode = findings.length + gateway ? 1 : 0;
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();
