@@ -224,6 +224,22 @@ describe('the command', () => {
     }
   });
 
+  it('notes when the binaries chain another front door than --boot-url', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'netboot-ipxe-dhcp-other-'));
+    try {
+      writeFileSync(join(other, 'manifest.json'), JSON.stringify({ url: 'https://10.20.0.5/', files: [] }));
+      const args = ['ipxe', 'dhcp', '--dnsmasq', '--tftp-root', other, '--range', '192.0.2.100,192.0.2.199'];
+      const differs = await runNetboot([...args, '--boot-url', url], {});
+      expect(differs.code, differs.stderr).toBe(0);
+      expect(differs.stderr).toContain(`the binaries in ${other} chain https://10.20.0.5/ (manifest.json), but --boot-url is ${url}`);
+      const same = await runNetboot([...args, '--boot-url', 'https://10.20.0.5'], {});
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stderr).not.toContain('chain');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('a choice the servers cannot make is a usage error (exit 2) naming the way out', async () => {
     const res = await runNetboot(['ipxe', 'dhcp', '--kea', '--proxy', '--tftp-root', dir, '--subnet', '192.0.2.0/24'], {});
     expect(res.code).toBe(2);

@@ -1,7 +1,7 @@
 // `netboot ipxe dhcp`: DHCP configuration that hands each client architecture the iPXE binary
 // of `netboot ipxe build` (dnsmasq, ISC dhcpd, Kea), as a full server or as proxyDHCP.
 // Pure rendering here; the command (ipxeDhcpCommand) only parses options and prints.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { Command, Option } from 'commander';
@@ -370,6 +370,21 @@ export function missingFiles(o: DhcpConfigOptions): string[] {
   return [IPXE_FILES.bios, efiX86File(o), IPXE_FILES['efi-arm64'], 'manifest.json'].filter((f) => !existsSync(join(o.tftpRoot, f)));
 }
 
+/**
+ * The front door the binaries in the TFTP root chain (manifest.json's url), when it is not the
+ * one --boot-url names: iPXE clients and HTTP Boot would then go elsewhere than the binaries.
+ */
+export function frontDoorMismatch(o: DhcpConfigOptions): string | undefined {
+  if (!o.url) return undefined;
+  let built: unknown;
+  try {
+    built = (JSON.parse(readFileSync(join(o.tftpRoot, 'manifest.json'), 'utf8')) as { url?: unknown }).url;
+  } catch {
+    return undefined; // no manifest (reported as missing) or not ours
+  }
+  return typeof built === 'string' && trimSlash(built) !== trimSlash(o.url) ? built : undefined;
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** `netboot ipxe dhcp`; `onError` turns DhcpConfigError into the CLI's usage error. */
@@ -406,6 +421,8 @@ export function ipxeDhcpCommand(write: (text: string) => void, warn: (text: stri
       }
       const missing = missingFiles(o);
       if (missing.length) warn(`netboot: note: ${o.tftpRoot} lacks ${missing.join(', ')} (run npx netboot ipxe build --out ${o.tftpRoot})`);
+      const built = frontDoorMismatch(o);
+      if (built) warn(`netboot: note: the binaries in ${o.tftpRoot} chain ${built} (manifest.json), but --boot-url is ${o.url}`);
       write(renderDhcpConfig(o));
     });
 }
