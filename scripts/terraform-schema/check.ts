@@ -297,7 +297,9 @@ export class TerraformSchemaCheck {
   private checkBody(file: string, body: Body, schema: BlockSchema, where: string, top: boolean, root: Root, line?: number): void {
     const attributes = schema.attributes ?? {};
     const blockTypes = schema.block_types ?? {};
-    const validNames = [...Object.keys(attributes), ...Object.keys(blockTypes), ...(top ? [...RESOURCE_META_ATTRIBUTES, ...RESOURCE_META_BLOCKS] : [])];
+    // What may be written here: read-only (computed) attributes are not suggested.
+    const settable = Object.entries(attributes).filter(([, a]) => a.optional || a.required).map(([name]) => name);
+    const validNames = [...settable, ...Object.keys(blockTypes), ...(top ? [...RESOURCE_META_ATTRIBUTES, ...RESOURCE_META_BLOCKS] : [])];
     const present = new Set<string>();
 
     for (const attr of body.attributes) {
