@@ -2,8 +2,8 @@
 //
 // Cache (under ipxeCacheDir()): trees/<key>/ is an extracted source tree per (source digest,
 // config headers), kept so make rebuilds only what changed; outputs/<key>/ keeps each target's
-// binaries per every input, so the same inputs again only copy files. A flock on the tree keeps
-// two builds (two vitest workers, two shells) from running make in it at once.
+// binaries per every input, so the same inputs again only copy files. flocks in the tree keep
+// two builds (two vitest workers, two shells) from running make on the same objects at once.
 import { createHash } from 'node:crypto';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
@@ -110,7 +110,7 @@ export function configHeaders(opts: { ocsp: boolean }): Record<string, string> {
 const digest = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
 
 /** Compiled-object counts of a clean build here (v2.0.0, Debian bookworm gcc); refined by each tree's counts.json. */
-const EXPECTED_OBJECTS: Record<IpxeTarget, number> = { bios: 700, 'efi-x86_64': 800, 'efi-arm64': 600 };
+const EXPECTED_OBJECTS: Record<IpxeTarget, number> = { bios: 1021, 'efi-x86_64': 1000, 'efi-arm64': 900 };
 
 /** A path make can take in EMBED= / TRUST= / CERT= lists (comma-separated, space-separated words). */
 function makeSafe(path: string): string {
@@ -151,7 +151,7 @@ export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildRes
     if (hasAll(cached, target)) {
       result = { cache: 'hit', compiled: 0, seconds: 0 };
     } else {
-      const release = await acquireLock(join(tree, 'lock'), () => event({ type: 'step', text: `waiting for another build in ${tree}` }));
+      const release = await acquireLock(join(tree, makeLockName(target)), () => event({ type: 'step', text: `${target}: waiting for another build in ${tree}` }));
       try {
         // Another process may have built the same inputs while this one waited.
         if (hasAll(cached, target)) result = { cache: 'hit', compiled: 0, seconds: 0 };
@@ -183,6 +183,23 @@ export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildRes
   return { outDir, manifest, targets: results };
 }
 
+/**
+ * One make at a time per tree and family: BIOS objects (bin/, util/zbin) and EFI objects
+ * (bin-*-efi/, util/elf2efi64, which both EFI targets build) share nothing else, so a BIOS build
+ * need not wait for a long EFI one.
+ */
+function makeLockName(target: IpxeTarget): string {
+  return target === 'bios' ? 'make-bios.lock' : 'make-efi.lock';
+}
+
+function readCounts(path: string): Partial<Record<IpxeTarget, number>> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Partial<Record<IpxeTarget, number>>;
+  } catch {
+    return {};
+  }
+}
+
 function hasAll(dir: string, target: IpxeTarget): boolean {
   return existsSync(join(dir, 'version')) && TARGET_FILES[target].every((f) => existsSync(join(dir, f.name)));
 }
@@ -201,17 +218,24 @@ interface MakeTarget {
   event: (e: BuildEvent) => void;
 }
 
-/** Under the tree's lock: extract once, then make the target's goals with this build's inputs. */
+/** Under the target family's lock: extract once (under the tree's own lock), then make the target's goals with this build's inputs. */
 async function makeTarget(m: MakeTarget): Promise<TargetResult> {
   const src = join(m.tree, 'src');
   if (!existsSync(join(m.tree, 'ready'))) {
-    m.event({ type: 'step', text: `extracting ${m.source.path} into ${m.tree}` });
-    rmSync(src, { recursive: true, force: true });
-    await extractSource(m.source, src, m.tree);
-    mkdirSync(join(src, 'config', 'local'), { recursive: true });
-    for (const [name, text] of Object.entries(m.headers)) writeFileSync(join(src, 'config', 'local', name), text);
-    writeFileSync(join(m.tree, 'version'), `${ipxeVersion(src)}\n`);
-    writeFileSync(join(m.tree, 'ready'), '');
+    const release = await acquireLock(join(m.tree, 'extract.lock'));
+    try {
+      if (!existsSync(join(m.tree, 'ready'))) {
+        m.event({ type: 'step', text: `extracting ${m.source.path} into ${m.tree}` });
+        rmSync(src, { recursive: true, force: true });
+        await extractSource(m.source, src, m.tree);
+        mkdirSync(join(src, 'config', 'local'), { recursive: true });
+        for (const [name, text] of Object.entries(m.headers)) writeFileSync(join(src, 'config', 'local', name), text);
+        writeFileSync(join(m.tree, 'version'), `${ipxeVersion(src)}\n`);
+        writeFileSync(join(m.tree, 'ready'), '');
+      }
+    } finally {
+      await release();
+    }
   }
 
   // Inputs at a path per input set: make sees EMBED/TRUST/CERT change and rebuilds only their objects.
@@ -228,7 +252,7 @@ async function makeTarget(m: MakeTarget): Promise<TargetResult> {
   const logPath = join(m.tree, 'logs', `${m.target}-${m.outKey.slice(0, 12)}.log`);
   const log = createWriteStream(logPath);
   const countsPath = join(m.tree, 'counts.json');
-  const counts = existsSync(countsPath) ? (JSON.parse(readFileSync(countsPath, 'utf8')) as Partial<Record<IpxeTarget, number>>) : {};
+  const counts = readCounts(countsPath);
   const expected = counts[m.target] ?? EXPECTED_OBJECTS[m.target];
   let compiled = 0;
   const goals = TARGET_FILES[m.target].map((f) => f.goal);
@@ -258,7 +282,11 @@ async function makeTarget(m: MakeTarget): Promise<TargetResult> {
   } finally {
     await new Promise((done) => log.end(done));
   }
-  if (compiled > (counts[m.target] ?? 0)) writeFileSync(countsPath, JSON.stringify({ ...counts, [m.target]: compiled }));
+  if (compiled > (counts[m.target] ?? 0)) {
+    // BIOS and EFI builds may finish at once: re-read, write whole (rename), for the next bar's total.
+    writeFileSync(`${countsPath}.${process.pid}`, JSON.stringify({ ...readCounts(countsPath), [m.target]: compiled }));
+    renameSync(`${countsPath}.${process.pid}`, countsPath);
+  }
 
   const staging = `${m.cached}.tmp-${process.pid}`;
   mkdirSync(staging, { recursive: true });

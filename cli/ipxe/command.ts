@@ -15,7 +15,7 @@ certificates carried with CERT=); it cannot be told to trust another one at boot
                     Debian's ca-certificates: API Gateway and Storage (redirect mode) chain to them
 
 OCSP (on unless --no-ocsp): iPXE asks each certificate's OCSP responder whether it was revoked.
-That needs egress from the boot network to the CA's responder (Google's: ocsp.pki.goog); without
+That needs egress from the boot network to the CA's responder (Google's name o.pki.goog); without
 it every HTTPS load fails. --no-ocsp drops the check: a revoked certificate is accepted until it
 expires. Use it when the boot network has no egress (the VPN-only design).
 
