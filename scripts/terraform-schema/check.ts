@@ -89,6 +89,8 @@ interface Declared {
   kind: 'resource' | 'data';
   type: string;
   schema: BlockSchema | undefined;
+  /** With count or for_each: instances are reached by index (`x.y[0]`, `x.y["k"]`, `x.y[*]`). */
+  repeated: boolean;
 }
 
 /** The resource's schema, where in it a body is, and the same type in the other providers. */
@@ -193,7 +195,8 @@ export class TerraformSchemaCheck {
         if ((block.type === 'resource' || block.type === 'data') && block.labels.length === 2) {
           const [type, label] = block.labels as [string, string];
           const key = block.type === 'data' ? `data.${type}.${label}` : `${type}.${label}`;
-          this.declared.set(key, { kind: block.type, type, schema: this.schemaOf(name, block, false) });
+          const repeated = block.body.attributes.some((a) => a.name === 'count' || a.name === 'for_each');
+          this.declared.set(key, { kind: block.type, type, schema: this.schemaOf(name, block, false), repeated });
         }
       }
     }
@@ -391,15 +394,24 @@ export class TerraformSchemaCheck {
         if (t.kind !== 'ident') continue;
         const before = tokens[i - 1];
         if (before?.kind === 'punct' && (before.text === '.' || before.text === ':')) continue;
-        const parts = referenceParts(tokens, i);
+        const { parts, indexed } = referenceParts(tokens, i);
         const isData = t.text === 'data';
         const [type, name, attr, sub] = isData ? parts.slice(1) : parts;
+        const nameIndexed = indexed.has(isData ? 2 : 1);
         if (!type || !name || (!isData && !this.looksLikeResource(type))) continue;
         const key = `${isData ? 'data.' : ''}${type}.${name}`;
         const declared = this.declared.get(key);
         if (!declared) {
           const candidates = [...this.declared.keys()].filter((k) => k.startsWith(isData ? `data.${type}.` : `${type}.`));
           this.report(file, t.line, `reference to ${key}, which is not declared${nearest(key, candidates.length ? candidates : this.declared.keys())}`);
+          continue;
+        }
+        if (attr && declared.repeated && !nameIndexed) {
+          this.report(file, t.line, `${key}.${attr}: ${key} has count or for_each: name an instance (${key}[0].${attr}, ${key}["key"].${attr}) or all of them (${key}[*].${attr})`);
+          continue;
+        }
+        if (nameIndexed && !declared.repeated) {
+          this.report(file, t.line, `${key}[...]: ${key} has neither count nor for_each, so it has no instances to index`);
           continue;
         }
         if (!attr || !declared.schema) continue;
@@ -428,9 +440,10 @@ function collectValues(body: Body): Token[][] {
   return [...body.attributes.map((a) => a.value), ...body.blocks.flatMap((b) => collectValues(b.body))];
 }
 
-/** The names of a traversal `a.b[0].c["k"].d` from token i (index brackets skipped). */
-function referenceParts(tokens: Token[], i: number): string[] {
+/** The names of a traversal `a.b[0].c["k"].d` from token i, and which of them an index follows. */
+function referenceParts(tokens: Token[], i: number): { parts: string[]; indexed: Set<number> } {
   const parts = [(tokens[i] as Token).text];
+  const indexed = new Set<number>();
   let j = i + 1;
   for (;;) {
     const t = tokens[j];
@@ -438,8 +451,10 @@ function referenceParts(tokens: Token[], i: number): string[] {
       parts.push((tokens[j + 1] as Token).text);
       j += 2;
     } else if (t?.kind === 'punct' && t.text === '.' && tokens[j + 1]?.kind === 'number') {
+      indexed.add(parts.length - 1);
       j += 2; // legacy index: a.0.b
     } else if (t?.kind === 'punct' && t.text === '[') {
+      indexed.add(parts.length - 1);
       let depth = 0;
       for (; j < tokens.length; j++) {
         const u = tokens[j] as Token;
@@ -452,7 +467,7 @@ function referenceParts(tokens: Token[], i: number): string[] {
       break;
     }
   }
-  return parts;
+  return { parts, indexed };
 }
 
 export function checkTerraform(dir: string): Finding[] {
