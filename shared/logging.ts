@@ -145,3 +145,21 @@ export function requestLogger(root: Logger, projectId: string, requestId: string
 export function withSpan(log: Logger, projectId: string, span: { traceId: string; spanId: string; sampled: boolean }): Logger {
   return log.child({ [LOGGING_TRACE_KEY]: `projects/${projectId}/traces/${span.traceId}`, [LOGGING_SPAN_KEY]: span.spanId, [LOGGING_SAMPLED_KEY]: span.sampled });
 }
+
+/**
+ * A request target (or any URL) as it may be written to a log or a span: the secret part of a
+ * boot token (`token=`), of a `{{metadata_url}}` key (`/nocloud/{key}/`) and a signed URL's
+ * signature are replaced; the machine and boot ids stay, to correlate.
+ */
+export function redactUrl(target: string): string {
+  return target
+    .replace(/(\/nocloud\/)([^/?#]*)/g, (_, prefix: string, key: string) => prefix + redactSecret(key))
+    .replace(/([?&]token=)([^&#]*)/gi, (_, prefix: string, token: string) => prefix + redactSecret(token))
+    .replace(/([?&]X-Goog-Signature=)[^&#]*/gi, '$1REDACTED');
+}
+
+/** `{machine id}.{boot id}.{secret}` with its secret replaced; anything else entirely. */
+export function redactSecret(key: string): string {
+  const ids = /^([0-9a-f-]{36}\.[0-9a-f-]{36})\./i.exec(key);
+  return ids ? `${ids[1]}.REDACTED` : 'REDACTED';
+}

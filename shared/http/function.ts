@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Principal } from '../auth/verify';
-import { parseTraceHeaders, requestLogger, withSpan, type Logger } from '../logging';
+import { parseTraceHeaders, redactUrl, requestLogger, withSpan, type Logger } from '../logging';
 import type { Root } from '../root';
 import { traceRequest } from '../telemetry/http';
 import { resolveRoute, routesOf, type FunctionName, type PathParams, type Route } from '../routes';
@@ -86,10 +86,11 @@ const logAccess: Step = ({ req, res, root, log }, next) => {
   if (root.config.LOG_LEVEL === 'info' || root.config.LOG_LEVEL === 'debug') {
     res.on('finish', () => {
       const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info(`${req.method} ${req.path} ${res.statusCode}`, {
+      log.info(`${req.method} ${redactUrl(req.path)} ${res.statusCode}`, {
         httpRequest: {
           requestMethod: req.method,
-          requestUrl: req.originalUrl.slice(0, 2048),
+          // Tokens, metadata keys and signatures never reach the log (issue 21).
+          requestUrl: redactUrl(req.originalUrl.slice(0, 2048)),
           status: res.statusCode,
           userAgent: req.header('user-agent'),
           remoteIp: req.socket.remoteAddress,
@@ -99,7 +100,7 @@ const logAccess: Step = ({ req, res, root, log }, next) => {
     });
   }
   res.on('close', () => {
-    if (!res.writableFinished) log.warn('client went away before the response ended', { path: req.path });
+    if (!res.writableFinished) log.warn('client went away before the response ended', { path: redactUrl(req.path) });
   });
   return next();
 };

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import type { Telemetry } from './telemetry';
+import { redactSecret, redactUrl } from '../logging';
 
 /** What the request wrapper knows of a request, read when the response is done (routing comes later in the chain). */
 export interface TracedExchange {
@@ -21,7 +22,8 @@ function idAttributes(route: string | undefined, params: Record<string, string> 
   const out: Attributes = {};
   for (const [name, value] of Object.entries(params ?? {})) {
     const key = name === 'id' ? (route?.startsWith('/api/v1/uploads') ? 'netboot.upload_id' : 'netboot.machine_id') : name === 'boot_profile_id' ? 'netboot.profile_id' : `netboot.${name}`;
-    out[key] = String(value).slice(0, 64);
+    // A `{{metadata_url}}` key is a secret: its ids only.
+    out[key] = (name === 'key' ? redactSecret(String(value)) : String(value)).slice(0, 128);
   }
   const q = (query ?? {}) as Record<string, unknown>;
   if (typeof q.mac === 'string') out['netboot.mac'] = q.mac.slice(0, 64);
@@ -46,7 +48,7 @@ export async function traceRequest(telemetry: Telemetry, x: TracedExchange, next
   const started = process.hrtime.bigint();
   const method = knownMethods.has(req.method ?? '') ? (req.method as string) : '_OTHER';
   const parent = telemetry.tracing ? telemetry.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter) : ROOT_CONTEXT;
-  const path = req.path ?? (req.url ?? '/').split('?')[0];
+  const path = redactUrl(req.path ?? (req.url ?? '/').split('?')[0] ?? '/');
   const userAgent = req.headers['user-agent'];
   const span = telemetry.tracer.startSpan(
     method,
