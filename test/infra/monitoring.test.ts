@@ -25,7 +25,16 @@ function exportedInstruments(): Map<string, Set<string>> {
     return { add: record, record };
   };
   const meter = new Proxy({} as Meter, { get: (_t, method: string) => (method.startsWith('create') ? instrument : () => undefined) });
-  const meters = new Meters(meter);
+  const called = new Set<string>();
+  const real = new Meters(meter);
+  const meters = new Proxy(real, {
+    get: (target, prop: string) => {
+      const value = (target as unknown as Record<string, unknown>)[prop];
+      if (typeof value !== 'function') return value;
+      called.add(prop);
+      return (value as (...args: unknown[]) => unknown).bind(target);
+    },
+  });
   // Each recording method once, so the attribute keys it writes are seen.
   const finished = { statusCode: 200, once: (_event: string, fn: () => void) => fn() } as unknown as ServerResponse;
   meters.bootScript('served');
@@ -39,6 +48,10 @@ function exportedInstruments(): Map<string, Set<string>> {
   meters.swept(1);
   // Its attributes come from shared/telemetry/http.ts (the semantic conventions' names).
   meters.httpServer({ 'http.route': '/boot.ipxe', 'http.request.method': 'GET', 'http.response.status_code': 200 }, 0.01, 0, 10);
+  // A recording method added to Meters must be called above, so its labels are known here.
+  const methods = Object.getOwnPropertyNames(Meters.prototype).filter((m) => m !== 'constructor');
+  const missed = methods.filter((m) => !called.has(m));
+  if (missed.length) throw new Error(`test/infra/monitoring.test.ts: call Meters.${missed.join(', Meters.')} in exportedInstruments()`);
   return instruments;
 }
 
