@@ -222,7 +222,7 @@ describe('the command', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('notes when the binaries chain another front door than --boot-url', async () => {
     const other = mkdtempSync(join(tmpdir(), 'netboot-ipxe-dhcp-other-'));
@@ -238,7 +238,7 @@ describe('the command', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('a choice the servers cannot make is a usage error (exit 2) naming the way out', async () => {
     const res = await runNetboot(['ipxe', 'dhcp', '--kea', '--proxy', '--tftp-root', dir, '--subnet', '192.0.2.0/24'], {});
@@ -247,7 +247,7 @@ describe('the command', () => {
     const two = await runNetboot(['ipxe', 'dhcp', '--kea', '--isc', '--tftp-root', dir], {});
     expect(two.code).toBe(2);
     expect(two.stderr).toMatch(/exactly one of --dnsmasq, --isc, --kea/);
-  });
+  }, 120_000);
 });
 
 interface Offer {

@@ -12,6 +12,8 @@ import { expectProblem } from './helpers/problem';
 import { currentRoot, request, setEnv, useLocalStack } from './helpers/stack';
 
 const stack = useLocalStack();
+/** Each CLI run is a Node process with tsx: seconds apiece when the machine is loaded. */
+const CLI_TEST_TIMEOUT_MS = 120_000;
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -87,7 +89,7 @@ describe('netboot ipxe publish', () => {
     expect(cached.text).toBe('');
     expect(cached.headers.get('etag')).toBe(etag);
     expect((await api('GET', '/ipxe/undionly.kpxe', { headers: { 'if-none-match': '"0000"' } })).status).toBe(200);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('the same build again sends nothing; a new build replaces only what changed', async () => {
     const again = await netboot(['ipxe', 'publish', join(dir, 'first')]);
@@ -104,7 +106,7 @@ describe('netboot ipxe publish', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(next['undionly.kpxe'])).toBe(true);
     expect(res.headers.get('etag')).toBe(`"${sha256(next['undionly.kpxe'])}"`);
     expect(await ipxeObjects()).toHaveLength(ipxeFiles.length + 1);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('refuses a build whose file is not the one manifest.json describes, before sending anything', async () => {
     const build = await fakeBuild('tampered', randomBuild());
@@ -116,13 +118,13 @@ describe('netboot ipxe publish', () => {
     expect(run.stderr).toMatch(/snponly-x86_64\.efi is not the file manifest\.json describes/);
     expect((await api('GET', '/api/v1/ipxe')).body).toEqual(before.body);
     expect(await ipxeObjects()).toEqual(objects);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('a directory without a manifest is a usage error', async () => {
     const run = await netboot(['ipxe', 'publish', join(dir, 'nowhere')]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/manifest\.json.*ENOENT/);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });
 
 describe('the upload session checks what Storage holds', () => {
