@@ -14,6 +14,8 @@ const uuidV7 = z.string().regex(/^[\da-fA-F]{8}-[\da-fA-F]{4}-7[\da-fA-F]{3}-[89
 const invalidField = z.strictObject({ field: z.string(), reason: z.string() });
 const fileProgress = z.strictObject({ size: z.number().int(), bytes_received: z.number().int().min(0).nullable(), complete: z.boolean() });
 const digest = z.strictObject({ size: z.number().int().min(0), sha256: z.string() });
+/** What Storage holds: size, and SHA-256 unless the size already differed (nothing is hashed then). */
+const storedDigest = z.strictObject({ size: z.number().int().min(0), sha256: z.string().optional().meta({ description: 'Absent when the stored size differs from the declared one: the bytes were not hashed' }) });
 /** A file of a profile upload: kernel, initrd, or an architecture's (kernel.arm64, initrd.arm64, ...). */
 const fileField = z.enum(fileNames as [string, ...string[]]);
 /** An iPXE binary's name (shared/ipxe/files.ts). */
@@ -76,8 +78,8 @@ const extensions: { [T in ProblemType]: z.ZodRawShape } = {
     upload_id: z.string(),
     field: fileField,
     declared: digest,
-    actual: digest,
-    mismatches: z.array(z.strictObject({ field: fileField, declared: digest, actual: digest })),
+    actual: storedDigest,
+    mismatches: z.array(z.strictObject({ field: fileField, declared: digest, actual: storedDigest })),
   },
   'ipxe-checksum-mismatch': { upload_id: z.string(), mismatches: z.array(z.strictObject({ file: ipxeFile, declared: digest, actual: digest })) },
   'rate-limit-exceeded': { retry_after: z.number().int().min(1).meta({ description: 'Seconds, as in Retry-After' }) },

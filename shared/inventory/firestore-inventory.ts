@@ -569,6 +569,19 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     return ids;
   }
 
+  async expiredSessionsWithLiveUploads(now: Date): Promise<UploadSessionRecord[]> {
+    // Open sessions are few (one per upload in progress): filtered here rather than by a composite index.
+    const snap = await this.db.collection(collections.uploadSessions).where('state', '==', 'open').get();
+    return snap.docs
+      .filter((doc) => doc.get('uploads_cancelled') !== true)
+      .map((doc) => toSessionRecord(doc.data() as SessionDocument))
+      .filter((session) => session.expiresAt.getTime() <= now.getTime());
+  }
+
+  async markUploadsCancelled(id: string): Promise<void> {
+    await this.sessionRef(id).update({ uploads_cancelled: true, updated_at: FieldValue.serverTimestamp() });
+  }
+
   async releaseBlobs(blobIds: readonly string[], now: Date): Promise<Set<string>> {
     const ids = [...new Set(blobIds)];
     if (ids.length === 0) return new Set();

@@ -174,6 +174,10 @@ export interface BlobLedger {
   finalizeUpload(id: string, now: Date, retainUntil: Date): Promise<FinalizedUpload>;
   /** Blob ids of sessions still open whose expiry is after `since`: references for the sweeper. */
   openSessionBlobIds(since: Date): Promise<Set<string>>;
+  /** Sessions still open past their expiry at `now` whose GCS upload sessions have not been cancelled yet. */
+  expiredSessionsWithLiveUploads(now: Date): Promise<UploadSessionRecord[]>;
+  /** Records that an expired session's GCS upload sessions were cancelled (its URIs can write nothing more). */
+  markUploadsCancelled(id: string): Promise<void>;
   /**
    * In one transaction: those of `blobIds` no profile needs at `now` lose their index
    * document and are returned; only those may then be deleted from Storage.

@@ -1,6 +1,6 @@
 import { parseUserData, summaryOf, type UserDataSummary } from '../fleet/user-data';
 import { z } from 'zod';
-import { BlobUnavailable, BootProfileExists, BootProfileNotFound, UnknownMachine, UploadSessionCancelled, UploadSessionExpired, UploadSessionNotFound } from '../domain/errors';
+import { BlobUnavailable, BootProfileExists, BootProfileNotFound, UnknownMachine, UploadSessionCancelled, UploadSessionExpired, UploadSessionFinalized, UploadSessionNotFound } from '../domain/errors';
 import { newId, parseUuidV7 } from '../domain/ids';
 import { extraArchitectures, fileName, fileNames, kernelArgsSchema, parseFileName, type AssetKind, type BootProfile, type FileName } from '../domain/profile';
 import { ProblemError, validationError, type InvalidField } from '../http/problem';
@@ -144,7 +144,7 @@ export class UploadService {
           continue;
         }
         const blobId = newId();
-        const url = await storage.startSession(blobId);
+        const url = await storage.startSession(blobId, size);
         started.push(url);
         files[name] = { blob_id: blobId, size, sha256, upload: { url, method: 'PUT', chunk_multiple: chunkMultiple } };
       }
@@ -203,6 +203,15 @@ export class UploadService {
       // A reused blob's object is gone only if it was released meanwhile (the index goes first).
       if (!fileOf(name).upload && sizes[i] !== fileOf(name).size) throw new BlobUnavailable(name, fileOf(name).blob_id);
     }
+    // A stored object of another size can never become the declared file: refused before any
+    // byte is hashed (sessions are opened with the declared length, so only an object written
+    // some other way gets here).
+    const wrongSize: Mismatch[] = names.flatMap((name, i) => {
+      const file = fileOf(name);
+      const stored = sizes[i];
+      return file.upload && stored !== null && stored !== undefined && stored !== file.size ? [{ field: name, declared: { size: file.size, sha256: file.sha256 }, actual: { size: stored } }] : [];
+    });
+    if (wrongSize.length > 0) return this.refuseMismatches(session, wrongSize, log);
     if (names.some((name, i) => fileOf(name).upload && sizes[i] === null)) {
       const received = await Promise.all(names.map((name, i) => {
         const file = fileOf(name);
@@ -213,7 +222,7 @@ export class UploadService {
     }
 
     // 2. Are they the declared bytes? Uploaded files are hashed here (each blob once); reused ones were hashed when indexed (see README).
-    const mismatches: { field: FileName; declared: Digest; actual: Digest }[] = [];
+    const mismatches: Mismatch[] = [];
     const hashed = new Map<string, Digest>();
     for (const name of names) {
       const file = fileOf(name);
@@ -222,24 +231,7 @@ export class UploadService {
       hashed.set(file.blob_id, actual);
       if (actual.size !== file.size || actual.sha256 !== file.sha256) mismatches.push({ field: name, declared: { size: file.size, sha256: file.sha256 }, actual });
     }
-    if (mismatches.length > 0) {
-      // The session cannot deliver its declared content any more (its GCS sessions are spent): cancelled, wrong bytes removed.
-      await ledger.cancelUploadSession(id).catch((err: unknown) => log.warn('could not cancel the session after a checksum mismatch', { upload_id: id, err: String(err) }));
-      const wrong = [...new Set(mismatches.map((m) => fileOf(m.field).blob_id))];
-      const results = await Promise.allSettled(wrong.map((blobId) => blobs.delete(blobId)));
-      results.forEach((r, i) => {
-        if (r.status === 'rejected') log.error('could not delete mismatched blob; the sweeper will', { blob_id: wrong[i], err: String(r.reason) });
-      });
-      this.deps.meters?.uploadSession('mismatch');
-      const [first] = mismatches as [(typeof mismatches)[number]];
-      throw new ProblemError('checksum-mismatch', `The stored ${first.field} does not match its declared size and SHA-256; the session is cancelled, start a new one`, {
-        upload_id: id,
-        field: first.field,
-        declared: first.declared,
-        actual: first.actual,
-        mismatches,
-      });
-    }
+    if (mismatches.length > 0) return this.refuseMismatches(session, mismatches, log);
 
     // 3. One transaction: profile, blob index, session.
     const now = clock();
@@ -251,11 +243,71 @@ export class UploadService {
     return { profile, created: first && session.mode === 'create' };
   }
 
+  /**
+   * The session cannot deliver its declared content any more (its GCS sessions are spent): it is
+   * cancelled, and only then are the wrong bytes removed, those the ledger releases (no profile
+   * references them). A cancel that fails because a concurrent finalize committed the session
+   * deletes nothing: that finalize verified the bytes, and its answer is this one's too.
+   */
+  private async refuseMismatches(session: UploadSessionRecord, mismatches: Mismatch[], log: Logger): Promise<{ profile: BootProfile; created: boolean }> {
+    const { ledger, blobs, clock } = this.deps;
+    const id = session.id;
+    try {
+      await ledger.cancelUploadSession(id);
+    } catch (err) {
+      if (err instanceof UploadSessionFinalized) {
+        const committed = await ledger.getUploadSession(id);
+        if (committed?.profile) return { profile: committed.profile, created: false };
+      }
+      log.warn('could not cancel the session after a checksum mismatch; its blobs are left to the sweeper', { upload_id: id, err: String(err) });
+      throw mismatchProblem(id, mismatches);
+    }
+    const wrong = [...new Set(mismatches.map((m) => (session.files[m.field] as UploadFile).blob_id))];
+    const released = await ledger.releaseBlobs(wrong, new Date(clock())).catch((err: unknown) => {
+      log.warn('could not release mismatched blobs; the sweeper will', { upload_id: id, err: String(err) });
+      return new Set<string>();
+    });
+    const doomed = wrong.filter((blobId) => released.has(blobId));
+    const results = await Promise.allSettled(doomed.map((blobId) => blobs.delete(blobId)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') log.error('could not delete mismatched blob; the sweeper will', { blob_id: doomed[i], err: String(r.reason) });
+    });
+    this.deps.meters?.uploadSession('mismatch');
+    throw mismatchProblem(id, mismatches);
+  }
+
   /** DELETE /api/v1/uploads/{id}: the session is cancelled, then its GCS sessions; stored bytes are left to the sweeper. */
   async cancel(id: string, log: Logger): Promise<void> {
     const session = await this.deps.ledger.cancelUploadSession(id);
     this.deps.meters?.uploadSession('cancelled');
     await this.cancelSessions([...new Set(namesOf(session).flatMap((name) => session.files[name]?.upload?.url ?? []))], log);
+  }
+
+  /**
+   * The sweeper's part: the GCS upload sessions of expired sessions are cancelled (DELETE of the
+   * session URI), so a URI handed out can write nothing once its session has expired (GCS would
+   * keep it open for a week). A session whose cancels did not all succeed is tried again next time.
+   * Returns how many sessions were closed.
+   */
+  async cancelExpiredUploads(log: Logger): Promise<number> {
+    const { ledger, storage, clock } = this.deps;
+    let closed = 0;
+    for (const session of await ledger.expiredSessionsWithLiveUploads(new Date(clock()))) {
+      const uploads = new Map(namesOf(session).flatMap((name) => {
+        const file = session.files[name] as UploadFile;
+        return file.upload ? [[file.upload.url, file.blob_id] as const] : [];
+      }));
+      // A finished upload (its object exists) can write nothing more: only unfinished ones are cancelled.
+      const results = await Promise.allSettled([...uploads].map(async ([url, blobId]) => ((await storage.stat(blobId)) === null ? storage.cancel(url) : undefined)));
+      if (results.some((r) => r.status === 'rejected')) {
+        log.warn('could not cancel every upload session of an expired session; the next sweep retries', { upload_id: session.id });
+        continue;
+      }
+      await ledger.markUploadsCancelled(session.id);
+      closed++;
+    }
+    if (closed > 0) log.info('expired upload sessions cancelled', { sessions: closed });
+    return closed;
   }
 
   private async cancelSessions(urls: readonly string[], log: Logger): Promise<void> {
@@ -284,6 +336,24 @@ export class UploadService {
       ...(session.profile ? { profile: session.profile } : {}),
     };
   }
+}
+
+/** A file whose stored bytes are not the declared ones; `actual.sha256` is absent when the size alone told. */
+interface Mismatch {
+  field: FileName;
+  declared: Digest;
+  actual: { size: number; sha256?: string };
+}
+
+function mismatchProblem(uploadId: string, mismatches: Mismatch[]): ProblemError {
+  const [first] = mismatches as [Mismatch];
+  return new ProblemError('checksum-mismatch', `The stored ${first.field} does not match its declared size and SHA-256; the session is cancelled, start a new one`, {
+    upload_id: uploadId,
+    field: first.field,
+    declared: first.declared,
+    actual: first.actual,
+    mismatches,
+  });
 }
 
 function kindOf(name: FileName): AssetKind {

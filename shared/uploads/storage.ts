@@ -10,8 +10,12 @@ export const chunkMultiple = 256 * 1024;
  * the client straight to Storage; none pass through a function.
  */
 export interface UploadStorage {
-  /** A resumable upload session URI for `blobs/{blobId}` that can only create the object (ifGenerationMatch=0). */
-  startSession(blobId: string): Promise<string>;
+  /**
+   * A resumable upload session URI for `blobs/{blobId}` that can only create the object
+   * (ifGenerationMatch=0), of exactly `size` bytes (X-Upload-Content-Length): the URI is a bearer
+   * credential, and this bounds what its holder can write.
+   */
+  startSession(blobId: string, size: number): Promise<string>;
   /** The stored object's size, or null when it does not exist (yet). */
   stat(blobId: string): Promise<number | null>;
   /** How many bytes a session has persisted (its status query); 0 when it cannot tell. */
@@ -23,10 +27,11 @@ export interface UploadStorage {
 export class GcsUploadStorage implements UploadStorage {
   constructor(private readonly bucket: Bucket) {}
 
-  async startSession(blobId: string): Promise<string> {
+  async startSession(blobId: string, size: number): Promise<string> {
     const [uri] = await this.bucket.file(blobObjectName(blobId)).createResumableUpload({
       preconditionOpts: { ifGenerationMatch: 0 },
-      metadata: { contentType: 'application/octet-stream' },
+      // Sent as X-Upload-Content-Length: GCS then refuses any byte past `size`.
+      metadata: { contentType: 'application/octet-stream', contentLength: size },
     });
     return uri;
   }
