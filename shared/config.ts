@@ -55,6 +55,13 @@ export const configSchema = z.object({
   BOOT_ALLOWED_CIDRS: z.string().default('127.0.0.0/8,::1/128'),
   /** How many proxies in front append to X-Forwarded-For; the client is that many entries from the right. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * Boot functions behind the internal load balancer: the value the load balancer puts in
+   * `X-Netboot-Front-Door` (its URL map replaces whatever a client sent). A request with it
+   * is read with TRUSTED_PROXY_HOPS; one without came to the function's own URL (a VPC host
+   * calling it directly) and is read with 1 hop, so it cannot choose its own address.
+   */
+  FRONT_DOOR_SECRET: z.string().regex(/^[A-Za-z0-9_-]{32,128}$/, 'must be 32-128 characters of A-Z a-z 0-9 _ -').optional(),
   /** Local stack only: a service-account key to sign URLs with. In production signing goes through IAM signBlob. */
   STORAGE_SIGNING_CREDENTIALS: z.string().optional(),
   /** `token`: verify the bearer ID token here. `gateway`: trust the claims API Gateway forwards (only behind it). */

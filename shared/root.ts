@@ -114,7 +114,7 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
   const { meters } = telemetry;
   const limits = { kernel: config.KERNEL_MAX_BYTES, initrd: config.INITRD_MAX_BYTES };
   // Built now: a bad BOOT_ALLOWED_CIDRS stops the instance at start-up (ConfigError).
-  const bootNetwork = new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS);
+  const bootNetwork = new BootNetwork(config.BOOT_ALLOWED_CIDRS, config.TRUSTED_PROXY_HOPS, config.FRONT_DOOR_SECRET);
   const root: Root = onDemand<Root>({
     config: () => config,
     // The decorated clients (a test swaps them for unreachable ones); the stores were built on the given ones.

@@ -50,6 +50,10 @@ resource "terraform_data" "boot_front_door" {
       error_message = "Set only one of enable_internal_lb and boot_on_api_gateway: each boot function has one front door, whose X-Forwarded-For hop count it trusts, and behind the internal load balancer it admits unauthenticated internal traffic."
     }
     precondition {
+      condition     = !var.enable_internal_lb || var.front_door_secret != null
+      error_message = "enable_internal_lb needs front_door_secret (32-128 characters of A-Z a-z 0-9 _ -, e.g. openssl rand -base64 48 | tr '+/' '-_' | tr -d '='): the load balancer marks its requests with it, and without it a VPC host calling a boot function's own URL could choose its client address."
+    }
+    precondition {
       condition     = !var.boot_on_api_gateway || length(local.boot_cidrs_given) > 0 || var.boot_allow_any_address
       error_message = "boot_on_api_gateway publishes the boot routes on the internet: set boot_allowed_cidrs = [\"203.0.113.0/24\", ...] to your boot networks' egress ranges (or, to admit every address on purpose, boot_allow_any_address = true)."
     }

@@ -35,7 +35,7 @@ locals {
     # ID token of the gateway's own service account (shared/auth/verify.ts).
     ADMIN_GATEWAY_SERVICE_ACCOUNT    = google_service_account.gateway.email
     ADMIN_GATEWAY_SERVICE_ACCOUNT_ID = google_service_account.gateway.unique_id
-    ADMIN_TOKEN_AUDIENCE             = var.admin_token_audience
+    ADMIN_TOKEN_AUDIENCE             = local.admin_token_audience
     ADMIN_PRINCIPALS                 = join(",", var.admin_principals)
     PROBLEM_TYPE_BASE                = var.problem_type_base
     # Rate limits (shared/ratelimit), kept in their own database (firestore.tf). Admin
@@ -71,7 +71,10 @@ locals {
   function_env = {
     for name, f in local.functions : name => merge(local.function_env_base, local.function_env_optional, {
       TRUSTED_PROXY_HOPS = tostring(local.front_door_hops[local.front_door[name]])
-    })
+      }, local.front_door[name] == "internal_lb" && var.front_door_secret != null ? {
+      # The load balancer's mark (internal_lb.tf): without it, a request came to the function's own URL (1 hop).
+      FRONT_DOOR_SECRET = var.front_door_secret
+    } : {})
   }
 
   # Boot functions behind the internal load balancer accept only internal and

@@ -174,6 +174,17 @@ resource "google_compute_region_url_map" "boot" {
         priority = route_rules.key + 1
         service  = google_compute_region_backend_service.boot[route_rules.value.function].id
 
+        # The front door's mark (issue 21): only requests that came through here carry it, so
+        # a boot function counts this load balancer's X-Forwarded-For hop only for them.
+        # `replace`: a client's own X-Netboot-Front-Door is overwritten, never passed on.
+        header_action {
+          request_headers_to_add {
+            header_name  = "X-Netboot-Front-Door"
+            header_value = var.front_door_secret
+            replace      = true
+          }
+        }
+
         match_rules {
           full_path_match     = strcontains(route_rules.value.path, "{") ? null : route_rules.value.path
           path_template_match = strcontains(route_rules.value.path, "{") ? route_rules.value.path : null

@@ -247,6 +247,18 @@ variable "trusted_proxy_hops_internal_lb" {
   }
 }
 
+variable "front_door_secret" {
+  description = "Needed with enable_internal_lb: 32-128 characters (A-Z a-z 0-9 _ -) the internal load balancer's URL map puts in X-Netboot-Front-Door on every boot request (replacing any a client sent); the boot functions read X-Forwarded-For with trusted_proxy_hops_internal_lb only when it is present, and with 1 hop otherwise, so a VPC host calling a function's own URL cannot choose its client address. Per deployment, e.g. `openssl rand -base64 48 | tr '+/' '-_' | tr -d '='`."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.front_door_secret == null || can(regex("^[A-Za-z0-9_-]{32,128}$", var.front_door_secret))
+    error_message = "front_door_secret must be 32-128 characters of A-Z a-z 0-9 _ -."
+  }
+}
+
 variable "problem_type_base" {
   description = "PROBLEM_TYPE_BASE: base URL of the `type` of problem+json error answers."
   type        = string

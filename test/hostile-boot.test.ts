@@ -232,3 +232,23 @@ describe('no host can spend another machine’s budget', () => {
     }
   });
 });
+
+describe('the client address is the one the front door saw', () => {
+  it('with FRONT_DOOR_SECRET, a request without the load balancer’s mark is read with 1 hop: a written X-Forwarded-For is not believed', async () => {
+    const secret = 's'.repeat(40);
+    setEnv({ FRONT_DOOR_SECRET: secret, BOOT_ALLOWED_CIDRS: '192.0.2.0/24' });
+    try {
+      const mac = aMac();
+      // "Direct": the local gateway's entry (127.0.0.1) is the one counted, outside the boot network.
+      const direct = expectProblem(await from(victimHost, 'GET', `/boot.ipxe?mac=${mac}`), 403, 'forbidden');
+      expect(direct.client_address).toBe('127.0.0.1');
+      // Through the "load balancer" (marked): the address it saw.
+      const marked = await api('GET', `/boot.ipxe?mac=${mac}`, { headers: { 'x-forwarded-for': victimHost, 'x-netboot-front-door': secret } });
+      expect(marked.status).toBe(404); // an unknown MAC, admitted from the boot network
+      expectProblem(await api('GET', `/boot.ipxe?mac=${mac}`, { headers: { 'x-forwarded-for': victimHost, 'x-netboot-front-door': 'x'.repeat(40) } }), 403, 'forbidden');
+    } finally {
+      setEnv({ FRONT_DOOR_SECRET: undefined, BOOT_ALLOWED_CIDRS: undefined });
+    }
+  });
+});
+

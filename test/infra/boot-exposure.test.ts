@@ -58,10 +58,11 @@ describe('boot routes fail closed (static)', () => {
     expect(pre.map((p) => p.condition)).toEqual([
       '${var.enable_internal_lb || var.boot_on_api_gateway}',
       '${!(var.enable_internal_lb && var.boot_on_api_gateway)}',
+      '${!var.enable_internal_lb || var.front_door_secret != null}',
       '${!var.boot_on_api_gateway || length(local.boot_cidrs_given) > 0 || var.boot_allow_any_address}',
     ]);
     expect(pre[0]?.error_message).toMatch(/set enable_internal_lb = true.*boot_on_api_gateway = true and boot_allowed_cidrs/s);
-    expect(pre[2]?.error_message).toMatch(/set boot_allowed_cidrs = \[/);
+    expect(pre[3]?.error_message).toMatch(/set boot_allowed_cidrs = \[/);
   });
 
   it("gives each function its own front door's hop count", () => {
@@ -115,6 +116,8 @@ describe.skipIf(!hasTerraform())('boot routes fail closed (evaluated by Terrafor
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  const secret = 'x'.repeat(48);
+
   /** `terraform plan` with these variables: the error text, or the planned outputs. */
   function plan(vars: Record<string, unknown>): { ok: boolean; error: string; outputs: Record<string, unknown> } {
     const args = ['plan', '-input=false', '-no-color', '-out=plan.tfplan', '-var', 'project_id=p', '-var', 'region=europe-west1'];
@@ -159,8 +162,17 @@ describe.skipIf(!hasTerraform())('boot routes fail closed (evaluated by Terrafor
     expect(r.error).toContain('Set only one of enable_internal_lb and boot_on_api_gateway');
   });
 
-  it('the VPN case plans: private ranges, boot functions trust the load balancer, admin the gateway', () => {
+  it('the internal load balancer without front_door_secret is refused, and a short secret by the validation', () => {
     const r = plan({ enable_internal_lb: true });
+    expect(r.ok).toBe(false);
+    expect(r.error).toContain('enable_internal_lb needs front_door_secret');
+    const short = plan({ enable_internal_lb: true, front_door_secret: 'short' });
+    expect(short.ok).toBe(false);
+    expect(short.error).toContain('front_door_secret must be 32-128 characters');
+  });
+
+  it('the VPN case plans: private ranges, boot functions trust the load balancer, admin the gateway', () => {
+    const r = plan({ enable_internal_lb: true, front_door_secret: secret });
     expect(r.error).toBe('');
     expect(r.outputs.boot_allowed_cidrs).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);
     const hops = r.outputs.trusted_proxy_hops as Record<string, number>;
@@ -168,7 +180,7 @@ describe.skipIf(!hasTerraform())('boot routes fail closed (evaluated by Terrafor
       const expected = f.audience === 'internal' ? 1 : 2;
       expect(hops[fn], fn).toBe(expected);
     }
-    const custom = plan({ enable_internal_lb: true, trusted_proxy_hops_internal_lb: 3 }).outputs.trusted_proxy_hops as Record<string, number>;
+    const custom = plan({ enable_internal_lb: true, front_door_secret: secret, trusted_proxy_hops_internal_lb: 3 }).outputs.trusted_proxy_hops as Record<string, number>;
     for (const fn of bootFns) expect(custom[fn], fn).toBe(3);
     expect(custom.machinesList).toBe(2);
   });

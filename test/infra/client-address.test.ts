@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientAddress, clientAddressFrom, parseCidrs } from '../../shared/boot/client-address';
+import { BootNetwork } from '../../shared/boot/network';
 import { get, loadModule, type Json } from './terraform-files';
 
 let server: http.Server;
@@ -78,5 +79,60 @@ describe('clientAddress per front door (HTTP)', () => {
   it('too few entries for the hop count fall back to the socket peer, never to a client-written entry', async () => {
     expect(await seen('internal_lb', client)).toBe('127.0.0.1');
     expect(clientAddressFrom('', undefined, 2)).toBe('');
+  });
+});
+
+/**
+ * Issue 21: a VPC host may call a boot function's own URL instead of the internal load
+ * balancer (ingress ALLOW_INTERNAL_AND_GCLB admits both). The load balancer's URL map marks
+ * its requests with X-Netboot-Front-Door (FRONT_DOOR_SECRET, replacing any a client sent);
+ * the function counts the load balancer's hop only for marked requests, 1 otherwise.
+ */
+describe('the client address whichever way a VPC host calls (FRONT_DOOR_SECRET)', () => {
+  const secret = 'f'.repeat(48);
+  let doorServer: http.Server;
+  let doorBase: string;
+
+  beforeAll(async () => {
+    const network = new BootNetwork('10.0.0.0/8,198.51.100.0/24', hops.get('internal_lb') as number, secret);
+    doorServer = http.createServer((req, res) => res.end(network.clientAddress(req)));
+    await new Promise<void>((resolve) => doorServer.listen(0, '127.0.0.1', resolve));
+    doorBase = `http://127.0.0.1:${(doorServer.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => doorServer.close(() => resolve())));
+
+  const through = async (forwardedFor: string, mark?: string) =>
+    (await fetch(doorBase, { headers: { 'x-forwarded-for': forwardedFor, ...(mark === undefined ? {} : { 'x-netboot-front-door': mark }) } })).text();
+
+  it('through the load balancer (marked): the client, whatever it wrote', async () => {
+    expect(await through(`${client}, 10.128.0.50`, secret)).toBe(client);
+    expect(await through(`${spoof}, ${client}, 10.128.0.50`, secret)).toBe(client);
+  });
+
+  it("at the function's own URL (unmarked, one entry appended by Cloud Run): the caller, not the address it wrote", async () => {
+    expect(await through(client)).toBe(client);
+    expect(await through(`${spoof}, ${client}`)).toBe(client);
+    // Without the mark the same request read with 2 hops would have believed the spoof.
+    expect(clientAddressFrom(`${spoof}, ${client}`, undefined, 2)).toBe(spoof);
+  });
+
+  it('a mark the caller made up counts as none', async () => {
+    expect(await through(`${spoof}, ${client}`, 'f'.repeat(47))).toBe(client);
+    expect(await through(`${spoof}, ${client}`, '')).toBe(client);
+  });
+
+  it('Terraform: the URL map sets the mark on every boot route (replacing a client’s), and only the boot functions behind it get the secret', async () => {
+    const mod = await loadModule();
+    const urlMap = mod.resources.get('google_compute_region_url_map.boot') as Json;
+    const text = JSON.stringify(urlMap);
+    const rules = JSON.stringify(get(urlMap, 'path_matcher'));
+    expect(rules).toContain('"header_name":"X-Netboot-Front-Door"');
+    expect(rules).toContain('"header_value":"${var.front_door_secret}"');
+    expect(rules).toContain('"replace":true');
+    expect(text).toContain('route_rules');
+    const env = String(mod.locals.get('function_env'));
+    expect(env).toContain('local.front_door[name] == "internal_lb" && var.front_door_secret != null');
+    expect(env).toContain('FRONT_DOOR_SECRET = var.front_door_secret');
+    expect(get(mod.variables.get('front_door_secret') as Json, 'sensitive')).toBe(true);
   });
 });
