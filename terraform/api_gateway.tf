@@ -6,7 +6,10 @@
 # (an ID token whose audience is the function's URL).
 #
 # Admin and internal operations require a Google-signed ID token whose audience is
-# var.admin_token_audience (Authorization: Bearer ...). The gateway verifies it and
+# local.admin_token_audience (Authorization: Bearer ...): var.admin_token_audience when set,
+# otherwise this deployment's own, the API's managed service name (output
+# admin_token_audience), so a token minted for one deployment (staging) opens no other
+# (production) even under the same admin_principals. The gateway verifies it and
 # forwards its claims in X-Apigateway-Api-Userinfo; the admin functions (ADMIN_AUTH =
 # gateway) first check that Authorization carries the gateway's own ID token (the caller's
 # moves to X-Forwarded-Authorization), then admit only var.admin_principals. Health
@@ -17,10 +20,12 @@
 # invoke that function, only Cloud Scheduler may (iam.tf).
 locals {
   gateway_region = var.gateway_region != null ? var.gateway_region : var.region
+  # <api_id>-<hash>.apigateway.<project>.cloud.goog: unique to this API in this project.
+  admin_token_audience = coalesce(var.admin_token_audience, google_api_gateway_api.this.managed_service)
   # openapi.yaml has no boot operations; openapi-with-boot.yaml (boot_on_api_gateway) has.
   openapi_document = templatefile("${path.module}/${var.boot_on_api_gateway ? "openapi-with-boot.yaml" : "openapi.yaml"}", {
     backends             = local.function_uri
-    admin_token_audience = var.admin_token_audience
+    admin_token_audience = local.admin_token_audience
   })
 }
 

@@ -3,6 +3,11 @@ output "gateway_url" {
   value       = "https://${google_api_gateway_gateway.this.default_hostname}"
 }
 
+output "admin_token_audience" {
+  description = "The audience admin ID tokens must carry (gcloud auth print-identity-token --audiences=...): admin_token_audience if set, otherwise this deployment's own."
+  value       = local.admin_token_audience
+}
+
 output "ipxe_chain" {
   description = "The line to put in an embedded iPXE script (or type at the iPXE prompt) to boot through the public gateway; null unless boot_on_api_gateway (boot over the VPN: internal_lb_ipxe_chain)."
   value       = var.boot_on_api_gateway ? "chain https://${google_api_gateway_gateway.this.default_hostname}/boot.ipxe?mac=$${net0/mac}&arch=$${buildarch}&platform=$${platform}" : null

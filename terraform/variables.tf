@@ -367,9 +367,15 @@ variable "admin_principals" {
 }
 
 variable "admin_token_audience" {
-  description = "ADMIN_TOKEN_AUDIENCE: the audience (aud) admin ID tokens must carry; API Gateway checks it."
+  description = "ADMIN_TOKEN_AUDIENCE: the audience (aud) admin ID tokens must carry; API Gateway checks it. Null (default): this deployment's own, the API's managed service name (output admin_token_audience), so a token minted for one deployment does not open another."
   type        = string
-  default     = "netboot-admin"
+  default     = null
+
+  validation {
+    # Pasted into the OpenAPI document (YAML) and an environment variable: no quotes, spaces or newlines.
+    condition     = var.admin_token_audience == null || can(regex("^[A-Za-z0-9._:/@-]{1,256}$", var.admin_token_audience))
+    error_message = "admin_token_audience must be 1-256 characters of A-Z a-z 0-9 . _ : / @ -, or null for this deployment's own."
+  }
 }
 
 variable "enable_internal_lb" {

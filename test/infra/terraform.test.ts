@@ -249,7 +249,7 @@ describe('least privilege', () => {
 describe('front door and scheduler', () => {
   it('configures API Gateway from the generated OpenAPI template with every function URL', () => {
     expect(String(mod.locals.get('openapi_document'))).toMatch(
-      /^\$\{templatefile\("\$\{path\.module\}\/\$\{var\.boot_on_api_gateway \? "openapi-with-boot\.yaml" : "openapi\.yaml"\}", \{\s+backends\s+= local\.function_uri\s+admin_token_audience = var\.admin_token_audience\s+\}\)\}$/,
+      /^\$\{templatefile\("\$\{path\.module\}\/\$\{var\.boot_on_api_gateway \? "openapi-with-boot\.yaml" : "openapi\.yaml"\}", \{\s+backends\s+= local\.function_uri\s+admin_token_audience = local\.admin_token_audience\s+\}\)\}$/,
     );
     expect(String(mod.locals.get('function_uri'))).toContain('for name, f in google_cloudfunctions2_function.fn');
     const config = resource('google_api_gateway_api_config.this');
