@@ -136,8 +136,14 @@ class Binding {
     // Keyed by the parameter's types: `XOutputReference | X` (one block) or `X | IResolvable` (an item).
     const name = decl.name?.text ?? '';
     const fn = this.hclFunctions.get(name) ?? this.hclFunctions.get(name.replace(/OutputReference$/, ''));
-    if (!fn) throw new Error(`${this.file}: no ToHclTerraform function for ${name}`);
-    return this.hclEntries(fn.body);
+    if (fn) return this.hclEntries(fn.body);
+    // A read-only object (every member computed) needs none: nothing in it is written.
+    const settable = decl.members.some((m) => {
+      const flags = this.schemaComment(m);
+      return flags && (flags.optional || flags.required);
+    });
+    if (settable) throw new Error(`${this.file}: no ToHclTerraform function for ${name}`);
+    return new Map();
   }
 
   /** The schema of the object a class describes (the resource itself or one nested block). */
