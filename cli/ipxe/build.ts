@@ -5,9 +5,9 @@
 // binaries per every input, so the same inputs again only copy files. flocks in the tree keep
 // two builds (two vitest workers, two shells) from running make on the same objects at once.
 import { createHash } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { IpxeBuildError } from './errors';
 import { acquireLock } from './lock';
 import { run } from './run';
@@ -192,6 +192,26 @@ function makeLockName(target: IpxeTarget): string {
   return target === 'bios' ? 'make-bios.lock' : 'make-efi.lock';
 }
 
+/**
+ * iPXE's Makefile touches config/named.h, which nearly every object includes, when a bin dir's
+ * .config.list is new: the first build of one target would make every other target's objects
+ * stale (seen here: a BIOS relink became a full rebuild after the first EFI build). Each bin dir
+ * gets its list (CONFIG empty: one newline, what make writes) up front, older than named.h.
+ */
+function seedConfigLists(src: string): void {
+  const named = join(src, 'config', 'named.h');
+  const before = new Date(statSync(named).mtimeMs - 1000);
+  for (const target of IPXE_TARGETS) {
+    for (const dir of new Set(TARGET_FILES[target].map((f) => dirname(f.goal)))) {
+      const list = join(src, dir, '.config.list');
+      if (existsSync(list)) continue;
+      mkdirSync(join(src, dir), { recursive: true });
+      writeFileSync(list, '\n');
+      utimesSync(list, before, before);
+    }
+  }
+}
+
 function readCounts(path: string): Partial<Record<IpxeTarget, number>> {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Partial<Record<IpxeTarget, number>>;
@@ -237,6 +257,8 @@ async function makeTarget(m: MakeTarget): Promise<TargetResult> {
       await release();
     }
   }
+
+  seedConfigLists(src);
 
   // Inputs at a path per input set: make sees EMBED/TRUST/CERT change and rebuilds only their objects.
   const inputs = join(m.tree, 'inputs', m.outKey);
