@@ -107,7 +107,7 @@ export const configSchema = z.object({
   DISCOVERY_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
   /** Per instance: a discovered MAC is written at most once per this many seconds (sightings in between are counted). */
   DISCOVERY_COALESCE_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(300),
-  /** Per instance: discovery writes per minute, all MACs together (0: discovery off). */
+  /** Discovery writes per minute, all MACs and all instances together (a shared counter; 0: discovery off). */
   DISCOVERY_WRITES_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(60),
   PROBLEM_TYPE_BASE: z.string().url().default('https://api.example.com/errors/'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -139,6 +139,8 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
         clients.firestore,
         { coalesceMs: config.DISCOVERY_COALESCE_SECONDS * 1000, writesPerMinute: config.DISCOVERY_WRITES_PER_MINUTE, ttlMs: config.DISCOVERY_TTL_SECONDS * 1000 },
         clock,
+        // The cap is global: every instance draws on one shared counter (issue 21).
+        (log) => root.limiter.withinBudget('discovery-global', 'all', config.DISCOVERY_WRITES_PER_MINUTE, log),
       ),
     machineChanges: firestoreInventory,
     bootReports: () => new BootReports({

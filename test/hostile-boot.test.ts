@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { aMac, aMachine } from './helpers/fixtures';
 import { expectProblem } from './helpers/problem';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
-import { request, setEnv, useLocalStack } from './helpers/stack';
+import { DiscoveryRecorder } from '../shared/lifecycle/discoveries';
+import { defaultLeaseTiming, FirestoreRateLimitStore, RateLimiter } from '../shared/ratelimit';
+import { currentRoot, request, setEnv, useLocalStack } from './helpers/stack';
 
 /**
  * Issue 21: a hostile host on the boot network. Hosts are told apart by the address the
@@ -211,6 +213,27 @@ describe('no host can spend another machine’s budget', () => {
     const answers: number[] = [];
     for (let i = 1; i <= 5; i++) answers.push((await from(`192.0.2.${100 + i}`, 'GET', `/boot.ipxe?mac=${aMac()}`)).status);
     expect(answers).toEqual([404, 404, 404, 404, 429]);
+  });
+
+  it('the discovery cap is global: two instances flooded with random MACs write DISCOVERY_WRITES_PER_MINUTE records between them, not each', async () => {
+    const root = currentRoot();
+    const limit = 12;
+    // One fixed instant in the middle of a window: no window boundary can blur the count.
+    const now = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
+    const runId = aMac();
+    // Two instances: each its own limiter (refusal memory) and recorder (coalescing memory), one shared store.
+    const instance = () => {
+      const limiter = new RateLimiter({ store: new FirestoreRateLimitStore(root.clients.rateLimitFirestore), config: root.config, clock: () => now, leaseTiming: () => defaultLeaseTiming });
+      return new DiscoveryRecorder(root.clients.firestore, { coalesceMs: 300_000, writesPerMinute: limit, ttlMs: 3_600_000 }, () => now, (log) => limiter.withinBudget('discovery-global', `test-${runId}`, limit, log));
+    };
+    const [a, b] = [instance(), instance()];
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (const recorder of [a, b]) outcomes.push(await recorder.sighted({ mac: aMac(), clientAddress: hostile, arch: null, platform: null }, root.logger));
+    }
+    // Per instance alone it would have been 2 x 12.
+    expect(outcomes.filter((o) => o === 'written')).toHaveLength(limit);
+    expect(outcomes.filter((o) => o === 'capped')).toHaveLength(40 - limit);
   });
 
   it('download slots are per profile and client address: another host holding them cannot refuse the machine’s download', async () => {

@@ -11,7 +11,7 @@ export interface Sighting {
 export interface DiscoveryLimits {
   /** A MAC is written at most once per this many ms per instance; sightings in between are counted and added at its next write. */
   coalesceMs: number;
-  /** Discovery writes per minute per instance, all MACs together; sightings past it are dropped (counted only if the MAC is remembered). */
+  /** Discovery writes per minute, all MACs and all instances together (each instance also stops at it alone); sightings past it are dropped (counted only if the MAC is remembered). */
   writesPerMinute: number;
   /** A record expires this long after its last write. */
   ttlMs: number;
@@ -37,12 +37,17 @@ export interface DiscoveryPage {
 
 const collection = 'discoveries';
 
+/** The shared per-minute budget of discovery writes (the rate-limit store's counters): true while there is room. */
+export type DiscoveryBudget = (log: Logger) => Promise<boolean>;
+
 /**
  * Unknown MACs that asked for a boot script: `discoveries/{mac}`. The inventory deletes a
  * record in the transaction that claims its MAC (shared/inventory).
  *
- * Bounded cost, per instance: at most `writesPerMinute` recordings a minute (each one
- * transaction: 1 read + 1 write), whatever arrives; a MAC at most once per `coalesceMs`.
+ * Bounded cost: at most `writesPerMinute` recordings a minute across all instances (each one
+ * transaction: 1 read + 1 write, after one hit of the shared budget: 1 write + 1 read; each
+ * instance also stops at the number alone, so a flood costs it no more than that many budget
+ * hits a minute), whatever arrives; a MAC at most once per `coalesceMs` per instance.
  * The memory of recently written MACs holds at most writesPerMinute * (coalesce minutes + 1)
  * entries. The store holds at most (writes a minute, all instances) * TTL minutes records.
  */
@@ -55,6 +60,8 @@ export class DiscoveryRecorder {
     private readonly db: Firestore,
     private readonly limits: DiscoveryLimits,
     private readonly clock: () => number,
+    /** Shared by every instance; without it (stand-alone uses) only the per-instance bound applies. */
+    private readonly budget?: DiscoveryBudget,
   ) {}
 
   async sighted(s: Sighting, log: Logger): Promise<SightingOutcome> {
@@ -76,6 +83,10 @@ export class DiscoveryRecorder {
       return 'capped';
     }
     this.writes += 1;
+    if (this.budget && !(await this.budget(log))) {
+      if (known) known.pending += 1;
+      return 'capped';
+    }
     const requests = 1 + (known?.pending ?? 0);
     this.recent.delete(s.mac); // re-inserted last: the map stays ordered by write time
     this.recent.set(s.mac, { writtenAt: now, pending: 0 });

@@ -8,7 +8,7 @@ import { mostConstraining, rateLimitExceeded, RefusalCache, setRateLimitHeaders,
 import type { Meters } from '../telemetry/meters';
 import type { RateLimitStore, SlotAcquisition, SlotLease } from './store';
 
-export type Scope = 'boot-mac' | 'boot-ip' | 'boot-global' | 'admin-principal' | 'admin-ip' | 'admin-global';
+export type Scope = 'boot-mac' | 'boot-ip' | 'boot-global' | 'discovery-global' | 'admin-principal' | 'admin-ip' | 'admin-global';
 
 /** One limit on one request: `key` is a validated value (canonical MAC, verified email, parsed address). */
 export interface Limit {
@@ -123,6 +123,29 @@ export class RateLimiter {
     if (state.exceeded) {
       this.deps.meters?.rateLimited(known ? (active[counters.indexOf(known)]?.scope ?? 'unknown') : (active[states.findIndex((s) => s.exceeded)]?.scope ?? 'unknown'));
       throw rateLimitExceeded(state, nowMs);
+    }
+  }
+
+  /**
+   * One hit of a shared per-minute budget that answers no request (discovery writes, all
+   * instances together): true while the window's count is within `limit`. A store that fails
+   * lets it through (logged): the caller's own per-instance bound still holds.
+   */
+  async withinBudget(scope: Scope, key: string, limit: number, log: Logger): Promise<boolean> {
+    if (limit <= 0) return false;
+    const nowMs = this.deps.clock();
+    const window = Math.floor(nowMs / windowMs);
+    const windowEndMs = (window + 1) * windowMs;
+    const id = `${scope}:${digest(key)}:${window}`;
+    if (this.refusals.has(id, nowMs)) return false;
+    try {
+      const [total = 0] = await this.callStore(this.deps.store.increment([{ id, shards: shardsFor(limit), expireAt: new Date(windowEndMs + windowMs) }]));
+      if (total <= limit) return true;
+      this.refusals.add(id, windowEndMs, nowMs);
+      return false;
+    } catch (err) {
+      log.warn(`shared budget not enforced: ${scope} failed`, { err: err instanceof Error ? err.message : String(err) });
+      return true;
     }
   }
 
