@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { consoleDist } from '../scripts/build-console';
-import { consoleCache, consoleMediaTypes, consoleSecurityHeaders, hashedAssetName } from '../shared/console/headers';
+import { consoleCache, consoleMediaTypes, consoleSecurityHeaders, hashedAssetName, withSignInMeta } from '../shared/console/headers';
 import { mintLocalToken } from './local-issuer';
 
 /**
@@ -37,6 +37,7 @@ export async function serveConsole(req: http.IncomingMessage, res: http.ServerRe
     const hint = file === 'index.html' ? 'The console is not built: run npm run build:console (npm start builds it)' : `No console file ${file}`;
     return answer(res, file === 'index.html' ? 503 : 404, 'application/problem+json', 'no-store', problem(file === 'index.html' ? 503 : 404, 'Console Not Available', hint));
   }
+  if (file === 'index.html') body = Buffer.from(withSignInMeta(body.toString('utf8'), { signIn: 'local' }));
   answer(res, 200, consoleMediaTypes[extname(file)] ?? 'application/octet-stream', file === 'index.html' ? consoleCache.page : consoleCache.immutable, body, {}, method);
 }
 

@@ -15,7 +15,9 @@ const stamp = join(consoleDist, '.built');
 export interface ConsoleBuild {
   js: string;
   css: string;
-  /** Bytes of the JavaScript as served (minified, before compression). */
+  /** Every JavaScript file: the entry and the chunks it loads on demand. */
+  scripts: string[];
+  /** Bytes of the entry's JavaScript as served (minified, before compression). */
   jsBytes: number;
 }
 
@@ -31,23 +33,30 @@ export async function buildConsole(): Promise<ConsoleBuild> {
     jsxImportSource: 'preact',
     outdir: consoleDist,
     entryNames: '[name]-[hash]',
+    // Code loaded on first use (the upload code and its hash-wasm) in chunks of its own.
+    splitting: true,
+    chunkNames: '[name]-[hash]',
     metafile: true,
     legalComments: 'none',
     logLevel: 'warning',
     sourcemap: false,
   });
   const outputs = Object.keys(result.metafile.outputs).map((p) => relative(consoleDist, resolve(p)));
-  const js = outputs.find((p) => p.endsWith('.js'));
+  const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint && o.cssBundle !== undefined) ?? Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint);
+  const js = entry && relative(consoleDist, resolve(entry[0]));
   const css = outputs.find((p) => p.endsWith('.css'));
   if (!js || !css) throw new Error(`esbuild wrote ${outputs.join(', ')}: no JS or CSS`);
-  const html = readFileSync(join(consoleDir, 'index.html'), 'utf8').replace('{{js}}', js).replace('{{css}}', css);
+  // The chunks the entry imports statically, fetched beside it rather than after it.
+  const preloads = (entry?.[1].imports ?? []).filter((i) => i.kind === 'import-statement').map((i) => `<link rel="modulepreload" href="./${relative(consoleDist, resolve(i.path))}" />`);
+  const html = readFileSync(join(consoleDir, 'index.html'), 'utf8').replace('{{js}}', js).replace('{{css}}', css).replace('<!--{{preloads}}-->', preloads.join('\n    '));
   const tmp = join(consoleDist, `.index.${process.pid}.html`);
   writeFileSync(tmp, html);
   renameSync(tmp, join(consoleDist, 'index.html'));
   // Older hashed files go: only what index.html names is served.
-  for (const name of readdirSync(consoleDist)) if (/-[A-Z0-9]{8}\.(js|css)$/.test(name) && name !== js && name !== css) rmSync(join(consoleDist, name), { force: true });
+  for (const name of readdirSync(consoleDist)) if (/-[A-Z0-9]{8}\.(js|css)$/.test(name) && !outputs.includes(name)) rmSync(join(consoleDist, name), { force: true });
   writeFileSync(stamp, JSON.stringify({ js, css }));
-  return { js, css, jsBytes: statSync(join(consoleDist, js)).size };
+  const scripts = outputs.filter((p) => p.endsWith('.js'));
+  return { js, css, scripts, jsBytes: statSync(join(consoleDist, js)).size };
 }
 
 function newestSource(dir = consoleDir): number {

@@ -45,7 +45,11 @@ export interface ConsoleConfig {
   googleClientId?: string;
 }
 
+/** The server writes the configuration into index.html's meta tags (no round trip before the first render); else config.json. */
 export async function loadConfig(): Promise<ConsoleConfig> {
+  const meta = (name: string) => document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content ?? '';
+  const signIn = meta('netboot-sign-in');
+  if (signIn === 'local' || signIn === 'google') return { signIn, googleClientId: meta('netboot-google-client-id') || undefined };
   const res = await fetch('config.json', { cache: 'no-store' });
   if (!res.ok) throw new Error(`config.json: ${res.status}`);
   return (await res.json()) as ConsoleConfig;

@@ -1,5 +1,9 @@
 import { createSHA256 } from 'hash-wasm';
 import { api, ApiProblem, must, problemOf, type BootProfile, type UploadSession } from './api/client';
+import { forgetUpload, savedKey, savedUpload, type SavedSession } from './upload-state';
+
+/** Every chunk but the last is a multiple of the session's chunk_multiple (256 KiB). */
+const chunkBytes = 8 * 1024 * 1024;
 
 /**
  * A profile through an upload session, as `netboot profile set` does it: every file hashed in
@@ -42,31 +46,6 @@ export interface UploadResult {
   resumed: boolean;
   /** Per file: bytes this page sent to Storage. */
   sent: Record<string, number>;
-}
-
-interface SavedSession {
-  sessionId: string;
-  machineId: string;
-  digests: Record<string, { size: number; sha256: string }>;
-  kernelArgs: string[];
-}
-
-const savedKey = 'netboot.console.upload';
-/** Every chunk but the last is a multiple of the session's chunk_multiple (256 KiB). */
-const chunkBytes = 8 * 1024 * 1024;
-
-export function savedUpload(): SavedSession | null {
-  const raw = sessionStorage.getItem(savedKey);
-  if (!raw) return null;
-  try {
-    return JSON.parse(raw) as SavedSession;
-  } catch {
-    return null;
-  }
-}
-
-export function forgetUpload(): void {
-  sessionStorage.removeItem(savedKey);
 }
 
 export async function sha256OfFile(file: File, onProgress: (done: number) => void): Promise<string> {

@@ -50,5 +50,13 @@ export const consoleMediaTypes: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
 };
 
+/** index.html with the sign-in configuration in its meta tags (the page reads them before its first render). */
+export function withSignInMeta(html: string, config: { signIn: 'local' | 'google'; googleClientId?: string }): string {
+  const attr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return html
+    .replace('<meta name="netboot-sign-in" content="" />', `<meta name="netboot-sign-in" content="${attr(config.signIn)}" />`)
+    .replace('<meta name="netboot-google-client-id" content="" />', `<meta name="netboot-google-client-id" content="${attr(config.googleClientId ?? '')}" />`);
+}
+
 /** A content-hashed asset name as esbuild writes them (main-ABCDEFGH.js): safe to cache for good, safe as a path. */
 export const hashedAssetName = /^[a-z]+-[A-Z0-9]{8}\.(js|css)$/;

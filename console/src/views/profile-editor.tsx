@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, asProblem, type ApiProblem } from '../api/client';
 import { bytes, duration, navigate } from '../format';
-import { savedUpload, uploadProfile, type FileProgress } from '../upload';
+import type { FileProgress } from '../upload';
+import { savedUpload } from '../upload-state';
 import { ProblemBox } from './problem';
 
 const extraArchitectures = ['arm64', 'arm32', 'riscv64', 'riscv32', 'loong64'] as const;
@@ -17,8 +18,11 @@ export function ProfileEditor({ machineId }: { machineId: string }) {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
-  const saved = savedUpload();
-  const interrupted = saved && saved.machineId === machineId ? saved : null;
+  // An upload this tab left unfinished (a reload, a lost connection), as found when the view opened.
+  const [interrupted] = useState(() => {
+    const saved = savedUpload();
+    return saved && saved.machineId === machineId ? saved : null;
+  });
 
   useEffect(() => {
     // Start from the kernel arguments the profile has now.
@@ -45,6 +49,8 @@ export function ProfileEditor({ machineId }: { machineId: string }) {
     }
     setBusy(true);
     try {
+      // The upload code (hash-wasm's SHA-256) loads when first needed: the first render does without it.
+      const { uploadProfile } = await import('../upload');
       const result = await uploadProfile(
         {
           machineId,
@@ -73,7 +79,7 @@ export function ProfileEditor({ machineId }: { machineId: string }) {
       <p>
         {machineId === 'default' ? 'What unregistered MACs boot. ' : <a href={`#/machines/${machineId}`}>Back to the machine</a>}
       </p>
-      {interrupted && (
+      {interrupted && !busy && !done && (
         <p role="status" class="notice">
           An upload of this profile was interrupted (session {interrupted.sessionId}). Choose the same files again ({Object.entries(interrupted.digests).map(([n, d]) => `${n} ${bytes(d.size)}`).join(', ')}) and upload: it resumes where
           Storage stands.
@@ -84,7 +90,7 @@ export function ProfileEditor({ machineId }: { machineId: string }) {
         <input id="kernel" type="file" onChange={pick('kernel')} required />
         <label for="initrd">Initrd</label>
         <input id="initrd" type="file" onChange={pick('initrd')} required />
-        <fieldset>
+        <fieldset class="stack">
           <legend>Another architecture (optional)</legend>
           <label for="arch">Architecture</label>
           <select id="arch" value={arch} onChange={(e) => setArch(e.currentTarget.value as typeof arch)}>
