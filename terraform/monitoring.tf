@@ -17,6 +17,22 @@ locals {
   }
   custom_series = "resource.type=\"generic_task\""
 
+  # The descriptors of the custom metrics read here, declared so the policies can be created
+  # before any function has exported a point: Cloud Monitoring refuses a policy on a metric
+  # type it does not know ("404: Cannot find metric(s) that match type", e.g.
+  # github.com/hashicorp/terraform-provider-google/issues/11102). Kind and value type are what
+  # the exporter writes (a counter: CUMULATIVE DOUBLE; a histogram: CUMULATIVE DISTRIBUTION),
+  # labels every attribute the code records (test/infra/monitoring.test.ts checks both).
+  custom_metric_descriptors = {
+    "netboot.boot_script.requests" = { value_type = "DOUBLE", unit = "", labels = ["outcome"], description = "Boot script requests by outcome." }
+    "netboot.boot.reports"         = { value_type = "DOUBLE", unit = "", labels = ["phase", "outcome"], description = "Boot reports (a served script saying it is about to boot), by phase and outcome." }
+    "netboot.upload_sessions"      = { value_type = "DOUBLE", unit = "", labels = ["outcome"], description = "Upload sessions by outcome." }
+    "netboot.rate_limit.refusals"  = { value_type = "DOUBLE", unit = "", labels = ["scope"], description = "Requests refused by a rate limit, by scope." }
+    "netboot.asset.sent"           = { value_type = "DOUBLE", unit = "By", labels = ["kind", "delivery"], description = "Kernel and initrd bytes streamed through the function, by kind and delivery." }
+    "netboot.asset.redirects"      = { value_type = "DOUBLE", unit = "", labels = ["kind"], description = "Asset requests answered with a redirect to a signed Storage URL." }
+    "http.server.request.duration" = { value_type = "DISTRIBUTION", unit = "s", labels = ["http_request_method", "http_response_status_code", "http_route", "error_type"], description = "Duration of HTTP server requests." }
+  }
+
   notification_channels = concat(
     var.alert_notification_channels,
     google_monitoring_notification_channel.email[*].id,
@@ -29,6 +45,27 @@ locals {
   saturation_functions = {
     for name, f in local.functions : name => f if contains(var.alert_saturation_audiences, f.audience)
   }
+}
+
+resource "google_monitoring_metric_descriptor" "custom" {
+  for_each = local.custom_metric_descriptors
+
+  type         = "custom.googleapis.com/${each.key}"
+  display_name = each.key
+  description  = each.value.description
+  metric_kind  = "CUMULATIVE"
+  value_type   = each.value.value_type
+  unit         = each.value.unit == "" ? null : each.value.unit
+
+  dynamic "labels" {
+    for_each = each.value.labels
+    content {
+      key        = labels.value
+      value_type = "STRING"
+    }
+  }
+
+  depends_on = [google_project_service.api]
 }
 
 resource "google_monitoring_notification_channel" "email" {
@@ -50,6 +87,10 @@ resource "google_monitoring_alert_policy" "boot_script_errors" {
   severity              = "ERROR"
   notification_channels = local.notification_channels
   user_labels           = var.labels
+
+  # After the descriptors, and after the functions (minutes of build), so a new descriptor has
+  # had time to become visible to the alerting API.
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
 
   conditions {
     display_name = "Share of boot script requests answered 5xx"
@@ -94,6 +135,8 @@ resource "google_monitoring_alert_policy" "boots_stop_before_booting" {
   notification_channels = local.notification_channels
   user_labels           = var.labels
 
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
+
   conditions {
     display_name = "Booting reports per served boot script"
     condition_threshold {
@@ -137,6 +180,8 @@ resource "google_monitoring_alert_policy" "upload_mismatches" {
   notification_channels = local.notification_channels
   user_labels           = var.labels
 
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
+
   conditions {
     display_name = "Upload sessions finalized with a size or SHA-256 mismatch"
     condition_threshold {
@@ -173,6 +218,8 @@ resource "google_monitoring_alert_policy" "rate_limit_refusals" {
   severity              = "WARNING"
   notification_channels = local.notification_channels
   user_labels           = var.labels
+
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
 
   conditions {
     display_name = "Rate-limit refusals per second, by scope, for 15 minutes"
@@ -211,6 +258,8 @@ resource "google_monitoring_alert_policy" "boot_script_latency" {
   severity              = "WARNING"
   notification_channels = local.notification_channels
   user_labels           = var.labels
+
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
 
   conditions {
     display_name = "p95 duration of GET /boot.ipxe"
@@ -253,6 +302,8 @@ resource "google_monitoring_alert_policy" "instance_saturation" {
   notification_channels = local.notification_channels
   user_labels           = var.labels
 
+  depends_on = [google_monitoring_metric_descriptor.custom, google_cloudfunctions2_function.fn]
+
   conditions {
     display_name = "Instances of ${each.value.name} at ${var.alert_saturation_fraction * 100}% of ${each.value.max_instances}"
     condition_threshold {
@@ -290,5 +341,5 @@ resource "google_monitoring_alert_policy" "instance_saturation" {
 resource "google_monitoring_dashboard" "fleet" {
   dashboard_json = replace(file("${path.module}/dashboards/fleet.json"), "$${name_prefix}", var.name_prefix)
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_monitoring_metric_descriptor.custom]
 }

@@ -8,23 +8,31 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import type { Attributes, Meter } from '@opentelemetry/api';
+import { ValueType, type Attributes, type Meter, type MetricOptions } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { parseHcl, type Token } from '../../scripts/terraform-schema/hcl';
 import { cloudMonitoringMetricPrefix } from '../../shared/telemetry/environment';
 import { Meters } from '../../shared/telemetry/meters';
-import { repoRoot, terraformDir } from './terraform-files';
+import { parseTfFile, repoRoot, terraformDir } from './terraform-files';
 
 /** Every instrument Meters creates, with the attribute keys each call below records. */
 function exportedInstruments(): Map<string, Set<string>> {
+  return exercised().keys;
+}
+
+/** Each instrument's Cloud Monitoring value type and recorded attribute keys. */
+function exercised(): { keys: Map<string, Set<string>>; kinds: Map<string, string> } {
   const instruments = new Map<string, Set<string>>();
-  const instrument = (name: string) => {
+  const kinds = new Map<string, string>();
+  const instrument = (create: string) => (name: string, options?: MetricOptions) => {
     const keys = new Set<string>();
     instruments.set(name, keys);
+    // As the Cloud Monitoring exporter types it: histograms DISTRIBUTION, sums INT64 or DOUBLE (the API's default).
+    kinds.set(name, create === 'createHistogram' ? 'DISTRIBUTION' : options?.valueType === ValueType.INT ? 'INT64' : 'DOUBLE');
     const record = (_value: number, attributes: Attributes = {}) => Object.keys(attributes).forEach((k) => keys.add(k));
     return { add: record, record };
   };
-  const meter = new Proxy({} as Meter, { get: (_t, method: string) => (method.startsWith('create') ? instrument : () => undefined) });
+  const meter = new Proxy({} as Meter, { get: (_t, method: string) => (method.startsWith('create') ? instrument(method) : () => undefined) });
   const called = new Set<string>();
   const real = new Meters(meter);
   const meters = new Proxy(real, {
@@ -47,12 +55,13 @@ function exportedInstruments(): Map<string, Set<string>> {
   meters.healthCheck('startup', true, 1);
   meters.swept(1);
   // Its attributes come from shared/telemetry/http.ts (the semantic conventions' names).
-  meters.httpServer({ 'http.route': '/boot.ipxe', 'http.request.method': 'GET', 'http.response.status_code': 200 }, 0.01, 0, 10);
+  // The keys shared/telemetry/http.ts records (error.type on 5xx and aborted requests).
+  meters.httpServer({ 'http.route': '/boot.ipxe', 'http.request.method': 'GET', 'http.response.status_code': 500, 'error.type': '500' }, 0.01, 0, 10);
   // A recording method added to Meters must be called above, so its labels are known here.
   const methods = Object.getOwnPropertyNames(Meters.prototype).filter((m) => m !== 'constructor');
   const missed = methods.filter((m) => !called.has(m));
   if (missed.length) throw new Error(`test/infra/monitoring.test.ts: call Meters.${missed.join(', Meters.')} in exportedInstruments()`);
-  return instruments;
+  return { keys: instruments, kinds };
 }
 
 /** As the Cloud Monitoring exporter writes a label key (normalizeLabelKey: non-letters and non-digits become _). */
@@ -126,6 +135,18 @@ describe('alerts and the dashboard', () => {
     } else {
       expect(Object.keys(cloudRunMetrics), `${type} is a documented Cloud Run metric`).toContain(type);
       for (const label of labels) expect(cloudRunMetrics[type as string]).toContain(label);
+    }
+  });
+
+  it('declares a descriptor for every custom metric named, with the kind, value type and labels the exporter writes', async () => {
+    const { keys, kinds } = exercised();
+    const locals = (await parseTfFile('monitoring.tf')).json.locals as { custom_metric_descriptors?: Record<string, { value_type: string; labels: string[] }> }[];
+    const descriptors = locals.find((l) => l.custom_metric_descriptors)?.custom_metric_descriptors ?? {};
+    const named = new Set(all.map((f) => /metric\.type="([^"]+)"/.exec(f.filter)?.[1] ?? '').filter((t) => t.startsWith(`${cloudMonitoringMetricPrefix}/`)).map((t) => t.slice(cloudMonitoringMetricPrefix.length + 1)));
+    expect(Object.keys(descriptors).sort()).toEqual([...named].sort());
+    for (const [name, d] of Object.entries(descriptors)) {
+      expect(d.value_type, name).toBe(kinds.get(name));
+      expect([...d.labels].sort(), name).toEqual([...(keys.get(name) ?? [])].map(labelKey).sort());
     }
   });
 
