@@ -77,7 +77,8 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const listenName = host.includes(":") ? `[${host}]` : host;
       const front = createFrontHandler(emu, sessions, {
         signers: new Map((opts.trustedSigners ?? []).map((s) => [s.email, s])),
-        hostAliases: [...new Set([...LOOPBACK_NAMES, ...(host === "0.0.0.0" || host === "::" ? [] : [listenName])])],
+        // The listen address too, a wildcard included: a stack on 0.0.0.0 signs for 0.0.0.0.
+        hostAliases: [...new Set([...LOOPBACK_NAMES, listenName])],
       });
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
       // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a

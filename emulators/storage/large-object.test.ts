@@ -20,6 +20,8 @@ const SAMPLE_EVERY = 64 * MiB; // five samples: each is two full GCs, 0.1-0.5 s 
 // Against the live memory before the transfer. Measured 5-19 MiB (in-flight socket buffers and
 // body pieces of both ends); holding a tenth of the object, or leaking a chunk a request, crosses it.
 const LIVE_BUDGET = 30 * MiB;
+// 8-12 s alone; 25-60 s measured with the machine's two cores at load 14-22 (other suites beside).
+const TRANSFER_TIMEOUT_MS = 150_000;
 
 let fx: StorageFixture;
 let storage: Storage;
@@ -83,7 +85,7 @@ describe("a 300 MiB object", () => {
     expect(meta.md5Hash).toBe(md5.copy().digest("base64"));
     expect(meta.crc32c).toBe(crc.toString());
     expect(meta.generation).toBe(resource.generation);
-  }, 60_000);
+  }, TRANSFER_TIMEOUT_MS);
 
   it("reads back whole with equal SHA-256, with flat memory", async () => {
     const liveBefore = liveMemory();
@@ -104,7 +106,7 @@ describe("a 300 MiB object", () => {
     expect(got.digest("hex")).toBe(sha.digest("hex"));
     expect(livePeak, `live memory grew by ${(livePeak / MiB).toFixed(1)} MiB during the download`).toBeLessThan(LIVE_BUDGET);
     expect(liveAfter, `live memory grew by ${(liveAfter / MiB).toFixed(1)} MiB`).toBeLessThan(LIVE_BUDGET);
-  }, 60_000);
+  }, TRANSFER_TIMEOUT_MS);
 
   it("serves a Range of it through a signed URL with the right Content-Length", async () => {
     const [url] = await file().getSignedUrl({ version: "v4", action: "read", expires: Date.now() + 60_000 });
