@@ -208,6 +208,20 @@ describe('no host can spend another machine’s budget', () => {
     expect((await from(victimHost, 'GET', `/boot/report?token=${tokenOf(script.text)}&phase=booting`)).status).toBe(200);
   });
 
+  it('a flooding host’s served scripts do not push the machine’s own boots out of the 10-boot timeline', async () => {
+    setEnv({ RATE_LIMIT_BOOT_PER_MAC: '10' });
+    const m = await machineWithProfile();
+    for (let i = 0; i < 2; i++) expect((await from(victimHost, 'GET', `/boot.ipxe?mac=${m.mac}`)).status).toBe(200);
+    // The hostile host spends its whole (MAC, address) budget on the victim's MAC: ten boot records.
+    for (let i = 0; i < 10; i++) expect((await from(hostile, 'GET', `/boot.ipxe?mac=${m.mac}`)).status).toBe(200);
+    const boots = await bootsOf(m.id);
+    expect(boots).toHaveLength(10);
+    const addresses = boots.map((b) => b.phases[0]?.client_address);
+    expect(addresses.filter((a) => a === victimHost)).toHaveLength(2);
+    // Newest first, as before.
+    expect(boots.map((b) => b.id)).toEqual([...boots.map((b) => b.id)].sort().reverse());
+  });
+
   it('the global limit bounds what many hosts together can cost (shared by every instance)', async () => {
     setEnv({ RATE_LIMIT_BOOT_GLOBAL: '4' });
     const answers: number[] = [];

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Inventory } from '../shared/inventory/inventory';
 import { aMac, aMachine } from './helpers/fixtures';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
@@ -179,10 +179,15 @@ describe('GET /api/v1/machines/{id}/boots', () => {
     await api('GET', `/boot/report?token=${tokenOf(script)}&phase=booting`);
     await api('POST', `/boot/installed?token=${tokenOf(script)}`);
 
-    const res = await api<{ machine_id: string; boots: Record<string, unknown>[] }>('GET', `/api/v1/machines/${m.id}/boots`);
+    // Download phases are written after the response (a transaction since issue 21): wait for them.
+    const res = await vi.waitFor(async () => {
+      const listed = await api<{ machine_id: string; boots: { phases: unknown[] }[] }>('GET', `/api/v1/machines/${m.id}/boots`);
+      expect(listed.body.boots[0]?.phases).toHaveLength(5);
+      return listed;
+    }, { timeout: 10_000, interval: 200 });
     expect(res.status).toBe(200);
     expect(res.body.boots).toHaveLength(2);
-    const [newest, oldest] = res.body.boots as { id: string; phases: Record<string, unknown>[] }[];
+    const [newest, oldest] = res.body.boots as unknown as { id: string; phases: Record<string, unknown>[] }[];
     expect(newest?.id).toBe(tokenOf(script).split('.')[1]);
     expect(oldest?.id).toBe(tokenOf(older).split('.')[1]);
     expect(newest).toMatchObject({ mac: m.mac, action: 'profile', profile_id: m.profileId, netboot: 'enabled' });
@@ -250,8 +255,10 @@ describe('discovery of unknown MACs', () => {
     expect(Date.parse(later?.last_seen ?? '')).toBeGreaterThan(Date.parse(first?.last_seen ?? ''));
   });
 
-  it('a flood of random MACs writes at most DISCOVERY_WRITES_PER_MINUTE records a minute per instance', async () => {
+  it('a flood of random MACs writes at most DISCOVERY_WRITES_PER_MINUTE records a minute (all instances together)', async () => {
     setEnv({ DISCOVERY_WRITES_PER_MINUTE: '5' });
+    // A window of its own: the cap is one shared counter (issue 21), which this file's other discoveries also draw on.
+    clockOffsetMs = 60 * 60_000;
     const macs = Array.from({ length: 30 }, () => aMac());
     for (const mac of macs) expectProblem(await api('GET', `/boot.ipxe?mac=${mac}`), 404, 'machine-not-configured');
     const recorded = await Promise.all(macs.map(async (mac) => (await api<{ discoveries: unknown[] }>('GET', `/api/v1/discoveries?mac=${mac}`)).body.discoveries.length));

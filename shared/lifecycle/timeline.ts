@@ -159,12 +159,39 @@ export class BootTimeline {
     return data.expire_at instanceof Timestamp && data.expire_at.toMillis() <= this.clock();
   }
 
-  /** The machine's newest boots, newest first, each with its phases in boot order. */
-  async list(machineId: string, limit = bootsListed): Promise<BootRecord[]> {
+  /**
+   * The machine's newest boots, newest first, each with its phases in boot order. Fair to
+   * client addresses (issue 21): any host can ask for a machine's script, so among the newest
+   * `scanned` records each address first gets at most `perAddress` places, then the places
+   * left go newest first. A host flooding the MAC (at its 10 a minute) cannot push the
+   * machine's own boots out of the list. Costs one read per record scanned.
+   */
+  async list(machineId: string, limit = bootsListed, scanned = limit * 10, perAddress = 3): Promise<BootRecord[]> {
     const now = Timestamp.fromMillis(this.clock());
-    const snap = await this.db.collection('machines').doc(machineId).collection('boots').orderBy('id', 'desc').limit(limit).get();
-    return snap.docs.map((d) => d.data()).filter((d) => !(d.expire_at instanceof Timestamp) || d.expire_at > now).map(toRecord);
+    const snap = await this.db.collection('machines').doc(machineId).collection('boots').orderBy('id', 'desc').limit(scanned).get();
+    const live = snap.docs.map((d) => d.data()).filter((d) => !(d.expire_at instanceof Timestamp) || d.expire_at > now).map(toRecord);
+    return fairShare(live, limit, perAddress);
   }
+}
+
+/** `limit` of `records` (newest first): each script client address first at most `perAddress`, then the rest newest first; newest first again. */
+export function fairShare(records: readonly BootRecord[], limit: number, perAddress: number): BootRecord[] {
+  const chosen = new Set<BootRecord>();
+  const shown = new Map<string, number>();
+  for (const r of records) {
+    if (chosen.size >= limit) break;
+    const address = r.phases.script?.client_address ?? '';
+    const n = shown.get(address) ?? 0;
+    if (n < perAddress) {
+      chosen.add(r);
+      shown.set(address, n + 1);
+    }
+  }
+  for (const r of records) {
+    if (chosen.size >= limit) break;
+    chosen.add(r);
+  }
+  return records.filter((r) => chosen.has(r));
 }
 
 function toStored(phase: PhaseRecord): Record<string, unknown> {
