@@ -133,7 +133,8 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
     bootScripts: () =>
       new BootScripts(root.inventory, clock, { timeline: root.timeline, discoveries: root.discoveries, dbTimeoutMs: config.BOOT_DB_TIMEOUT_MS }, config.ASSET_DELIVERY === 'proxy' ? config.ASSET_PART_BYTES : undefined),
     // The fleet lifecycle (shared/lifecycle): boot records and discovered MACs, in the inventory's database.
-    timeline: () => new BootTimeline(clients.firestore, config.BOOT_RECORD_TTL_SECONDS * 1000, clock),
+    // Through the decorated clients: a test can put a faulty network under the boot records alone.
+    timeline: () => new BootTimeline(parts.clients.firestore, config.BOOT_RECORD_TTL_SECONDS * 1000, clock),
     discoveries: () =>
       new DiscoveryRecorder(
         clients.firestore,
