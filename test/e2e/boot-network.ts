@@ -190,6 +190,7 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
 
   const children = new Set<ChildProcess>();
   const hostServers: net.Server[] = [];
+  const relayedSockets = new Set<net.Socket>();
   const ports = new Map<number, RelayedPort>();
   let dnsmasq: ChildProcess | undefined;
   let dnsmasqOutput = '';
@@ -205,6 +206,8 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
 
   const destroy = async (): Promise<void> => {
     for (const child of children) child.kill('SIGKILL');
+    // Relayed connections may be kept alive by the servers behind them: end them, then close.
+    for (const socket of relayedSockets) socket.destroy();
     await Promise.all(hostServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     deleteNamespace(namespace);
     process.off('exit', onExit);
@@ -226,6 +229,8 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
       const counts = new Map<number, number>();
       const socket = path.join(dir, `relay-${port}.sock`);
       const server = net.createServer((inbound) => {
+        relayedSockets.add(inbound);
+        inbound.on('close', () => relayedSockets.delete(inbound));
         // The relay's first line is the guest's address; its lease names the machine.
         let head = Buffer.alloc(0);
         const onHead = (chunk: Buffer) => {
@@ -238,6 +243,8 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
           const to = (mac && byMac.get(mac)) || defaultPort;
           counts.set(to, (counts.get(to) ?? 0) + 1);
           const outbound = net.connect(to, '127.0.0.1');
+          relayedSockets.add(outbound);
+          outbound.on('close', () => relayedSockets.delete(outbound));
           const rest = head.subarray(nl + 1);
           if (rest.length > 0) outbound.write(rest);
           inbound.pipe(outbound).pipe(inbound);
@@ -283,17 +290,16 @@ export async function createBootNetwork(opts: { tag: string; tcpPorts: number[];
       });
     }
     const file = path.join(dir, 'dnsmasq.conf');
-    // The harness's lines first (this bridge only, no DNS, leases and logs of its own), then the
-    // configuration under test.
+    // The harness's lines first (this bridge only, no DNS, leases and logs of its own), each
+    // unless the configuration under test says it itself (dnsmasq refuses a repeated keyword).
+    const said = (keyword: string) => new RegExp(`^${keyword}(=|$)`, 'm').test(config);
     const harness = [
       `interface=${BRIDGE}`,
       'bind-interfaces',
       'port=0',
-      'no-resolv',
-      'no-hosts',
       'log-dhcp',
       `dhcp-leasefile=${path.join(dir, 'leases')}`,
-    ];
+    ].filter((line) => !said(line.split('=')[0] ?? line));
     fs.writeFileSync(file, `${harness.join('\n')}\n${config}\n`);
     dnsmasqOutput = '';
     dnsmasq = inNamespace('dnsmasq', ['--keep-in-foreground', `--conf-file=${file}`, '--log-facility=-', '--pid-file=']);
@@ -355,7 +361,10 @@ async function qemuCommand(b: NetworkBootOptions, tap: string, runDir: string): 
     case 'uefi-http': {
       // romfile= (none): OVMF's own virtio-net driver and its PXE / HTTP boot, not iPXE's ROM.
       const cacerts = b.httpsCaCerts ? ['-fw_cfg', `name=etc/edk2/https/cacerts,file=${b.httpsCaCerts}`] : [];
-      return ['qemu-system-x86_64', [...(await accelArgs()), ...common, ...flash(firmwareFiles.ovmfCode, firmwareFiles.ovmfVars), ...cacerts, ...nic(',romfile=')]];
+      // HTTP Boot only: OVMF's PXE attempts (IPv4, then IPv6 waiting out its DHCPv6) come first and
+      // cost a minute under TCG; OVMF reads these switches from fw_cfg (OvmfPkg RUNTIME_CONFIG.md).
+      const httpOnly = b.firmware === 'uefi-http' ? ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] : [];
+      return ['qemu-system-x86_64', [...(await accelArgs()), ...common, ...flash(firmwareFiles.ovmfCode, firmwareFiles.ovmfVars), ...cacerts, ...httpOnly, ...nic(',romfile=')]];
     }
     case 'arm64':
       // cortex-a57: `-cpu max` emulates pointer authentication in TCG, much slower (qemu-arm64.ts).
