@@ -161,6 +161,12 @@ describe('the local stack over HTTPS', () => {
     expect(added.code).toBe(0);
     const id = (JSON.parse(added.stdout) as { id: string }).id;
 
+    // The upload session URIs the service hands out name Storage's HTTPS door.
+    const declared = (bytes: number) => ({ size: bytes, sha256: sha256(randomBytes(bytes)) });
+    const session = await request<{ files: { kernel: { upload: { url: string } } } }>(stack.url, 'POST', '/api/v1/uploads', { json: { machine_id: id, mode: 'create', kernel: declared(1000), initrd: declared(2000) } });
+    expect(session.status).toBe(201);
+    expect(session.body.files.kernel.upload.url.startsWith(`${stack.storageUrl}/upload/`)).toBe(true);
+
     const kernelFile = join(work, 'cli-kernel');
     const initrdFile = join(work, 'cli-initrd');
     writeFileSync(kernelFile, randomBytes(600_000));
@@ -183,28 +189,51 @@ describe('the local stack over HTTPS', () => {
     const missing = await runNetboot(['--ca', join(work, 'no-such.pem'), 'machine', 'list'], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*no-such\.pem: ENOENT/);
-  }, 60_000);
+  }, 120_000);
 });
 
-describe('npm start -- --tls rsa', () => {
-  let child: ChildProcess | undefined;
+describe('npm start', () => {
+  const children: ChildProcess[] = [];
   afterAll(async () => {
-    if (child && child.exitCode === null) {
+    for (const child of children) {
+      if (child.exitCode !== null) continue;
       child.kill('SIGINT');
       await once(child, 'exit');
     }
   });
 
-  it('serves an RSA 2048 leaf and prints the CA, its fingerprint (the file’s) and the Storage URL machines are sent to', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'warn' };
+  /** A fresh `npm start ARGS` (embedded emulators of its own, a free port); its URL and what it printed. */
+  async function npmStart(args: string[], extraEnv: Record<string, string> = {}): Promise<{ url: string; stderr: string }> {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...extraEnv };
     for (const name of ['FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'GOOGLE_CLOUD_PROJECT', 'BLOB_BUCKET', 'STORAGE_PUBLIC_URL']) Reflect.deleteProperty(env, name);
-    child = spawn(process.execPath, ['--import', 'tsx', 'emulators/start.ts', '--tls', 'rsa', '--tls-name', '192.0.2.7'], { cwd: repo, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'emulators/start.ts', ...args], { cwd: repo, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const deadline = Date.now() + 45_000;
+    const deadline = Date.now() + 75_000;
     while (!/Storage emulator:/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-    const url = /listening on (https:\/\/\S+)/.exec(stderr)?.[1];
-    if (!url) throw new Error(`npm start -- --tls did not come up:\n${stderr}`);
+    const url = /listening on (https?:\/\/\S+)/.exec(stderr)?.[1];
+    if (!url) throw new Error(`npm start ${args.join(' ')} did not come up:\n${stderr}`);
+    return { url, stderr };
+  }
+
+  it('plain HTTP, no STORAGE_PUBLIC_URL: a guest asking 10.0.2.2 is redirected to Storage at 10.0.2.2 on the port npm start printed', async () => {
+    const { url, stderr } = await npmStart([], { ASSET_DELIVERY: 'redirect' });
+    const printed = /Storage for machines \(redirect mode\): http:\/\/<the host the machine asked the gateway by>:(\d+), e\.g\. http:\/\/10\.0\.2\.2:(\d+) from a QEMU guest/.exec(stderr);
+    expect(printed?.[1]).toBeDefined();
+    const machine = await request<{ id: string }>(url, 'POST', '/api/v1/machines', { json: aMachine() });
+    const profile = await request<{ id: string }>(url, 'POST', '/api/v1/profiles', { body: profileForm({ machine_id: machine.body.id, kernel: randomBytes(4096), initrd: randomBytes(4096) }) });
+    expect(profile.status).toBe(201);
+    const guest = await curl(['-H', `Host: 10.0.2.2:${new URL(url).port}`, '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `${url}/asset/${profile.body.id}/kernel`]);
+    expect(guest.stdout).toMatch(new RegExp(`^302 http://10\\.0\\.2\\.2:${printed?.[1]}/`));
+    // The host itself, asking 127.0.0.1, follows the redirect to the bytes.
+    const host = await curl(['-L', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${url}/asset/${profile.body.id}/kernel`]);
+    expect(host.stdout).toBe('200 4096');
+  }, 120_000);
+
+  it('--tls rsa serves an RSA 2048 leaf and prints the CA, its fingerprint (the file’s) and the Storage URL machines are sent to', async () => {
+    const { url, stderr } = await npmStart(['--tls', 'rsa', '--tls-name', '192.0.2.7']);
+    expect(url).toMatch(/^https:/);
 
     const printedPath = /^ {2}CA: +(\S+)$/m.exec(stderr)?.[1] as string;
     const printedFingerprint = /CA SHA-256 fingerprint: (\S+)/.exec(stderr)?.[1];
@@ -219,5 +248,5 @@ describe('npm start -- --tls rsa', () => {
     expect(new X509Certificate(leaf.raw).checkIP('192.0.2.7')).toBe('192.0.2.7');
     const live = await curl(['--cacert', printedPath, '-o', '/dev/null', '-w', '%{http_code}', `${url}/health/liveness`]);
     expect(live.stdout).toBe('200');
-  }, 60_000);
+  }, 120_000);
 });
