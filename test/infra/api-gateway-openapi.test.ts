@@ -69,7 +69,8 @@ describe('the API Gateway documents', () => {
     const doc = rendered();
     mutate(doc);
     const text = stringify(doc);
-    const findings = await checkGatewayDocument(raw ? raw(text) : text);
+    // The Swagger schema (slow) only where it is the rule under test.
+    const findings = await checkGatewayDocument(raw ? raw(text) : text, { schema: rule === 'swagger2' });
     expect(findings.map((f) => f.rule)).toContain(rule);
     if (at) expect(findings.find((f) => f.rule === rule)?.at).toBe(at);
   });
