@@ -9,8 +9,7 @@
  * (x509_check_alt_name) and the serverAuth extended key usage. No certificate names an OCSP
  * responder, so an iPXE built with OCSP_CHECK never needs egress to validate them.
  */
-import { createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
