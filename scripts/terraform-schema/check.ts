@@ -155,6 +155,45 @@ function literalMismatch(type: TypeExpr, literal: { kind: Literal; text?: string
   return ok ? undefined : `wants ${typeName(type)}, not a ${kind} literal`;
 }
 
+/**
+ * A literal's mismatch with the type, looking one level into collections: the elements of
+ * `[...]` for list(T) / set(T), the values of `{ k = v }` for map(T).
+ */
+function valueMismatch(type: TypeExpr, value: Token[]): string | undefined {
+  const literal = literalKind(value);
+  const own = literalMismatch(type, literal);
+  if (own || !Array.isArray(type) || type[0] === 'object') return own;
+  const element = type[1] as TypeExpr;
+  if (literal.kind === 'tuple' && (type[0] === 'list' || type[0] === 'set')) {
+    for (const [i, item] of splitTopLevel(value.slice(1, -1)).entries()) {
+      const inner = literalMismatch(element, literalKind(item));
+      if (inner) return `element ${i + 1}: ${inner}`;
+    }
+  }
+  if (literal.kind === 'object' && type[0] === 'map') {
+    for (const entry of splitTopLevel(value.slice(1, -1))) {
+      const eq = entry.findIndex((t) => t.kind === 'punct' && (t.text === '=' || t.text === ':'));
+      if (eq <= 0) continue;
+      const inner = literalMismatch(element, literalKind(entry.slice(eq + 1)));
+      if (inner) return `key ${entry.slice(0, eq).map((t) => t.literal ?? t.text).join('')}: ${inner}`;
+    }
+  }
+  return undefined;
+}
+
+/** Items of a collection literal's inside, split on commas (and, in objects, newlines) outside brackets. */
+function splitTopLevel(tokens: Token[]): Token[][] {
+  const items: Token[][] = [[]];
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.kind === 'punct' && '([{'.includes(t.text)) depth++;
+    if (t.kind === 'punct' && ')]}'.includes(t.text)) depth--;
+    if (depth === 0 && ((t.kind === 'punct' && t.text === ',') || t.kind === 'newline')) items.push([]);
+    else if (t.kind !== 'newline') (items.at(-1) as Token[]).push(t);
+  }
+  return items.filter((item) => item.length > 0);
+}
+
 /** Every token of a value, interpolations included. */
 function flatten(tokens: Token[]): Token[] {
   return tokens.flatMap((t) => [t, ...(t.inner ? flatten(t.inner) : [])]);
@@ -318,7 +357,7 @@ export class TerraformSchemaCheck {
         this.report(file, attr.line, `${where}: "${attr.name}" is read-only (computed by the provider) and cannot be set`);
         continue;
       }
-      const mismatch = literalMismatch(a.type, literalKind(attr.value));
+      const mismatch = valueMismatch(a.type, attr.value);
       if (mismatch) this.report(file, attr.line, `${where}.${attr.name}: ${mismatch}`);
     }
 

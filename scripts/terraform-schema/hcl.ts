@@ -241,7 +241,8 @@ class Parser {
         if (open === undefined || '([{'.indexOf(open) !== ')]}'.indexOf(t.text)) this.fail(t, `unbalanced ${t.text}`);
       }
       this.i++;
-      if (t.kind !== 'newline') value.push(t);
+      // Newlines inside brackets are kept: they separate the items of an object literal.
+      value.push(t);
     }
     if (value.length === 0) this.fail(this.peek(), 'an attribute without a value');
     return value;
