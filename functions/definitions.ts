@@ -15,6 +15,7 @@ import { metadataUserData } from './metadata/user-data';
 import { metadataVendorData } from './metadata/vendor-data';
 import { nocloudSeed } from './metadata/seed';
 import { healthLiveness } from './health/liveness';
+import { consoleAssets } from './console/assets';
 import { healthStartup } from './health/startup';
 import { machinesCreate } from './machines/create';
 import { machinesDelete } from './machines/delete';
@@ -77,5 +78,6 @@ export const definitions: readonly FunctionDefinition[] = [
   nocloudSeed,
   healthStartup,
   healthLiveness,
+  consoleAssets,
   blobsSweep,
 ];

@@ -62,6 +62,7 @@ const modules: { readonly [F in FunctionName]: () => FunctionDefinition } = {
   nocloudSeed: () => (require('./metadata/seed') as typeof import('./metadata/seed')).nocloudSeed,
   healthStartup: () => (require('./health/startup') as typeof import('./health/startup')).healthStartup,
   healthLiveness: () => (require('./health/liveness') as typeof import('./health/liveness')).healthLiveness,
+  consoleAssets: () => (require('./console/assets') as typeof import('./console/assets')).consoleAssets,
   blobsSweep: () => (require('./blobs/sweep') as typeof import('./blobs/sweep')).blobsSweep,
 };
 

@@ -17,7 +17,7 @@
  *   does not; dist/function-source.zip.sha256 records the hash.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { transformSync } from '@babel/core';
@@ -25,6 +25,7 @@ import { transformSync } from '@babel/core';
 import commonJsPlugin from '@babel/plugin-transform-modules-commonjs';
 import { zipSync, type Zippable } from 'fflate';
 import ts from 'typescript';
+import { buildConsole } from './build-console';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const entryModule = 'functions/index.ts';
@@ -181,6 +182,11 @@ export function build(root = repoRoot, outDir = path.join(root, 'dist')): BuildR
   for (const file of emitted) {
     files.set(`dist/${path.relative(outDir, file).split(path.sep).join('/')}`, readFileSync(file));
   }
+  // The console's built files (npm run build:console) as dist/console/, which the consoleAssets function serves.
+  const consoleDir = path.join(root, 'console/dist');
+  if (existsSync(path.join(consoleDir, 'index.html'))) {
+    for (const name of readdirSync(consoleDir)) if (/^(index\.html|[a-z]+-[A-Z0-9]{8}\.(js|css))$/.test(name)) files.set(`dist/console/${name}`, readFileSync(path.join(consoleDir, name)));
+  }
   if (!files.has(manifest.main as string)) throw new Error(`the archive lacks its entry module ${String(manifest.main)}`);
 
   const zip = deterministicZip(files);
@@ -192,6 +198,9 @@ export function build(root = repoRoot, outDir = path.join(root, 'dist')): BuildR
 }
 
 if (require.main === module) {
-  const result = build();
-  process.stdout.write(`${path.relative(repoRoot, result.archivePath)}: ${result.entries.length} files, sha256 ${result.sha256}\n`);
+  // The console first: its files go into the archive (functions/console/assets.ts serves them).
+  void buildConsole().then(() => {
+    const result = build();
+    process.stdout.write(`${path.relative(repoRoot, result.archivePath)}: ${result.entries.length} files, sha256 ${result.sha256}\n`);
+  });
 }

@@ -188,6 +188,14 @@ export const sizing = {
     maxInstances: 2,
     why: 'Startup probe: checks Firestore and the bucket with a 5 s limit each; 15 s covers a cold start plus the checks.',
   },
+  consoleAssets: {
+    memory: '256Mi',
+    cpu: '1',
+    concurrency: 80,
+    timeoutSeconds: 10,
+    maxInstances: 3,
+    why: 'The fleet console: a few small static files (at most 150 KB of JavaScript) read from the source archive; browsers cache the hashed ones for good.',
+  },
   healthLiveness: {
     memory: '256Mi',
     cpu: '1',

@@ -6,7 +6,7 @@
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Who calls a route; decides the front door, the service account and the checks. */
-export type Audience = 'admin' | 'boot' | 'health' | 'internal';
+export type Audience = 'admin' | 'boot' | 'health' | 'internal' | 'console';
 
 export interface Route {
   /** Function name: the functions-framework target and the Terraform entry point. */
@@ -57,6 +57,7 @@ export const routes = [
   { fn: 'nocloudSeed', methods: ['GET'], path: '/nocloud/{key}/{file}', audience: 'boot', summary: "A boot's own NoCloud seed ({{metadata_url}}): meta-data, user-data, vendor-data, only to the machine that fetched that boot's script" },
   { fn: 'healthStartup', methods: ['GET'], path: '/health/startup', audience: 'health', summary: 'Startup probe' },
   { fn: 'healthLiveness', methods: ['GET'], path: '/health/liveness', audience: 'health', summary: 'Liveness probe' },
+  { fn: 'consoleAssets', methods: ['GET', 'HEAD'], path: '/console/{file}', audience: 'console', summary: 'The fleet console: index.html and its content-hashed files (public; it signs in with Google)' },
   { fn: 'blobsSweep', methods: ['POST'], path: '/internal/blobs/sweep', audience: 'internal', summary: 'Delete orphaned blobs' },
 ] as const satisfies readonly Route[];
 

@@ -43,6 +43,13 @@ locals {
       }
       signs_urls = false
     }
+    # The console's static files: no database, no bucket (uploads go from the browser to
+    # session URIs the admin functions start).
+    console = {
+      firestore_role = null
+      bucket_roles   = {}
+      signs_urls     = false
+    }
     internal = {
       # The sweeper deletes the blob-index document of every blob it deletes, in the same
       # transaction that re-checks that no profile references it (README, upload sessions).
@@ -71,7 +78,7 @@ resource "google_project_iam_custom_role" "blob" {
 }
 
 resource "google_project_iam_member" "runtime_firestore" {
-  for_each = local.runtime_permissions
+  for_each = { for audience, p in local.runtime_permissions : audience => p if p.firestore_role != null }
 
   project = var.project_id
   role    = each.value.firestore_role

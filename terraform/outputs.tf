@@ -41,3 +41,8 @@ output "blob_bucket" {
   description = "Bucket holding kernels and initrds."
   value       = google_storage_bucket.blobs.name
 }
+
+output "console_url" {
+  description = "The fleet console (docs/console.md): served by the consoleAssets function behind the API Gateway, beside the admin API it calls."
+  value       = "https://${google_api_gateway_gateway.this.default_hostname}/console/index.html"
+}

@@ -7,6 +7,7 @@ locals {
     boot     = "boot"
     health   = "health"
     internal = "sweeper"
+    console  = "console"
   }
 }
 

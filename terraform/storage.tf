@@ -14,5 +14,19 @@ resource "google_storage_bucket" "blobs" {
   force_destroy               = false
   labels                      = var.labels
 
+  # The console uploads kernels and initrds from the browser straight to resumable session URIs
+  # (docs/console.md). Sessions started with the page's Origin answer CORS for it; this rule lets
+  # the listed console origins (the API Gateway URL, output console_url) use the bucket's XML/JSON
+  # upload endpoints as well and read the Range / Location headers of a resumable session.
+  dynamic "cors" {
+    for_each = length(var.console_origins) > 0 ? [1] : []
+    content {
+      origin          = var.console_origins
+      method          = ["PUT", "POST", "GET", "HEAD", "DELETE"]
+      response_header = ["Content-Type", "Content-Range", "Range", "Location", "X-GUploader-UploadID", "x-goog-resumable"]
+      max_age_seconds = 3600
+    }
+  }
+
   depends_on = [google_project_service.api]
 }

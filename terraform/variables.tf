@@ -645,3 +645,9 @@ variable "firestore_backup_retention_days" {
     error_message = "firestore_backup_retention_days must be between 0 and 98 (14 weeks, Firestore's limit for daily backups)."
   }
 }
+
+variable "console_origins" {
+  description = "Origins of the fleet console (scheme://host, e.g. the gateway_url output) allowed by the blob bucket's CORS rule for browser uploads. Empty: no bucket CORS rule (upload sessions the console opens still answer CORS for its Origin)."
+  type        = list(string)
+  default     = []
+}

@@ -127,6 +127,8 @@ export const audienceContract: Record<Audience, { problems: readonly ProblemType
   health: { problems: [], headers: {}, security: false },
   // Reached only through the front door with a Google ID token (API Gateway / IAM); the function itself checks nothing.
   internal: { problems: [], headers: {}, security: true },
+  // The console's static files: public (the page signs in with Google; every API call it makes is an admin call).
+  console: { problems: [], headers: {}, security: false },
 };
 
 /** Headers of problem answers, whatever the route (beyond X-Request-Id). */
@@ -453,6 +455,12 @@ export const contract: Record<FunctionName, OperationContract> = {
       503: { description: 'A dependency does not answer (no body)', headers: { 'Cache-Control': 'required' } },
     },
     problems: [],
+  },
+  consoleAssets: {
+    description: 'The fleet console (docs/console.md): index.html (Cache-Control no-cache) or a content-hashed .js / .css file (immutable for a year), each with the console\'s Content-Security-Policy and X-Frame-Options DENY. HEAD answers the same without a body.',
+    pathParams: { file: { schema: z.string().regex(/^(index\.html|[a-z]+-[A-Z0-9]{8}\.(js|css))$/), description: 'index.html or a hashed file it names', required: true } },
+    responses: { 200: { description: 'The file', body: { texts: ['text/html', 'text/javascript', 'text/css'] }, headers: { 'Cache-Control': 'required' } } },
+    problems: ['not-found'],
   },
   healthLiveness: {
     responses: {

@@ -94,7 +94,7 @@ export function tracedUploadStorage(storage: UploadStorage, telemetry: Telemetry
   if (!telemetry.tracing) return storage;
   const { tracer } = telemetry;
   return {
-    startSession: (blobId, size) => inSpan(tracer, 'storage.start_resumable_session', { 'netboot.blob_id': blobId }, () => storage.startSession(blobId, size)),
+    startSession: (blobId, size, origin) => inSpan(tracer, 'storage.start_resumable_session', { 'netboot.blob_id': blobId }, () => storage.startSession(blobId, size, origin)),
     stat: (blobId) => inSpan(tracer, 'storage.stat', { 'netboot.blob_id': blobId }, () => storage.stat(blobId)),
     received: (uri) => inSpan(tracer, 'storage.session_status', {}, () => storage.received(uri)),
     cancel: (uri) => inSpan(tracer, 'storage.cancel_session', {}, () => storage.cancel(uri)),

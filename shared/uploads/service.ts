@@ -94,8 +94,8 @@ export interface UploadServiceDeps {
 export class UploadService {
   constructor(private readonly deps: UploadServiceDeps) {}
 
-  /** POST /api/v1/uploads. */
-  async create(body: unknown, log: Logger): Promise<UploadSessionView> {
+  /** POST /api/v1/uploads; `origin`: the browser page's (its Origin header), for the Storage sessions' CORS. */
+  async create(body: unknown, log: Logger, origin?: string): Promise<UploadSessionView> {
     const { inventory, ledger, storage, limits, ttlMs, clock } = this.deps;
     assertFileNames(body);
     const request = parseOrThrow(uploadRequestSchema, body);
@@ -144,7 +144,7 @@ export class UploadService {
           continue;
         }
         const blobId = newId();
-        const url = await storage.startSession(blobId, size);
+        const url = await storage.startSession(blobId, size, origin);
         started.push(url);
         files[name] = { blob_id: blobId, size, sha256, upload: { url, method: 'PUT', chunk_multiple: chunkMultiple } };
       }

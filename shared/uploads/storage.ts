@@ -15,7 +15,7 @@ export interface UploadStorage {
    * (ifGenerationMatch=0), of exactly `size` bytes (X-Upload-Content-Length): the URI is a bearer
    * credential, and this bounds what its holder can write.
    */
-  startSession(blobId: string, size: number): Promise<string>;
+  startSession(blobId: string, size: number, origin?: string): Promise<string>;
   /** The stored object's size, or null when it does not exist (yet). */
   stat(blobId: string): Promise<number | null>;
   /** How many bytes a session has persisted (its status query); 0 when it cannot tell. */
@@ -27,9 +27,12 @@ export interface UploadStorage {
 export class GcsUploadStorage implements UploadStorage {
   constructor(private readonly bucket: Bucket) {}
 
-  async startSession(blobId: string, size: number): Promise<string> {
+  async startSession(blobId: string, size: number, origin?: string): Promise<string> {
     const [uri] = await this.bucket.file(blobObjectName(blobId)).createResumableUpload({
       preconditionOpts: { ifGenerationMatch: 0 },
+      // A browser's session (the console): GCS answers the session URI's requests with the CORS
+      // headers of the origin given when the session was started (GCS docs, "Resumable uploads").
+      ...(origin ? { origin } : {}),
       // Sent as X-Upload-Content-Length: GCS then refuses any byte past `size`.
       metadata: { contentType: 'application/octet-stream', contentLength: size },
     });
