@@ -401,6 +401,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet console: index.html and its content-hashed files (public; it signs in with Google)
+         * @description The fleet console (docs/console.md): index.html (Cache-Control no-cache) or a content-hashed .js / .css file (immutable for a year), each with the console's Content-Security-Policy and X-Frame-Options DENY. HEAD answers the same without a body.
+         */
+        get: operations["consoleAssets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * The fleet console: index.html and its content-hashed files (public; it signs in with Google)
+         * @description The fleet console (docs/console.md): index.html (Cache-Control no-cache) or a content-hashed .js / .css file (immutable for a year), each with the console's Content-Security-Policy and X-Frame-Options DENY. HEAD answers the same without a body.
+         */
+        head: operations["consoleAssets_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/health/liveness": {
         parameters: {
             query?: never;
@@ -796,7 +820,8 @@ export interface components {
         };
         ProblemChecksumMismatch: {
             actual: {
-                sha256: string;
+                /** @description Absent when the stored size differs from the declared one: the bytes were not hashed */
+                sha256?: string;
                 size: number;
             };
             declared: {
@@ -810,7 +835,8 @@ export interface components {
             instance: string;
             mismatches: {
                 actual: {
-                    sha256: string;
+                    /** @description Absent when the stored size differs from the declared one: the bytes were not hashed */
+                    sha256?: string;
                     size: number;
                 };
                 declared: {
@@ -10936,6 +10962,252 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemServiceUnavailable"];
                 };
+            };
+        };
+    };
+    consoleAssets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description index.html or a hashed file it names */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": string;
+                    "text/html": string;
+                    "text/javascript": string;
+                };
+            };
+            /** @description Problem: validation-error, invalid-json */
+            400: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemValidationError"] | components["schemas"]["ProblemInvalidJson"];
+                };
+            };
+            /** @description Problem: not-found */
+            404: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemNotFound"];
+                };
+            };
+            /** @description Problem: request-timeout */
+            408: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestTimeout"];
+                };
+            };
+            /** @description Problem: payload-too-large */
+            413: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemPayloadTooLarge"];
+                };
+            };
+            /** @description Problem: unsupported-media-type */
+            415: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUnsupportedMediaType"];
+                };
+            };
+            /** @description Problem: expectation-failed */
+            417: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemExpectationFailed"];
+                };
+            };
+            /** @description Problem: request-header-fields-too-large */
+            431: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestHeaderFieldsTooLarge"];
+                };
+            };
+            /** @description Problem: internal-error */
+            500: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemInternalError"];
+                };
+            };
+        };
+    };
+    consoleAssets_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description index.html or a hashed file it names */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: validation-error, invalid-json */
+            400: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: not-found */
+            404: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: request-timeout */
+            408: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: payload-too-large */
+            413: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: unsupported-media-type */
+            415: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: expectation-failed */
+            417: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: request-header-fields-too-large */
+            431: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem: internal-error */
+            500: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
