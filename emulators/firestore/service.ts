@@ -12,6 +12,7 @@ import { applyWrite, writeTarget, type AppliedWrite, type StoredDoc } from "./ap
 import { toDocumentObject } from "./documents";
 import { Code, RpcError, toServiceError } from "./errors";
 import { getPath, parseFieldPath } from "./field-path";
+import { firestoreOperations } from "./operations";
 import { runQuery } from "./query";
 import { BaseService, documentProto, emptyProto, firestoreProto as P } from "./runtime";
 import type { DocumentStore } from "./store";
@@ -111,6 +112,7 @@ export function createService(state: FirestoreState, store: DocumentStore, txs: 
           results.push(applied);
         }
         store.apply(staged);
+        firestoreOperations.commit(req.writes.map(writeTarget));
         callback(
           null,
           P.CommitResponse.fromObject({
@@ -131,6 +133,7 @@ export function createService(state: FirestoreState, store: DocumentStore, txs: 
         const { tx } = readContext(req);
         if (tx) txs.recordDocs(tx, [req.name]);
         const doc = store.get(req.name);
+        firestoreOperations.read(1);
         if (!doc) throw new RpcError(Code.NOT_FOUND, `Document "${req.name}" not found`);
         const mask = req.has_mask ? req.mask.field_paths : undefined;
         callback(null, documentProto.Document.fromObject(toDocumentObject(req.name, doc, mask)));
@@ -148,6 +151,8 @@ export function createService(state: FirestoreState, store: DocumentStore, txs: 
         if (ctx.tx) txs.recordDocs(ctx.tx, req.documents);
         const mask = req.has_mask ? req.mask.field_paths : undefined;
         const readTime = now();
+        // Firestore bills a read per document asked for, found or not.
+        firestoreOperations.read(req.documents.length);
         req.documents.forEach((name, i) => {
           const doc = store.get(name);
           call.write(
@@ -177,6 +182,8 @@ export function createService(state: FirestoreState, store: DocumentStore, txs: 
         const mask = query.has_select ? query.select.fields.map((f) => f.field_path) : undefined;
         const readTime = now();
         const docs = names.map((n) => [n, store.get(n)] as const).filter((e): e is [string, StoredDoc] => e[1] !== undefined);
+        // A query is billed a read per document returned, and one when it returns none.
+        firestoreOperations.read(Math.max(1, docs.length));
         docs.forEach(([name, doc], i) => {
           call.write(
             P.RunQueryResponse.fromObject({
@@ -204,6 +211,8 @@ export function createService(state: FirestoreState, store: DocumentStore, txs: 
         const names = runQuery(store, req.parent, agg.structured_query);
         if (ctx.tx) txs.recordQuery(ctx.tx, names, () => runQuery(store, req.parent, agg.structured_query));
         const fields = Object.fromEntries(agg.aggregations.map((a) => [a.alias, aggregate(names, a)]));
+        // An aggregation is billed a read per 1,000 index entries it reads, at least one.
+        firestoreOperations.read(Math.max(1, Math.ceil(names.length / 1000)));
         call.write(
           P.RunAggregationQueryResponse.fromObject({
             result: { aggregate_fields: fields },
