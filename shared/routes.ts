@@ -51,7 +51,7 @@ export const routes = [
   { fn: 'ipxeBinary', methods: ['GET', 'HEAD'], path: '/ipxe/{file}', audience: 'boot', summary: 'A published iPXE binary (UEFI HTTP Boot fetches it; no auth, boot network only)' },
   { fn: 'bootReport', methods: ['GET'], path: '/boot/report', audience: 'boot', summary: "A boot script's report that it is about to boot (per-boot token)" },
   { fn: 'bootInstalled', methods: ['POST'], path: '/boot/installed', audience: 'boot', summary: "An installed OS's callback (per-boot token from the kernel line)" },
-  { fn: 'metadataUserData', methods: ['GET'], path: '/metadata/{mac}/user-data', audience: 'boot', summary: 'Never user-data by MAC: 404 pointing at the boot\'s own {{metadata_url}}' },
+  { fn: 'metadataUserData', methods: ['GET'], path: '/metadata/{mac}/user-data', audience: 'boot', summary: 'User-data by MAC: always empty (the profile\'s is under the boot\'s own {{metadata_url}})' },
   { fn: 'metadataMetaData', methods: ['GET'], path: '/metadata/{mac}/meta-data', audience: 'boot', summary: 'cloud-init NoCloud meta-data (instance-id, local-hostname) of a MAC' },
   { fn: 'metadataVendorData', methods: ['GET'], path: '/metadata/{mac}/vendor-data', audience: 'boot', summary: 'cloud-init NoCloud vendor-data (empty)' },
   { fn: 'nocloudSeed', methods: ['GET'], path: '/nocloud/{key}/{file}', audience: 'boot', summary: "A boot's own NoCloud seed ({{metadata_url}}): meta-data, user-data, vendor-data, only to the machine that fetched that boot's script" },

@@ -57,8 +57,10 @@ describe('cloud-init user-data (NoCloud)', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
     // Through the contract check too.
     expect((await api('GET', `${seed}user-data`)).status).toBe(200);
-    // By MAC (which anyone on the boot network can name): never the user-data (hyphen MAC form accepted).
-    expectProblem(await api('GET', `/metadata/${mac.replaceAll(':', '-')}/user-data`), 404, 'user-data-not-found');
+    // By MAC (which anyone on the boot network can name): never the user-data, empty (hyphen MAC form accepted).
+    const byMac = await api('GET', `/metadata/${mac.replaceAll(':', '-')}/user-data`);
+    expect(byMac.status).toBe(200);
+    expect(byMac.text).toBe('');
 
     for (const path of [`${seed}meta-data`, `/metadata/${mac}/meta-data`]) {
       const meta = await api('GET', path);

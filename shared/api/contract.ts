@@ -338,10 +338,10 @@ export const contract: Record<FunctionName, OperationContract> = {
     problems: ['boot-profile-not-found'],
   },
   metadataUserData: {
-    description: "Never the user-data by MAC (anyone on the boot network can name one): 404 user-data-not-found pointing at the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data), after the same checks as meta-data.",
+    description: "User-data by MAC (anyone on the boot network can name one): always empty; the profile's user-data is served only under the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data).",
     pathParams: { mac: macParam('The MAC (colon or hyphen form)', true) },
-    responses: {},
-    problems: ['invalid-mac-address', 'machine-not-configured', 'user-data-not-found', 'rate-limit-exceeded', 'service-unavailable'],
+    responses: { 200: { description: 'Empty text/plain', body: { text: 'text/plain' }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['invalid-mac-address', 'machine-not-configured', 'rate-limit-exceeded', 'service-unavailable'],
   },
   metadataMetaData: {
     description: 'NoCloud meta-data: instance-id (the machine id) and local-hostname (its hostname, or its id).',

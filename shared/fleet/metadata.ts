@@ -33,7 +33,7 @@ export type NocloudDocument = { file: 'meta-data'; text: string } | { file: 'use
  * address that fetched that boot's script, within BOOT_METADATA_WINDOW_SECONDS of it, never
  * after the boot reported `installed`, each fetch counted in the boot's timeline. Under
  * `/metadata/{mac}/` (anyone on the boot network can name a MAC) only meta-data (instance-id,
- * hostname), an empty vendor-data, and 404 for user-data. Boot-network routes: the network
+ * hostname); user-data and vendor-data are empty. Boot-network routes: the network
  * check (BOOT_ALLOWED_CIDRS, 403) and the boot rate limits. A MAC no machine has: 404
  * `machine-not-configured`.
  */
@@ -52,10 +52,15 @@ export class NocloudMetadata {
     return { mac, target: lookup.value };
   }
 
-  /** Never the user-data by MAC: 404, pointing at `{{metadata_url}}` (after the same checks, so it tells nothing more than meta-data). */
-  async userData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<never> {
+  /**
+   * Never the user-data by MAC: empty, like vendor-data (meta-data only, the issue's choice),
+   * after the same checks; logged, so an operator whose profile still says
+   * `s={{base_url}}/metadata/{{mac}}/` finds out why the installer got no configuration.
+   */
+  async userData(req: IncomingMessage, res: ServerResponse, rawMac: unknown, log: Logger): Promise<null> {
     const { mac } = await this.target(req, res, rawMac, log);
-    throw new ProblemError('user-data-not-found', `User-data is served only under the boot's own {{metadata_url}} (ds=nocloud;s={{metadata_url}}), not by MAC`, { mac_address: mac });
+    log.warn('user-data by MAC is served empty: the profile should say ds=nocloud;s={{metadata_url}}', { mac });
+    return null;
   }
 
   /** Never the vendor-data by MAC: empty (cloud-init reads it as "nothing to do"); the profile's is under `{{metadata_url}}`. */

@@ -528,8 +528,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Never user-data by MAC: 404 pointing at the boot's own {{metadata_url}}
-         * @description Never the user-data by MAC (anyone on the boot network can name one): 404 user-data-not-found pointing at the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data), after the same checks as meta-data.
+         * User-data by MAC: always empty (the profile's is under the boot's own {{metadata_url}})
+         * @description User-data by MAC (anyone on the boot network can name one): always empty; the profile's user-data is served only under the boot's own {{metadata_url}} (GET /nocloud/{key}/user-data).
          */
         get: operations["metadataUserData"];
         put?: never;
@@ -12150,6 +12150,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Empty text/plain */
+            200: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
             /** @description Problem: validation-error, invalid-json, invalid-mac-address */
             400: {
                 headers: {
@@ -12176,7 +12195,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemForbidden"];
                 };
             };
-            /** @description Problem: machine-not-configured, user-data-not-found */
+            /** @description Problem: machine-not-configured */
             404: {
                 headers: {
                     /** @description Caching directives */
@@ -12186,7 +12205,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ProblemMachineNotConfigured"] | components["schemas"]["ProblemUserDataNotFound"];
+                    "application/problem+json": components["schemas"]["ProblemMachineNotConfigured"];
                 };
             };
             /** @description Problem: request-timeout */
