@@ -25,7 +25,7 @@ export function Discoveries({ query }: { query: URLSearchParams }) {
   }, [page]);
   return (
     <section aria-labelledby="discoveries-title">
-      <h1 id="discoveries-title">Discoveries</h1>
+      <h1 id="discoveries-title" tabIndex={-1}>Discoveries</h1>
       <p>MACs that asked for a boot script and belong to no machine. Register one to give it a machine.</p>
       <ProblemBox problem={problem} action="Listing discoveries" />
       {!items && !problem && <p role="status">Loading discoveries…</p>}
@@ -114,7 +114,7 @@ export function Register({ query }: { query: URLSearchParams }) {
   };
   return (
     <section aria-labelledby="register-title">
-      <h1 id="register-title">Register a machine</h1>
+      <h1 id="register-title" tabIndex={-1}>Register a machine</h1>
       <form onSubmit={submit} class="stack">
         <label for="macs">MAC addresses (one per line or comma-separated)</label>
         <textarea id="macs" rows={2} value={macs} onInput={(e) => setMacs(e.currentTarget.value)} required />

@@ -101,7 +101,7 @@ export function Fleet({ query }: { query: URLSearchParams }) {
 
   return (
     <section aria-labelledby="fleet-title">
-      <h1 id="fleet-title">Fleet</h1>
+      <h1 id="fleet-title" tabIndex={-1}>Fleet</h1>
       <form
         class="filter"
         role="search"

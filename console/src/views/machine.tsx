@@ -32,7 +32,7 @@ export function MachineView({ id }: { id: string }) {
   if (!machine) return <p role="status">Loading machine…</p>;
   return (
     <section aria-labelledby="machine-title">
-      <h1 id="machine-title">{machine.hostname ?? machine.id}</h1>
+      <h1 id="machine-title" tabIndex={-1}>{machine.hostname ?? machine.id}</h1>
       <p class="muted">Machine {machine.id}</p>
       <NetbootControl machine={machine} onChange={setMachine} />
       <Hardware machine={machine} />

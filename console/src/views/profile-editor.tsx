@@ -75,7 +75,7 @@ export function ProfileEditor({ machineId }: { machineId: string }) {
 
   return (
     <section aria-labelledby="editor-title">
-      <h1 id="editor-title">{machineId === 'default' ? 'Default profile' : 'Boot profile'}</h1>
+      <h1 id="editor-title" tabIndex={-1}>{machineId === 'default' ? 'Default profile' : 'Boot profile'}</h1>
       <p>
         {machineId === 'default' ? 'What unregistered MACs boot. ' : <a href={`#/machines/${machineId}`}>Back to the machine</a>}
       </p>

@@ -23,7 +23,7 @@ export function SignIn({ config, note }: { config: ConsoleConfig; note?: string 
   };
   return (
     <section aria-labelledby="signin-title" class="signin">
-      <h1 id="signin-title">Sign in to the netboot console</h1>
+      <h1 id="signin-title" tabIndex={-1}>Sign in to the netboot console</h1>
       {note && <p role="status">{note}</p>}
       {config.signIn === 'local' ? (
         <form onSubmit={submit}>
