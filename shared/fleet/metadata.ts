@@ -76,7 +76,7 @@ export class NocloudMetadata {
    * counters, 1 read (the boot record), 1 read (the MAC or the profile), 1 write (the fetch).
    */
   async seed(req: IncomingMessage, res: ServerResponse, rawKey: unknown, rawFile: unknown, log: Logger): Promise<NocloudDocument> {
-    const { bootNetwork, limiter, inventory, timeline, dbTimeoutMs } = this.deps;
+    const { bootNetwork, limiter, timeline, dbTimeoutMs } = this.deps;
     bootNetwork.assertAllowed(req);
     const file = nocloudFiles.find((f) => f === rawFile);
     if (!file) throw new ProblemError('not-found', 'A NoCloud seed has meta-data, user-data and vendor-data');
