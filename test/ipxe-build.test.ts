@@ -237,7 +237,10 @@ describe.skipIf(!realBuild)('a real BIOS build from the vendored v2.0.0 source',
   it('boots in QEMU and chains the front door over HTTPS with the MAC, i386 and pcbios', async () => {
     const mac = '52:54:00:1b:00:01';
     const console = await pxeBoot(tftp, mac, () => trusted.requests.length > 0, 240_000);
-    expect(trusted.requests, console).toEqual([`/boot.ipxe?mac=${encodeURIComponent(mac)}&arch=i386&platform=pcbios`]);
+    expect(trusted.requests, console).toHaveLength(1);
+    // iPXE 2.0.0 sends the MAC's colons as they are (1.0.0 percent-encoded them): compare decoded.
+    const asked = new URL(trusted.requests[0] ?? '', 'https://front-door');
+    expect([asked.pathname, ...asked.searchParams]).toEqual(['/boot.ipxe', ['mac', mac], ['arch', 'i386'], ['platform', 'pcbios']]);
     expect(console).toContain(`netboot: loading https://10.0.2.2:${port}/boot.ipxe`);
   }, 300_000);
 
@@ -250,7 +253,8 @@ describe.skipIf(!realBuild)('a real BIOS build from the vendored v2.0.0 source',
       const console = await pxeBoot(tftp, '52:54:00:1b:00:02', () => impostor.connections >= 2, 240_000);
       expect(impostor.connections, console).toBeGreaterThanOrEqual(2);
       expect(impostor.requests).toEqual([]);
-      expect(console).toMatch(/Permission denied \(https?:\/\/ipxe\.org\/0216eb3c\)/);
+      // The console wraps at 80 columns, which can split the closing parenthesis off.
+      expect(console).toMatch(/Permission denied \(https?:\/\/ipxe\.org\/0216eb3c\s*\)/);
     } finally {
       await impostor.close();
     }
@@ -264,7 +268,7 @@ describe.skipIf(!realBuild)('a real BIOS build from the vendored v2.0.0 source',
       const relinked = await buildIpxe(inputs);
       const bios = relinked.targets.bios;
       expect(bios?.cache).toBe('built');
-      // embedded.o alone is compiled again (the script), then the link.
+      // embedded.o (the script), and rootcert.o / certstore.o when the last build in the tree had other roots; then the link.
       expect(bios?.compiled).toBeGreaterThanOrEqual(1);
       expect(bios?.compiled).toBeLessThanOrEqual(3);
       const again = await buildIpxe(inputs);
@@ -272,7 +276,7 @@ describe.skipIf(!realBuild)('a real BIOS build from the vendored v2.0.0 source',
       expect(again.targets.bios?.seconds).toBeLessThan(5);
       expect(again.manifest.files).toEqual(relinked.manifest.files);
       expect(relinked.manifest.files[0]?.sha256).not.toBe(build.manifest.files[0]?.sha256);
-      process.stdout.write(`\nipxe build: relink with a changed URL ${bios?.seconds.toFixed(1)} s (${bios?.compiled} objects), same inputs again ${again.targets.bios?.seconds.toFixed(2)} s\n`);
+      process.stdout.write(`\nipxe build: relink with a changed URL ${bios?.seconds.toFixed(1)} s, ${bios?.waitedSeconds.toFixed(1)} s of it waiting for another build (${bios?.compiled} objects), same inputs again ${again.targets.bios?.seconds.toFixed(2)} s\n`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

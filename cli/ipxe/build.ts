@@ -60,7 +60,10 @@ export interface TargetResult {
   cache: 'hit' | 'built';
   /** Objects make compiled ([BUILD] lines): hundreds from clean, a few for a relink. */
   compiled: number;
+  /** Wall time, waiting included. */
   seconds: number;
+  /** Of which waiting for another build's make on the same objects (the lock). */
+  waitedSeconds: number;
   log?: string;
 }
 
@@ -149,13 +152,14 @@ export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildRes
     const started = Date.now();
     let result: TargetResult;
     if (hasAll(cached, target)) {
-      result = { cache: 'hit', compiled: 0, seconds: 0 };
+      result = { cache: 'hit', compiled: 0, seconds: 0, waitedSeconds: 0 };
     } else {
       const release = await acquireLock(join(tree, makeLockName(target)), () => event({ type: 'step', text: `${target}: waiting for another build in ${tree}` }));
+      const waitedSeconds = (Date.now() - started) / 1000;
       try {
         // Another process may have built the same inputs while this one waited.
-        if (hasAll(cached, target)) result = { cache: 'hit', compiled: 0, seconds: 0 };
-        else result = await makeTarget({ tree, source, headers, target, cross, outKey, script, roots, cached, jobs: options.jobs, event });
+        if (hasAll(cached, target)) result = { cache: 'hit', compiled: 0, seconds: 0, waitedSeconds };
+        else result = { ...(await makeTarget({ tree, source, headers, target, cross, outKey, script, roots, cached, jobs: options.jobs, event })), waitedSeconds };
       } finally {
         await release();
       }
@@ -239,7 +243,7 @@ interface MakeTarget {
 }
 
 /** Under the target family's lock: extract once (under the tree's own lock), then make the target's goals with this build's inputs. */
-async function makeTarget(m: MakeTarget): Promise<TargetResult> {
+async function makeTarget(m: MakeTarget): Promise<Omit<TargetResult, 'waitedSeconds'>> {
   const src = join(m.tree, 'src');
   if (!existsSync(join(m.tree, 'ready'))) {
     const release = await acquireLock(join(m.tree, 'extract.lock'));
