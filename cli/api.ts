@@ -12,6 +12,9 @@ export interface Problem {
 
 /** A non-2xx answer of the service. */
 export class ApiProblemError extends Error {
+  /** What the user should do, in the CLI's own words (commands, file names); set where the context is known. */
+  hint?: string;
+
   constructor(
     readonly status: number,
     readonly problem: Problem,

@@ -3,15 +3,33 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiProblemError, NetworkError } from './api';
-import { EXTRA_ARCHITECTURES, profileSet, type ArchFiles, type ExtraArchitecture } from './profile-set';
-import { createProgress } from './progress';
-import { CHUNK_MULTIPLE, SessionGoneError, StorageError, uploadResumable } from './resumable';
-import { hashFile } from './hash';
-import { ipxeDhcpCommand } from './ipxe/dhcp';
-import { publishBuild, PublishInputError, type PublishedFile } from './ipxe/publish';
-import { CaFileError, trustCaFile } from './trust';
-import { ipxeBuildCommand } from './ipxe/command';
+import { EXIT, EXIT_HELP, UsageError } from './errors';
+import type { ArchFiles, ExtraArchitecture } from './profile-set';
+import type { PublishedFile } from './ipxe/publish';
 import { IpxeBuildError } from './ipxe/errors';
+
+// Start-up (choice, docs/cli.md "Start-up"): what a command does not need is not loaded. The
+// upload path (profile-set, resumable, progress bars, hashing) and the iPXE commands (build,
+// dhcp, publish: zod schemas, the build machinery) are required on first use; `machine list`
+// loads commander, the API client and this file. Synchronous require: esbuild's bundle
+// (cli/netboot.js) and tsx both resolve them, and each module is evaluated only when asked.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const lazy = {
+  profileSet: () => require('./profile-set') as typeof import('./profile-set'),
+  progress: () => require('./progress') as typeof import('./progress'),
+  resumable: () => require('./resumable') as typeof import('./resumable'),
+  hash: () => require('./hash') as typeof import('./hash'),
+  trust: () => require('./trust') as typeof import('./trust'),
+  ipxeDhcp: () => require('./ipxe/dhcp') as typeof import('./ipxe/dhcp'),
+  ipxeBuild: () => require('./ipxe/command') as typeof import('./ipxe/command'),
+  ipxePublish: () => require('./ipxe/publish') as typeof import('./ipxe/publish'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The architectures `--arch` takes (the service checks the same list: shared/domain/profile.ts; cli/profile-set.ts EXTRA_ARCHITECTURES). */
+const EXTRA_ARCHITECTURES = ['arm32', 'arm64', 'riscv32', 'riscv64', 'loong64'] as const;
+/** Storage's resumable chunk multiple (cli/resumable.ts CHUNK_MULTIPLE). */
+const CHUNK_MULTIPLE = 256 * 1024;
 
 interface GlobalOptions {
   url?: string;
@@ -20,10 +38,7 @@ interface GlobalOptions {
   ca?: string;
 }
 
-/** Exit statuses: 0 success, 1 the service answered with a problem, 2 usage, 3 network or local I/O. */
-export const EXIT = { ok: 0, problem: 1, usage: 2, io: 3 } as const;
-
-class UsageError extends Error {}
+export { EXIT } from './errors';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -59,7 +74,8 @@ async function readJsonFile(path: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--file ${path}: ${code === 'ENOENT' ? 'no such file; check the path' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? String(e)})`}`);
   }
   try {
     const v = JSON.parse(text) as unknown;
@@ -119,7 +135,8 @@ function archTriples(values: string[] | undefined): ArchFiles[] {
   return triples;
 }
 
-export function buildProgram(): Command {
+/** The whole program; with `argv`, only what that command line can reach is loaded (see `lazy`). */
+export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('netboot')
     .description('Admin CLI of the netboot control plane: machines, boot profiles, boot scripts')
     .version('0.1.0')
@@ -127,11 +144,19 @@ export function buildProgram(): Command {
     .option('--token <token>', 'bearer ID token (default: $NETBOOT_TOKEN)')
     .option('--json', "print the API's JSON answer")
     .addOption(new Option('--ca <file>', 'also trust the CA certificates in this PEM file, for the service and Storage (npm start -- --tls: .cache/local-tls/ca.pem)').env('NETBOOT_CA'))
+    .addHelpText('afterAll', `\n${EXIT_HELP}`)
     .showHelpAfterError()
     .exitOverride()
     .hook('preAction', (_program, action) => {
       const ca = globals(action).ca;
-      if (ca) trustCaFile(ca);
+      if (ca) {
+        const { CaFileError, trustCaFile } = lazy.trust();
+        try {
+          trustCaFile(ca);
+        } catch (e) {
+          throw e instanceof CaFileError ? new UsageError(e.message) : e;
+        }
+      }
     });
 
   const machine = program.command('machine').description('register, list, read, replace and delete machines');
@@ -168,7 +193,7 @@ export function buildProgram(): Command {
       }
       for (const m of res.body.machines) out(machineLine(m));
       const p = res.body.pagination;
-      if (p) err(`page ${p.page} of ${p.total_pages} (${p.total} machines, ${p.per_page} per page)`);
+      if (p) err(pageLine(p, 'machine', 'machines', o.mac ? `with MAC ${o.mac}` : undefined));
     });
 
   machine
@@ -250,7 +275,7 @@ export function buildProgram(): Command {
         out(`${String(d.mac)}  last seen ${String(d.last_seen)}  requests ${String(d.requests)}  from ${String(d.client_address)}  arch ${String(d.arch ?? '-')}  platform ${String(d.platform ?? '-')}`);
       }
       const p = res.body.pagination;
-      if (p) err(`page ${p.page} of ${p.total_pages} (${p.total} discoveries, ${p.per_page} per page)`);
+      if (p) err(pageLine(p, 'discovery', 'discoveries', o.mac ? `of MAC ${o.mac}` : undefined));
     });
 
   const profile = program.command('profile').description("set, show and delete a machine's boot profile (MACHINE_ID `default`: the default profile)");
@@ -276,10 +301,10 @@ export function buildProgram(): Command {
         chunkSize = Number(o.chunkSize);
         if (!Number.isInteger(chunkSize) || chunkSize <= 0 || chunkSize % CHUNK_MULTIPLE !== 0) throw new UsageError(`--chunk-size must be a positive multiple of ${CHUNK_MULTIPLE}`);
       }
-      const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
+      const progress = lazy.progress().createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
       stopOnExit = () => progress.stop();
       try {
-        const r = await profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, archs, kernelArgs: o.arg ?? [], userData, vendorData, chunkSize, progress });
+        const r = await lazy.profileSet().profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, archs, kernelArgs: o.arg ?? [], userData, vendorData, chunkSize, progress });
         progress.stop();
         err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
         if (globals(cmd).json) printJson(r.profile);
@@ -324,12 +349,15 @@ export function buildProgram(): Command {
     });
 
   const ipxe = program.command('ipxe').description('iPXE for this service: DHCP configuration, builds, publishing');
-  ipxe.addCommand(
-    ipxeDhcpCommand(out, err, (e) => {
-      throw new UsageError(e.message);
-    }),
-  );
-  ipxe.addCommand(ipxeBuildCommand((cmd) => globals(cmd).url));
+  // Their definitions load the iPXE modules: only for a command line that names `ipxe` (and for the docs: no argv).
+  if (!argv || argv.includes('ipxe')) {
+    ipxe.addCommand(
+      lazy.ipxeDhcp().ipxeDhcpCommand(out, err, (e) => {
+        throw new UsageError(e.message);
+      }),
+    );
+    ipxe.addCommand(lazy.ipxeBuild().ipxeBuildCommand((cmd) => globals(cmd).url));
+  }
   ipxe
     .command('publish')
     .description('upload a build\'s binaries (checked against its manifest.json) so GET /ipxe/FILE serves them to UEFI HTTP Boot; only what the service lacks is sent')
@@ -337,9 +365,9 @@ export function buildProgram(): Command {
     .action(async (dir: string, _o: unknown, cmd: Command) => {
       let published: PublishedFile[];
       try {
-        published = await publishBuild(client(cmd), dir, (line) => err(`netboot: ${line}`));
+        published = await lazy.ipxePublish().publishBuild(client(cmd), dir, (line) => err(`netboot: ${line}`));
       } catch (e) {
-        if (e instanceof PublishInputError) throw new UsageError(e.message);
+        if (e instanceof lazy.ipxePublish().PublishInputError) throw new UsageError(e.message);
         throw e;
       }
       if (globals(cmd).json) printJson({ binaries: published });
@@ -353,11 +381,11 @@ export function buildProgram(): Command {
     .argument('<file>')
     .addOption(new Option('--chunk-size <bytes>').env('NETBOOT_CHUNK_SIZE'))
     .action(async (uri: string, file: string, o: { chunkSize?: string }, cmd: Command) => {
-      const { size } = await hashFile(file);
-      const progress = createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
+      const { size } = await lazy.hash().hashFile(file);
+      const progress = lazy.progress().createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
       stopOnExit = () => progress.stop();
       let bar: ReturnType<typeof progress.file> | undefined;
-      const r = await uploadResumable({
+      const r = await lazy.resumable().uploadResumable({
         uri,
         path: file,
         total: size,
@@ -388,7 +416,10 @@ function fail(e: unknown): number {
   stopOnExit?.();
   if (e instanceof ApiProblemError) {
     const p = e.problem;
-    err(`netboot: ${p.title ?? `HTTP ${e.status}`} (${e.status}${e.slug ? ` ${e.slug}` : ''})${p.detail ? `: ${p.detail}` : ''}`);
+    const detail = p.detail ? inCliTerms(p.detail) : '';
+    err(`netboot: ${p.title ?? `HTTP ${e.status}`} (${e.status}${e.slug ? ` ${e.slug}` : ''})${detail ? `: ${detail}` : ''}`);
+    const hint = e.hint ?? hintFor(e);
+    if (hint) err(`  ${hint}`);
     const extra = Object.fromEntries(Object.entries(p).filter(([k]) => !['type', 'title', 'status', 'detail', 'instance'].includes(k)));
     if (Object.keys(extra).length) err(`  ${JSON.stringify(extra)}`);
     return EXIT.problem;
@@ -397,10 +428,11 @@ function fail(e: unknown): number {
     err(`netboot: ${e.message}`);
     return e.kind === 'usage' ? EXIT.usage : EXIT.io;
   }
-  if (e instanceof UsageError || e instanceof CaFileError) {
+  if (e instanceof UsageError) {
     err(`netboot: ${e.message}`);
     return EXIT.usage;
   }
+  const { SessionGoneError, StorageError } = lazy.resumable(); // already loaded when one of them was thrown
   if (e instanceof NetworkError || e instanceof SessionGoneError || e instanceof StorageError) {
     err(`netboot: ${e.message}`);
     return EXIT.io;
@@ -409,13 +441,56 @@ function fail(e: unknown): number {
   return EXIT.io;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  process.once('SIGINT', () => {
-    stopOnExit?.();
-    err('\nnetboot: interrupted; run the same command again to resume');
-    process.exit(130);
+/** The admin routes a problem's detail may name, as the CLI's commands. */
+const ROUTES: [RegExp, (id: string) => string][] = [
+  [/^DELETE \/api\/v1\/boot\/([^/\s]+)\/profile$/, (id) => `netboot profile rm ${id}`],
+  [/^(GET|PUT) \/api\/v1\/boot\/([^/\s]+)\/profile$/, (id) => `netboot profile get ${id}`],
+  [/^DELETE \/api\/v1\/machines\/([^/\s]+)$/, (id) => `netboot machine rm ${id}`],
+  [/^GET \/api\/v1\/machines\/([^/\s]+)$/, (id) => `netboot machine get ${id}`],
+  [/^PATCH \/api\/v1\/machines\/([^/\s]+)$/, (id) => `netboot machine netboot ${id} MODE`],
+];
+
+/** A problem's detail with the API routes it names said as `netboot` commands ("(DELETE /api/v1/boot/ID/profile)" -> "netboot profile rm ID"). */
+export function inCliTerms(detail: string): string {
+  return detail.replace(/ ?(\()?\b(GET|PUT|POST|PATCH|DELETE) (\/api\/v1\/[^\s),;]+)(\))?/g, (whole, open: string | undefined, method: string, path: string, close: string | undefined) => {
+    for (const [pattern, command] of ROUTES) {
+      const m = pattern.exec(`${method} ${path}`);
+      if (m) return `${open && close ? ': ' : ' '}${command(decodeURIComponent(m[m.length - 1] as string))}`;
+    }
+    return whole;
   });
+}
+
+/** What to do about a problem the command could not put in its own context. */
+function hintFor(e: ApiProblemError): string | undefined {
+  if (e.status === 401) {
+    return 'get an administrator token: locally  export NETBOOT_TOKEN=$(npm run --silent admin-token)  (valid one hour); in production  export NETBOOT_TOKEN=$(gcloud auth print-identity-token --audiences=$(terraform -chdir=terraform output -raw admin_token_audience))';
+  }
+  if (e.status === 403) return 'the token is valid but its identity is not an administrator: the deployment lists them in ADMIN_PRINCIPALS (terraform variable admin_principals)';
+  if (e.slug === 'machine-not-found' || e.slug === 'unknown-machine') return '`netboot machine list` shows the registered machines';
+  if (e.slug === 'boot-profile-not-found') return 'the machine has no boot profile: `netboot profile set ID --kernel FILE --initrd FILE` gives it one';
+  if (e.status === 429 && e.retryAfterMs !== undefined) return `too many requests: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`;
+  return undefined;
+}
+
+/** `page 2 of 3 (45 machines, 20 per page)`; `no machines` when there are none. */
+function pageLine(p: Record<string, number>, one: string, many: string, filter?: string): string {
+  const total = Number(p.total ?? 0);
+  if (total === 0) return `no ${many}${filter ? ` ${filter}` : ''}`;
+  const count = `${total} ${total === 1 ? one : many}`;
+  if (Number(p.total_pages) < Number(p.page)) return `page ${p.page} is past the last (${p.total_pages}); ${count}, ${p.per_page} per page`;
+  return `page ${p.page} of ${p.total_pages} (${count}, ${p.per_page} per page)`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram(argv);
+  for (const [signal, code] of [['SIGINT', EXIT.sigint], ['SIGTERM', EXIT.sigterm]] as const) {
+    process.once(signal, () => {
+      stopOnExit?.();
+      err(`\nnetboot: interrupted (${signal}); run the same command again to ${argv.includes('set') ? 'resume' : 'finish'}`);
+      process.exit(code);
+    });
+  }
   try {
     await program.parseAsync(argv);
     return EXIT.ok;
@@ -440,7 +515,8 @@ function readUserData(file: string, option = '--user-data'): string {
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    throw new Error(`cannot read ${option.slice(2)} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${option} ${file}: ${code === 'ENOENT' ? 'no such file; check the path' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? String(e)})`}`);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

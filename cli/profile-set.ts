@@ -1,7 +1,10 @@
 // `netboot profile set`: hash locally, open (or resume) an upload session, send what the
 // service lacks straight to Storage, finalize.
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { UsageError } from './errors';
 import { ApiClient, ApiProblemError, type SessionFile, type UploadSession } from './api';
 import { hashFile, type FileDigest } from './hash';
 import { formatBytes, type ProgressReporter } from './progress';
@@ -73,15 +76,96 @@ export async function profileSet(api: ApiClient, opts: ProfileSetOptions): Promi
     paths[`initrd.${a.arch}`] = resolve(a.initrd);
   }
   const FILES = Object.keys(paths);
-  // Create or replace needs no digest: asked while the files are hashed, so its round trip (and
-  // the first request's set-up in this process) overlaps the hashing. Used by the first openSession.
-  let earlyMode: Promise<'create' | 'replace'> | undefined = decideMode(api, opts.machineId);
-  earlyMode.catch(() => undefined); // observed there, or not needed (a resumed session)
+  const options: Record<FileName, string> = Object.fromEntries(FILES.map((name) => [name, optionOf(name)]));
+  try {
+    return await setProfile(api, opts, store, paths, FILES, options);
+  } catch (err) {
+    if (err instanceof ApiProblemError) err.hint ??= hintFor(err, opts.machineId, paths, options);
+    throw err;
+  }
+}
+
+/** The command-line option that named a session file: `--kernel`, `--initrd`, `--arch arm64` (kernel) ... */
+function optionOf(name: FileName): string {
+  const [kind, arch] = name.split('.') as [string, string | undefined];
+  return arch ? `--arch ${arch} (${kind})` : `--${kind}`;
+}
+
+/** A machine id as the service takes them: `default` or a UUIDv7 (shared/domain/ids.ts). */
+const machineIdPattern = /^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/i;
+
+/**
+ * Everything that can be known before a byte is read, cheapest first: the id's form; each file
+ * exists, is a regular file, readable and not empty (stat and access: nothing read); the machine
+ * exists (one GET); whether it has a profile (one GET: create or replace). Then hashing may take
+ * minutes without ending in an answer it could have had at once.
+ */
+async function preflight(api: ApiClient, opts: ProfileSetOptions, paths: Record<FileName, string>, FILES: FileName[], options: Record<FileName, string>): Promise<'create' | 'replace'> {
+  const id = opts.machineId.trim();
+  if (id !== 'default' && !machineIdPattern.test(id)) {
+    throw new UsageError(`${JSON.stringify(opts.machineId)} is not a machine id: give the id \`netboot machine add\` printed (a UUIDv7; \`netboot machine list\` shows them), or \`default\` for the default profile`);
+  }
+  for (const name of FILES) {
+    const path = paths[name] as string;
+    const what = `${options[name]} ${path}`;
+    let st;
+    try {
+      st = await stat(path);
+      await access(path, constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new UsageError(`${what}: no such file; check the path`);
+      if (code === 'EACCES') throw new UsageError(`${what}: not readable by this user (permission denied)`);
+      throw new UsageError(`${what}: cannot be read (${code ?? (e as Error).message})`);
+    }
+    if (st.isDirectory()) throw new UsageError(`${what} is a directory; give the ${name.split('.')[0]} image file in it`);
+    if (!st.isFile()) throw new UsageError(`${what} is not a regular file (a pipe or device): its size must be known before sending; copy it to a file first`);
+    if (st.size === 0) throw new UsageError(`${what} is empty (0 bytes); a ${name.split('.')[0]} image cannot be`);
+  }
+  if (id !== 'default') {
+    try {
+      await api.request('GET', `/api/v1/machines/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err instanceof ApiProblemError && err.status === 404) err.hint = `no machine ${id} is registered: \`netboot machine list\` shows the machines, \`netboot machine add --mac MAC\` registers one`;
+      throw err;
+    }
+  }
+  return decideMode(api, opts.machineId);
+}
+
+/** A problem the service answered, in the user's terms: the files by their options and paths, the CLI's commands. */
+function hintFor(err: ApiProblemError, machineId: string, paths: Record<FileName, string>, options: Record<FileName, string>): string | undefined {
+  const fileOf = (field: string) => {
+    const name = field.split(/\.(size|sha256)$/)[0] as string;
+    return paths[name] ? `${options[name]} ${paths[name]}` : undefined;
+  };
+  if (err.slug === 'file-too-large') {
+    const file = fileOf(String(err.problem.field ?? ''));
+    const max = Number(err.problem.max_size);
+    if (file) return `${file} is ${formatBytes(Number(err.problem.file_size))}; this service takes at most ${formatBytes(max)} (KERNEL_MAX_BYTES / INITRD_MAX_BYTES in its configuration)`;
+  }
+  const fields = err.problem.invalid_fields;
+  if (Array.isArray(fields)) {
+    const said = (fields as { field?: string; reason?: string }[]).map((f) => {
+      const file = fileOf(String(f.field ?? ''));
+      return file ? `${file}: ${f.reason ?? 'refused'}` : undefined;
+    });
+    if (said.some(Boolean)) return said.filter(Boolean).join('; ');
+  }
+  if (err.slug === 'unknown-machine' || err.slug === 'machine-not-found') return `no machine ${machineId} is registered: \`netboot machine list\` shows the machines`;
+  return undefined;
+}
+
+async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateStore, paths: Record<FileName, string>, FILES: FileName[], options: Record<FileName, string>): Promise<ProfileSetResult> {
+  // Create or replace is known before hashing (the preflight asked); used by the first openSession.
+  const mode = await preflight(api, opts, paths, FILES, options);
+  let earlyMode: Promise<'create' | 'replace'> | undefined = Promise.resolve(mode);
   const digests = {} as Record<FileName, FileDigest>;
   const hashed = await Promise.all(
     FILES.map((name) =>
       hashFile(paths[name] as string).catch((err: NodeJS.ErrnoException) => {
-        throw new Error(`cannot read ${name} ${paths[name]}: ${err.code ?? err.message}`);
+        // Checked readable a moment ago: it changed meanwhile.
+        throw new Error(`cannot read ${options[name]} ${paths[name]}: ${err.code ?? err.message} (it changed while netboot read it)`);
       }),
     ),
   );

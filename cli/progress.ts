@@ -102,12 +102,17 @@ function lineProgress(stream: NodeJS.WriteStream, intervalMs: number): ProgressR
     file(name, total, start) {
       const began = Date.now();
       let last = 0;
+      // A position is printed once: not the start again (the line above says it), not 100 % twice
+      // (the last data callback and the end of the request both report it).
+      let printed = start;
       write(`${name}: uploading ${total - start} of ${total} bytes (Storage holds ${start})`);
       return {
         update(position) {
           const now = Date.now();
+          if (position === printed) return;
           if (now - last < intervalMs && position < total) return;
           last = now;
+          printed = position;
           const secs = (now - began) / 1000;
           const rate = secs > 0 ? (position - start) / secs : 0;
           const pct = total > 0 ? ((100 * position) / total).toFixed(1) : '100.0';
