@@ -104,19 +104,31 @@ const server = http.createServer((req, res) => {
         if (!released) release(instance, fn);
         released = true;
       };
-      const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: agents[instance] }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        answer.on('end', done);
-        answer.on('error', done);
-      });
-      upstream.on('error', (err) => {
-        done();
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`balancer: ${err.message}`);
-      });
       res.on('close', done);
-      req.pipe(upstream);
+      // The body is read first (boot requests have none, admin ones are small) so that a request
+      // can be sent again: a kept-alive connection the instance closed just as it was reused
+      // fails with ECONNRESET before the instance saw anything (Node's documented retry case).
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const send = (retried: boolean) => {
+          const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: agents[instance] }, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            answer.on('end', done);
+            answer.on('error', done);
+          });
+          upstream.on('error', (err: NodeJS.ErrnoException) => {
+            if (!retried && upstream.reusedSocket && err.code === 'ECONNRESET') return send(true);
+            done();
+            if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+            res.end(`balancer: ${err.message}`);
+          });
+          upstream.end(body);
+        };
+        send(false);
+      });
     },
     () => {
       stats.refusedNoInstance++;

@@ -128,7 +128,13 @@ async function api(baseUrl: string, token: string, method: string, path: string,
   void ca; // fetch trusts NODE_EXTRA_CA_CERTS; --ca sets it for this process (see main)
   const res = await fetch(new URL(path, baseUrl), { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  let json: Record<string, unknown> = {};
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    json = { text: text.slice(0, 300) }; // the balancer's own answers are plain text
+  }
+  return { status: res.status, json };
 }
 
 /**
@@ -165,9 +171,9 @@ async function register(baseUrl: string, token: string, macs: readonly string[],
   await one(macs[0] as string);
   let next = 1;
   const started = performance.now();
-  // Eight at a time: enough to keep K instances busy without queueing at finalize's concurrency of 4.
+  // Twelve at a time: enough to keep K instances busy; finalize (concurrency 4 per instance) queues at the balancer.
   await Promise.all(
-    Array.from({ length: 8 }, async () => {
+    Array.from({ length: 12 }, async () => {
       while (next < macs.length) {
         const mac = macs[next++] as string;
         await one(mac);
