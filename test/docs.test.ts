@@ -7,6 +7,8 @@
  *   ```sh                runs
  *   ```sh setup          not run: what the harness itself does (npm ci, npm start, npm test)
  *   ```sh cloud          not run: needs a deployment (gcloud, terraform apply, a real gateway)
+ *   ```sh lab            not run: a by-hand lab (root on a real boot network, a server left running,
+ *                        the internet); the e2e test the page names does the same steps in code
  *   ```sh guest          not run here: runs on the machine being booted (its kernel command line)
  *   ```sh download       not run: needs the internet; the harness provides the same files
  *                        offline (OFFLINE_SUBSTITUTES below, from what the QEMU tests prepare)
@@ -17,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { marked, type Tokens } from 'marked';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +28,7 @@ import { cleanOutput, prepareE2eAssets } from './e2e/qemu';
 
 const root = path.resolve(__dirname, '..');
 const SHELLS = new Set(['sh', 'bash', 'shell']);
-const NOT_RUN = new Set(['setup', 'cloud', 'download', 'guest']);
+const NOT_RUN = new Set(['setup', 'cloud', 'download', 'guest', 'lab']);
 
 interface Block {
   lang: string;
@@ -210,7 +212,10 @@ describe('documentation', () => {
       try {
         const port = new URL(stack.url).port;
         const home = mkdtempSync(path.join(scratch, 'home-'));
-        const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+        // A scratch HOME keeps the CLI's state and ~/netboot-images apart from the user's; the
+        // iPXE build cache stays the user's (ccache-like, keyed by every input), as in the other tests.
+        const ipxeCache = process.env.NETBOOT_IPXE_CACHE ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'netboot', 'ipxe');
+        const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, NETBOOT_IPXE_CACHE: ipxeCache };
         for (const name of ['NETBOOT_URL', 'NETBOOT_TOKEN', 'FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST']) Reflect.deleteProperty(env, name);
         const child = spawn('bash', ['-c', pageScript(page, port, assets)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
