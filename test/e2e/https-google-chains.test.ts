@@ -13,8 +13,9 @@ import { startTlsFront, type TlsFront } from './tls-front';
  * Issue 20: chains shaped like Google's front ends serve them (pki.goog/updates/
  * march2025-alternate-chains): leaf <- intermediate <- root A (as GTS Root R1), the server sending
  * leaf, intermediate and root A cross-signed by root B (as GlobalSign Root CA). A BIOS build
- * trusting only root A and one trusting only root B each boot through an RSA-leaf server and an
- * ECDSA-leaf server (four boots side by side, each machine led to its server by its lease, each
+ * trusting only root B boots through an RSA-leaf server and an ECDSA-leaf server; one trusting
+ * only root A is refused by both (see the last test: an iPXE limit, not what the issue asked)
+ * (four boots side by side, each machine led to its server by its lease, each
  * loading its build's undionly.kpxe from a TFTP directory of its own: dnsmasq's
  * tftp-unique-root=mac).
  */
@@ -75,7 +76,7 @@ const cases = [
 ] as const;
 const timings: string[] = [];
 
-describe.skipIf(!prepared.ok)('Google-shaped chains: a build trusting either root boots through RSA and ECDSA leaves', () => {
+describe.skipIf(!prepared.ok)('Google-shaped chains through RSA and ECDSA leaves', () => {
   let network: BootNetwork | undefined;
   const fronts: TlsFront[] = [];
   const fileStart = Date.now();
@@ -114,12 +115,32 @@ describe.skipIf(!prepared.ok)('Google-shaped chains: a build trusting either roo
     process.stdout.write(`\n  https-google-chains timings: ${timings.join('; ')}\n`);
   });
 
-  it.concurrent.each(cases)('trusting $trust, $leaf leaf: boots', async ({ trust, leaf, mac }) => {
+  async function boot(mac: string): Promise<Awaited<ReturnType<BootNetwork['boot']>>> {
     if (!network) throw new Error('no boot network');
-    const result = await network.boot({ firmware: 'bios', mac, timeoutMs: 540_000, until: /netboot: could not load/ });
-    timings.push(`${trust} ${leaf}: ${seconds(result.durationMs)} s`);
-    const front = fronts[cases.findIndex((c) => c.mac === mac)];
-    expect(front?.handshakes(), result.output.slice(-3000)).toBeGreaterThan(0);
+    const c = cases.find((x) => x.mac === mac);
+    const result = await network.boot({ firmware: 'bios', mac, timeoutMs: 540_000, until: /netboot: what it usually means/ });
+    timings.push(`${c?.trust} ${c?.leaf}: ${seconds(result.durationMs)} s`);
+    return result;
+  }
+
+  it.concurrent.each(cases.filter((c) => c.trust === 'rootB'))('trusting only root B (the cross-signer, as GlobalSign Root CA), $leaf leaf: boots', async ({ mac }) => {
+    const result = await boot(mac);
+    expect(fronts[cases.findIndex((c) => c.mac === mac)]?.handshakes(), result.output.slice(-3000)).toBeGreaterThan(0);
     expectBooted(result, kernelArgs);
+  }, 600_000);
+
+  // Found by this test, against the issue's wish (a build trusting either root boots): iPXE 2.0.0
+  // anchors a chain only at a certificate whose own fingerprint is built in (x509_validate_chain),
+  // and appends from its store only the issuer of the chain's last certificate, here root B. Root A
+  // self-signed is in the store but the server's root A is the cross-signed one, so nothing anchors
+  // and iPXE asks ${crosscert} (ca.ipxe.org, out of reach) for a cross-signed certificate: refused.
+  // With Google, --trust-google builds in GTS Root R1 and GlobalSign Root CA alike, which boots;
+  // trusting GTS Root R1 alone would not. This pins the behaviour so a change to it is noticed.
+  it.concurrent.each(cases.filter((c) => c.trust === 'rootA'))('trusting only root A (as GTS Root R1 alone), $leaf leaf: refused, 0216eb3c after a cross-certificate attempt', async ({ mac }) => {
+    const result = await boot(mac);
+    expect(result.output, result.output.slice(-3000)).toMatch(/\[XCRT Test GTS-like Root A\]/);
+    expect(result.output).toContain('Permission denied (https://ipxe.org/0216eb3c)');
+    expect(result.marker).toBeNull();
+    expect(fronts[cases.findIndex((c) => c.mac === mac)]?.requestBytes()).toBe(0);
   }, 600_000);
 });
