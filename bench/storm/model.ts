@@ -126,7 +126,10 @@ export const measuredCosts: BootCosts = { readsPerBoot: 16, writesPerBoot: 13, c
 
 export function costsFromReport(report: StormReport, file: string): BootCosts {
   if (!report.firestore || report.cpuMsPerBoot === null) throw new Error(`${file}: a local storm's report is needed (Firestore counts and instance CPU)`);
-  const requests = Object.values(report.phases).reduce((s, ph) => s + ph.count, 0) / Math.max(1, report.booted);
+  // Every boot request the instances served, retries and refusals included, as the reads and writes are.
+  const bootFunctions = ['bootScript', 'assetKernel', 'assetInitrd', 'bootReport'];
+  const routed = report.instances.reduce((s, i) => s + bootFunctions.reduce((t, fn) => t + (i.requests[fn] ?? 0), 0), 0);
+  const requests = routed / Math.max(1, report.booted);
   return { readsPerBoot: report.firestore.readsPerBoot, writesPerBoot: report.firestore.writesPerBoot, cpuMsPerBoot: report.cpuMsPerBoot, requestsPerBoot: requests, proxyCpuMsPerMiB: measuredCosts.proxyCpuMsPerMiB, source: `${file}: ${report.machines} machines, ${report.booted} booted` };
 }
 
