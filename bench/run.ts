@@ -9,10 +9,12 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, write
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
+import { mintLocalToken } from '../emulators/local-issuer';
 import { createClients, type Clients } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { blobObjectName } from '../shared/storage/blobs';
 import { compareTelemetry, cpuPerRequestMs, macsFor, REQUESTS_PER_MAC } from './boot-path';
+import { cliStartLines, measureCliStart } from './cli-start';
 import { buildForColdStart, coldStartReport, coldStartTable, type ColdStartReport } from './coldstart';
 import { createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
 import { runLoad, type LoadResult } from './load';
@@ -261,6 +263,13 @@ async function main(): Promise<void> {
       await server.stop();
     }
 
+    // --- the CLI's start-up (issue 23): `netboot machine list` process start to exit, beside `node -e 0` ---
+    progress('CLI start-up: netboot machine list (bundle, tsx, npx) beside node -e 0, interleaved');
+    const cliServer = await startServer({});
+    await createMachine(cliServer.url);
+    const cliStart = await measureCliStart(cliServer.url, mintLocalToken(), QUICK ? 3 : 11);
+    await cliServer.stop();
+
     // --- cold starts: every function on the built code; bootScript also to its first real boot ---
     progress(`cold starts: build, then ${COLD_START_RUNS} spawn(s) of functions-framework per function, and bootScript's first real boot`);
     let coldStart: ColdStartReport | { error: string };
@@ -398,6 +407,9 @@ async function main(): Promise<void> {
     out('7. HTTPS (issue 20)');
     out(tlsLines(tlsSideBySide, STREAM_BYTES / MiB).join('\n'));
     out();
+    out('8. CLI start-up: netboot machine list against a fresh gateway, process start to exit (issue 23)');
+    out(cliStartLines(cliStart).join('\n'));
+    out();
     out(table('Extra', [{ name: 'JS CRC32C (@google-cloud/storage, one core, 64 KiB pieces)', value: `${crcMibPerSec.toFixed(0)} MiB/s (runs: ${crcRuns.map((r) => r.toFixed(0)).join(', ')})` }]));
 
     const results = {
@@ -442,6 +454,7 @@ async function main(): Promise<void> {
       upload: { bodyBytes: UPLOAD_BODY, kernelBytes: UPLOAD_KERNEL, runs: uploads },
       crc32cJsMibPerSec: crcMibPerSec,
       crc32cJsRunsMibPerSec: crcRuns,
+      cliStart,
       coldStart: { command: 'bench/coldstart.ts on scripts/build.ts output: functions-framework --target=<fn> --source=<built>/functions/index.js', ...coldStart },
     };
     writeFileSync(resolve(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -1,5 +1,8 @@
-// The admin API over fetch: JSON in, JSON out, problem+json answers as ApiProblemError.
+// The admin API over node:http(s): JSON in, JSON out, problem+json answers as ApiProblemError.
 // Requests that may safely run twice are asked again after a transient failure.
+// Not fetch: loading undici (Node's fetch) was a third of `netboot machine list`'s start-up CPU
+// (docs/cli.md "Start-up"); the upload path (cli/resumable.ts) still uses fetch.
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { backOff } from 'exponential-backoff';
 
 export interface Problem {
@@ -73,9 +76,14 @@ export interface RetryNotice {
   reason: string;
 }
 
+/** The answer's headers (names in any case). */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 export interface ApiResponse<T> {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   body: T;
   text: string;
 }
@@ -122,11 +130,10 @@ export class ApiClient {
       headers['content-type'] = init.contentType ?? 'application/json';
       body = JSON.stringify(init.json);
     }
-    let res: Response;
+    let res: { status: number; statusText: string; headers: ResponseHeaders };
     let text: string;
     try {
-      res = await fetch(this.base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
-      text = await res.text();
+      ({ res, text } = await send(this.base + path, method, headers, body, this.options.timeoutMs ?? 60_000));
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code;
       // A certificate this client does not trust fails the same way every time: say how to trust it.
@@ -150,6 +157,39 @@ export class ApiClient {
     }
     return { status: res.status, headers: res.headers, body: (parsed ?? text) as T, text };
   }
+}
+
+/**
+ * One HTTP exchange, the whole answer as text. Errors look like fetch's (a TypeError whose
+ * `cause` has the socket error's `code`; a TimeoutError when no answer came in time), so the
+ * callers and describeNetworkError read them the same way. Redirects are not followed.
+ */
+function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ res: { status: number; statusText: string; headers: ResponseHeaders }; text: string }> {
+  return new Promise((done, fail) => {
+    const target = new URL(url);
+    // node:https (TLS, crypto) only for an https URL.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const request = target.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).request : httpRequest;
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const timedOut = () => Object.assign(new Error('no answer in time'), { name: 'TimeoutError' });
+    const req = request(target, { method, headers, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e) => fail(Object.assign(new TypeError('fetch failed'), { cause: e })));
+      res.on('aborted', () => fail(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('the connection closed mid-answer'), { code: 'ECONNRESET' }) })));
+      res.on('end', () => {
+        const h: IncomingHttpHeaders = res.headers;
+        const get = (name: string) => {
+          const v = h[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        };
+        done({ res: { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: { get } }, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('timeout', () => req.destroy(timedOut()));
+    req.on('error', (e: Error) => fail(e.name === 'TimeoutError' ? e : Object.assign(new TypeError('fetch failed'), { cause: e })));
+    req.end(body);
+  });
 }
 
 /** OpenSSL's verification failures as Node reports them (err.cause.code). */

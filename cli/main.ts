@@ -1,6 +1,5 @@
 // netboot: the admin CLI of the network-boot control plane (see README, "netboot").
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiProblemError, NetworkError } from './api';
 import { EXIT, EXIT_HELP, UsageError } from './errors';
@@ -72,7 +71,7 @@ function positiveInt(name: string) {
 async function readJsonFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`--file ${path}: ${code === 'ENOENT' ? 'no such file; check the path' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? String(e)})`}`);
