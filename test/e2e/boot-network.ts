@@ -88,6 +88,11 @@ function deleteStaleNamespaces(): void {
     const m = NAMESPACE_RE.exec(name);
     if (m && !pidAlive(Number(m[1]))) deleteNamespace(name);
   }
+  // And their directories (TFTP roots, sockets, firmware variables).
+  for (const entry of fs.readdirSync(os.tmpdir())) {
+    const m = /^(nbe2e-[a-z0-9]+-(\d+))-/.exec(entry);
+    if (m && !pidAlive(Number(m[2]))) fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
+  }
 }
 
 /** Where a relayed port leads (servers on the host's loopback), and who was led there. */
