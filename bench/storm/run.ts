@@ -124,8 +124,8 @@ function ask<T>(child: Child, request: object, type: string): Promise<T> {
   });
 }
 
-async function api(baseUrl: string, token: string, method: string, path: string, body?: unknown, ca?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  void ca; // fetch trusts NODE_EXTRA_CA_CERTS; --ca sets it for this process (see main)
+/** One admin API call (fetch: against an https --url it trusts NODE_EXTRA_CA_CERTS, see main). */
+async function api(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(new URL(path, baseUrl), { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   let json: Record<string, unknown> = {};
