@@ -136,10 +136,11 @@ describe.skipIf(!prepared.ok)('Google-shaped chains through RSA and ECDSA leaves
   // and iPXE asks ${crosscert} (ca.ipxe.org, out of reach) for a cross-signed certificate: refused.
   // With Google, --trust-google builds in GTS Root R1 and GlobalSign Root CA alike, which boots;
   // trusting GTS Root R1 alone would not. This pins the behaviour so a change to it is noticed.
-  it.concurrent.each(cases.filter((c) => c.trust === 'rootA'))('trusting only root A (as GTS Root R1 alone), $leaf leaf: refused, 0216eb3c after a cross-certificate attempt', async ({ mac }) => {
+  it.concurrent.each(cases.filter((c) => c.trust === 'rootA'))('trusting only root A (as GTS Root R1 alone), $leaf leaf: refused with 0216eb3c, the server asked nothing', async ({ mac }) => {
     const result = await boot(mac);
-    expect(result.output, result.output.slice(-3000)).toMatch(/\[XCRT Test GTS-like Root A\]/);
-    expect(result.output).toContain('Permission denied (https://ipxe.org/0216eb3c)');
+    // iPXE shows the cross-certificate attempt as a progress tag (`[XCRT Test GTS-like Root A]`)
+    // that later output overwrites: seen on the console, not reliably in the captured text.
+    expect(result.output, result.output.slice(-3000)).toContain('Permission denied (https://ipxe.org/0216eb3c)');
     expect(result.marker).toBeNull();
     expect(fronts[cases.findIndex((c) => c.mac === mac)]?.requestBytes()).toBe(0);
   }, 600_000);
