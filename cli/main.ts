@@ -172,7 +172,7 @@ export function buildProgram(argv?: readonly string[]): Command {
         body.nics = [...nics, ...o.mac.map((mac) => ({ mac }))];
       }
       if (!o.file && !o.mac?.length) throw new UsageError('give --mac MAC (repeatable) and/or --file machine.json');
-      const res = await client(cmd).request<{ id: string }>('POST', '/api/v1/machines', { json: body });
+      const res = await client(cmd).request<{ id: string }>('POST', '/api/v1/machines', { json: body }).catch(fieldsOf(o.file ? `--file ${o.file}` : 'the machine'));
       if (globals(cmd).json) printJson(res.body);
       else out(res.body.id);
     });
@@ -211,7 +211,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .requiredOption('--file <machine.json>', 'the whole new machine')
     .action(async (id: string, o: { file: string }, cmd: Command) => {
       const body = await readJsonFile(o.file);
-      const res = await client(cmd).request('PUT', `/api/v1/machines/${enc(id)}`, { json: body });
+      const res = await client(cmd).request('PUT', `/api/v1/machines/${enc(id)}`, { json: body }).catch(fieldsOf(`--file ${o.file}`));
       if (globals(cmd).json) printJson(res.body);
       else out(`machine ${id} replaced`);
     });
@@ -458,6 +458,17 @@ export function inCliTerms(detail: string): string {
     }
     return whole;
   });
+}
+
+/** A refused body's invalid fields, said as the file they came from (`--file machine.json: nics: at least one NIC is required`). */
+function fieldsOf(source: string) {
+  return (e: unknown): never => {
+    const fields = e instanceof ApiProblemError ? e.problem.invalid_fields : undefined;
+    if (e instanceof ApiProblemError && Array.isArray(fields) && fields.length) {
+      e.hint ??= `${source}: ${(fields as { field?: string; reason?: string }[]).map((f) => `${f.field ?? '?'}: ${f.reason ?? 'invalid'}`).join('; ')}`;
+    }
+    throw e;
+  };
 }
 
 /** What to do about a problem the command could not put in its own context. */

@@ -108,6 +108,14 @@ describe("netboot speaks in its own commands", () => {
     expect(run.stderr).not.toContain('/api/v1/boot/');
   }, 60_000);
 
+  it("a refused machine file: its invalid fields said as the file's", async () => {
+    const file = join(dir, 'no-nics.json');
+    await writeFile(file, JSON.stringify({ nics: [] }));
+    const run = await netboot(['machine', 'add', '--file', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`  --file ${file}: nics: at least one NIC is required`);
+  }, 60_000);
+
   it('a malformed token: says how to get one, locally and in production', async () => {
     const run = await netboot(['machine', 'list'], { NETBOOT_TOKEN: 'not-a-token' });
     expect(run.code).toBe(1);
