@@ -22,7 +22,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { marked, type Tokens } from 'marked';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { staleDocs } from '../scripts/generate-docs';
 import { cleanOutput, prepareE2eAssets } from './e2e/qemu';
 
@@ -217,7 +217,15 @@ describe('documentation', () => {
         const ipxeCache = process.env.NETBOOT_IPXE_CACHE ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'netboot', 'ipxe');
         const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, NETBOOT_IPXE_CACHE: ipxeCache };
         for (const name of ['NETBOOT_URL', 'NETBOOT_TOKEN', 'FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST']) Reflect.deleteProperty(env, name);
-        const child = spawn('bash', ['-c', pageScript(page, port, assets)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        // Its own process group, so whatever a block started goes with it when the page ends.
+        const child = spawn('bash', ['-c', pageScript(page, port, assets)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        onTestFinished(() => {
+          try {
+            process.kill(-(child.pid as number), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
