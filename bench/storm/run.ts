@@ -170,6 +170,7 @@ async function register(baseUrl: string, token: string, macs: readonly string[],
   };
   await one(macs[0] as string);
   let next = 1;
+  let registered = 1;
   const started = performance.now();
   // Twelve at a time: enough to keep K instances busy; finalize (concurrency 4 per instance) queues at the balancer.
   await Promise.all(
@@ -177,7 +178,7 @@ async function register(baseUrl: string, token: string, macs: readonly string[],
       while (next < macs.length) {
         const mac = macs[next++] as string;
         await one(mac);
-        if (next % 250 === 0) opts.log(`registered ${next} of ${macs.length} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        if (++registered % 250 === 0) opts.log(`registered ${registered} of ${macs.length} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
       }
     }),
   );
