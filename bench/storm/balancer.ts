@@ -104,7 +104,16 @@ const server = http.createServer((req, res) => {
         if (!released) release(instance, fn);
         released = true;
       };
-      res.on('close', done);
+      // The slot is held until the instance has answered: a client that gave up (timeout) does
+      // not make its request's work vanish, so the upstream request is cut and its slot freed then.
+      let upstreamRequest: http.ClientRequest | undefined;
+      let clientGone = false;
+      res.on('close', () => {
+        if (res.writableFinished) return;
+        clientGone = true;
+        upstreamRequest?.destroy();
+        if (!upstreamRequest) done();
+      });
       // The body is read first (boot requests have none, admin ones are small) so that a request
       // can be sent again: a kept-alive connection the instance closed just as it was reused
       // fails with ECONNRESET before the instance saw anything (Node's documented retry case).
@@ -113,14 +122,15 @@ const server = http.createServer((req, res) => {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         const send = (retried: boolean) => {
-          const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: agents[instance] }, (answer) => {
+          const upstream = (upstreamRequest = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: agents[instance] }, (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);
             answer.on('end', done);
             answer.on('error', done);
-          });
+            answer.on('close', done);
+          }));
           upstream.on('error', (err: NodeJS.ErrnoException) => {
-            if (!retried && upstream.reusedSocket && err.code === 'ECONNRESET') return send(true);
+            if (!retried && !clientGone && upstream.reusedSocket && err.code === 'ECONNRESET') return send(true);
             done();
             if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
             res.end(`balancer: ${err.message}`);

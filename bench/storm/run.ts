@@ -107,7 +107,9 @@ async function startLocal(opts: StormOptions): Promise<LocalStack> {
   // One at a time: K cold starts side by side on two loaded cores each take K times as long.
   for (let i = 0; i < opts.instances; i++) instances.push(await startChild('../emulators/gateway-process.ts', env, process.env.STORM_GATEWAY_LOG ? 'inherit' : 'ignore', [], 120_000));
   const urls = instances.map((c) => ('url' in c.ready ? c.ready.url : ''));
-  const balancer = await startChild('storm/balancer.ts', { ...process.env, STORM_INSTANCES: JSON.stringify(urls), STORM_PENDING_TIMEOUT_MS: String(opts.timeoutSeconds * 1000) });
+  // A request waits at most 10 s for a slot (a third of the machines' timeout): one that waited
+  // the whole timeout would be served to a machine that already gave up on it.
+  const balancer = await startChild('storm/balancer.ts', { ...process.env, STORM_INSTANCES: JSON.stringify(urls), STORM_PENDING_TIMEOUT_MS: String(Math.min(10, opts.timeoutSeconds / 3) * 1000) });
   if (!('url' in balancer.ready)) throw new Error('balancer sent no url');
   return { url: balancer.ready.url, emulators, instances, balancer };
 }
