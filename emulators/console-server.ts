@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { consoleDist } from '../scripts/build-console';
 import { consoleCache, consoleMediaTypes, consoleSecurityHeaders, hashedAssetName, withSignInMeta } from '../shared/console/headers';
+import { ProblemError, problemBody, type ProblemType } from '../shared/http/problem';
 import { mintLocalToken } from './local-issuer';
 
 /**
@@ -23,19 +24,19 @@ export async function serveConsole(req: http.IncomingMessage, res: http.ServerRe
   if (path === '/console') return answer(res, 308, 'text/plain; charset=utf-8', 'no-cache', 'Moved to /console/\n', { Location: '/console/' });
   const name = path.slice('/console/'.length);
   if (name === 'local-token') {
-    if (method !== 'POST') return answer(res, 405, 'application/problem+json', 'no-store', problem(405, 'Method Not Allowed', 'POST an email as JSON'), { Allow: 'POST' });
+    if (method !== 'POST') return answer(res, 405, 'application/problem+json', 'no-store', problem('method-not-allowed', 'POST an email as JSON', path), { Allow: 'POST' });
     return mintForConsole(req, res);
   }
-  if (method !== 'GET' && method !== 'HEAD') return answer(res, 405, 'application/problem+json', 'no-store', problem(405, 'Method Not Allowed', 'The console is read with GET'), { Allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD') return answer(res, 405, 'application/problem+json', 'no-store', problem('method-not-allowed', 'The console is read with GET', path), { Allow: 'GET, HEAD' });
   if (name === 'config.json') return answer(res, 200, consoleMediaTypes['.json'] as string, 'no-store', JSON.stringify({ signIn: 'local' }), {}, method);
   const file = name === '' || name === 'index.html' ? 'index.html' : hashedAssetName.test(name) ? name : null;
-  if (!file) return answer(res, 404, 'application/problem+json', 'no-store', problem(404, 'Not Found', `No console file ${name.slice(0, 100)}`));
+  if (!file) return answer(res, 404, 'application/problem+json', 'no-store', problem('not-found', `No console file ${name.slice(0, 100)}`, path));
   let body: Buffer;
   try {
     body = await readFile(join(consoleDist, file));
   } catch {
     const hint = file === 'index.html' ? 'The console is not built: run npm run build:console (npm start builds it)' : `No console file ${file}`;
-    return answer(res, file === 'index.html' ? 503 : 404, 'application/problem+json', 'no-store', problem(file === 'index.html' ? 503 : 404, 'Console Not Available', hint));
+    return answer(res, file === 'index.html' ? 503 : 404, 'application/problem+json', 'no-store', problem(file === 'index.html' ? 'service-unavailable' : 'not-found', hint, path));
   }
   if (file === 'index.html') body = Buffer.from(withSignInMeta(body.toString('utf8'), { signIn: 'local' }));
   answer(res, 200, consoleMediaTypes[extname(file)] ?? 'application/octet-stream', file === 'index.html' ? consoleCache.page : consoleCache.immutable, body, {}, method);
@@ -47,6 +48,7 @@ function storageOrigin(): string {
 }
 
 async function mintForConsole(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = '/console/local-token';
   let email: unknown;
   try {
     const chunks: Buffer[] = [];
@@ -61,14 +63,15 @@ async function mintForConsole(req: http.IncomingMessage, res: http.ServerRespons
     email = undefined;
   }
   if (typeof email !== 'string' || !/^[^\s@]{1,64}@[^\s@]{1,190}$/.test(email)) {
-    return answer(res, 400, 'application/problem+json', 'no-store', problem(400, 'Validation Error', 'Send {"email": "someone@example.com"}'));
+    return answer(res, 400, 'application/problem+json', 'no-store', problem('validation-error', 'Send {"email": "someone@example.com"}', path));
   }
   // Any email gets a token; whether it may administer is the API's call (ADMIN_PRINCIPALS), as with Google's tokens.
   answer(res, 200, consoleMediaTypes['.json'] as string, 'no-store', JSON.stringify({ token: mintLocalToken({ email, sub: email }), expires_in: 3600 }));
 }
 
-function problem(status: number, title: string, detail: string): string {
-  return JSON.stringify({ type: 'about:blank', title, status, detail });
+/** The same problem body as every other answer of the stack (problem types under PROBLEM_TYPE_BASE). */
+function problem(type: ProblemType, detail: string, instance: string): string {
+  return JSON.stringify(problemBody(new ProblemError(type, detail), instance, '-', process.env.PROBLEM_TYPE_BASE ?? 'https://api.example.com/errors/'));
 }
 
 function answer(res: http.ServerResponse, status: number, type: string, cache: string, body: string | Buffer, extra: Record<string, string> = {}, method = 'GET'): void {

@@ -58,7 +58,8 @@ export function createGateway(root: () => Root, opts: GatewayOptions = {}): http
       serveOpenApi(req, res);
       return;
     }
-    if (isConsolePath(path)) {
+    // Other methods on the console's files go through the route table like any route (405 with Allow).
+    if (isConsolePath(path) && (req.method === 'GET' || req.method === 'HEAD' || path === '/console/local-token' || path === '/console')) {
       // Local only: the console's files and its local sign-in (emulators/console-server.ts).
       serveConsole(req, res, path).catch((err: unknown) => res.destroy(err instanceof Error ? err : new Error(String(err))));
       return;

@@ -27,8 +27,8 @@ import { machinesBoots } from './machines/boots';
 import { bootScriptPreview } from './previews/mac';
 import { machinesBootScript } from './previews/machine';
 import { profilesCreate } from './profiles/create';
-import { profilesDelete } from './profiles/delete';
 import { profilesCloudInit } from './profiles/cloud-init';
+import { profilesDelete } from './profiles/delete';
 import { profilesGet } from './profiles/get';
 import { profilesUpdate } from './profiles/update';
 import { uploadsCancel } from './uploads/cancel';
@@ -55,8 +55,8 @@ export const definitions: readonly FunctionDefinition[] = [
   profilesGet,
   profilesUpdate,
   profilesDelete,
-  defaultProfileGet,
   profilesCloudInit,
+  defaultProfileGet,
   defaultProfileSet,
   defaultProfileDelete,
   uploadsCreate,

@@ -119,8 +119,8 @@ export const sizing = {
   nocloudSeed: bootMetadata("a boot's own NoCloud seed ({{metadata_url}}): the boot record and the MAC or profile (two reads), one write (the fetch), at most 64 KiB of text"),
   defaultProfileSet: upload('Set the default boot profile (multipart, like a machine\'s PUT)'),
   defaultProfileDelete: adminCrud('Delete the default boot profile (blobs are left to the sweeper)'),
-  profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),
   profilesCloudInit: adminCrud("A profile's user-data or vendor-data (two Firestore reads, at most 64 KiB of text)"),
+  profilesDelete: adminCrud("Delete a machine's boot profile (blobs are left to the sweeper)"),
   uploadsCreate: adminCrud('Open an upload session (a few Firestore reads and one GCS resumable-session start per file; no file byte passes through)'),
   uploadsGet: adminCrud('Get an upload session'),
   uploadsFinalize: {

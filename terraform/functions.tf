@@ -43,6 +43,8 @@ locals {
     # admin limits are the functions' alone. Boot routes behind the internal load balancer
     # are also limited per client address by Cloud Armor (internal_lb.tf).
     RATE_LIMIT_BOOT_PER_MAC          = tostring(var.rate_limit_boot_per_mac)
+    RATE_LIMIT_BOOT_PER_ADDRESS      = tostring(var.rate_limit_boot_per_address)
+    RATE_LIMIT_BOOT_GLOBAL           = tostring(var.rate_limit_boot_global)
     RATE_LIMIT_ADMIN_PER_PRINCIPAL   = tostring(var.rate_limit_admin_per_principal)
     RATE_LIMIT_ADMIN_PER_IP          = tostring(var.rate_limit_admin_per_ip)
     RATE_LIMIT_ADMIN_GLOBAL          = tostring(var.rate_limit_admin_global)
@@ -52,11 +54,14 @@ locals {
     RATE_LIMIT_TIMEOUT_MS            = tostring(var.rate_limit_timeout_ms)
     LOG_LEVEL                        = var.log_level
     # Fleet lifecycle (shared/lifecycle): boot records, discovery, the boot path's deadline.
-    BOOT_DB_TIMEOUT_MS          = tostring(var.boot_db_timeout_ms)
-    BOOT_RECORD_TTL_SECONDS     = tostring(var.boot_record_ttl_seconds)
-    DISCOVERY_TTL_SECONDS       = tostring(var.discovery_ttl_seconds)
-    DISCOVERY_COALESCE_SECONDS  = tostring(var.discovery_coalesce_seconds)
-    DISCOVERY_WRITES_PER_MINUTE = tostring(var.discovery_writes_per_minute)
+    BOOT_DB_TIMEOUT_MS      = tostring(var.boot_db_timeout_ms)
+    BOOT_RECORD_TTL_SECONDS = tostring(var.boot_record_ttl_seconds)
+    # A boot's windows (docs/security.md): its booting report, and its {{metadata_url}}.
+    BOOT_REPORT_WINDOW_SECONDS   = tostring(var.boot_report_window_seconds)
+    BOOT_METADATA_WINDOW_SECONDS = tostring(var.boot_metadata_window_seconds)
+    DISCOVERY_TTL_SECONDS        = tostring(var.discovery_ttl_seconds)
+    DISCOVERY_COALESCE_SECONDS   = tostring(var.discovery_coalesce_seconds)
+    DISCOVERY_WRITES_PER_MINUTE  = tostring(var.discovery_writes_per_minute)
     # Telemetry (shared/telemetry; README, Observability): spans to Cloud Trace and metrics
     # to Cloud Monitoring by default. CPU is throttled between requests, so a batch of spans
     # waits at most OTEL_BSP_SCHEDULE_DELAY ms; SIGTERM flushes what is left.

@@ -290,6 +290,28 @@ variable "rate_limit_boot_per_mac" {
   }
 }
 
+variable "rate_limit_boot_per_address" {
+  description = "RATE_LIMIT_BOOT_PER_ADDRESS: requests per minute per client address on every boot route (a flooding host is stopped by its own address; 0: no limit)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.rate_limit_boot_per_address >= 0 && floor(var.rate_limit_boot_per_address) == var.rate_limit_boot_per_address
+    error_message = "rate_limit_boot_per_address must be a non-negative integer."
+  }
+}
+
+variable "rate_limit_boot_global" {
+  description = "RATE_LIMIT_BOOT_GLOBAL: requests per minute on every boot route, all clients together (a bound on what a flood costs; BENCHMARKS.md's storm model says when a real storm meets it; 0: no limit)."
+  type        = number
+  default     = 30000
+
+  validation {
+    condition     = var.rate_limit_boot_global >= 0 && floor(var.rate_limit_boot_global) == var.rate_limit_boot_global
+    error_message = "rate_limit_boot_global must be a non-negative integer."
+  }
+}
+
 variable "rate_limit_admin_per_principal" {
   description = "RATE_LIMIT_ADMIN_PER_PRINCIPAL: admin API requests per minute per administrator (the spec: 100)."
   type        = number
@@ -546,6 +568,28 @@ variable "boot_record_ttl_seconds" {
   description = "BOOT_RECORD_TTL_SECONDS: how long a boot record (timeline, report tokens) lives; TTL policy on expire_at."
   type        = number
   default     = 604800
+}
+
+variable "boot_report_window_seconds" {
+  description = "BOOT_REPORT_WINDOW_SECONDS: a boot's booting report is accepted this long after its script (60 to 86400)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.boot_report_window_seconds >= 60 && var.boot_report_window_seconds <= 86400
+    error_message = "boot_report_window_seconds must be between 60 and 86400."
+  }
+}
+
+variable "boot_metadata_window_seconds" {
+  description = "BOOT_METADATA_WINDOW_SECONDS: a boot's {{metadata_url}} answers this long after its script, never after installed (60 to 604800)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.boot_metadata_window_seconds >= 60 && var.boot_metadata_window_seconds <= 604800
+    error_message = "boot_metadata_window_seconds must be between 60 and 604800."
+  }
 }
 
 variable "discovery_ttl_seconds" {

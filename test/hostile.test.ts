@@ -217,7 +217,6 @@ for (const route of routes.filter((r) => r.audience === 'admin')) {
   const traversal: [string, string][] = [
     ['GET', '/api/v1/machines/../../etc/passwd'],
     ['GET', '/asset/../api/v1/machines'],
-    ['DELETE', '/api/v1/boot/{A}/profile/..'],
     ['DELETE', '/api/v1/boot/{A}/profile/../../../machines/{A}'],
     ['GET', '/boot.ipxe/../api/v1/machines'],
     ['GET', '/./api/v1/machines'],
@@ -236,6 +235,8 @@ for (const route of routes.filter((r) => r.audience === 'admin')) {
   ];
   for (const [method, path] of traversal) add('ids: not UUIDv7, traversal, unknown', { name: `raw path ${method} ${path}`, method, path, expect: 404, slug: 'not-found' });
   add('ids: not UUIDv7, traversal, unknown', { name: 'raw path GET /api/v1/machines/.. (.. is the id)', method: 'GET', path: '/api/v1/machines/..', expect: 400, slug: 'validation-error' });
+  // `..` is a {document} of GET /api/v1/boot/{machine_id}/profile/{document}: a route, not a traversal, and it takes no DELETE.
+  add('ids: not UUIDv7, traversal, unknown', { name: 'raw path DELETE /api/v1/boot/{A}/profile/.. (.. is the document)', method: 'DELETE', path: '/api/v1/boot/{A}/profile/..', expect: 405, slug: 'method-not-allowed' });
 
   add(
     'ids: not UUIDv7, traversal, unknown',

@@ -155,13 +155,14 @@ describe('functions', () => {
   it("carries every configuration variable the code reads in every function's environment", () => {
     const svc = get(resource('google_cloudfunctions2_function.fn'), 'service_config');
     expect(get(svc, 'environment_variables')).toBe('${local.function_env[each.key]}');
-    // Per function: the shared environment plus its front door's TRUSTED_PROXY_HOPS.
-    expect(String(mod.locals.get('function_env'))).toMatch(
-      /^\$\{\{\s*for name, f in local\.functions : name => merge\(local\.function_env_base, local\.function_env_optional, \{\s*TRUSTED_PROXY_HOPS = tostring\(local\.front_door_hops\[local\.front_door\[name\]\]\)\s*\}\)\s*\}\}$/,
+    // Per function: the shared environment plus its front door's TRUSTED_PROXY_HOPS, and behind the
+    // internal load balancer the secret of the load balancer's mark (FRONT_DOOR_SECRET).
+    expect(String(mod.locals.get('function_env')).replace(/\s*#[^\n]*\n/g, '\n')).toMatch(
+      /^\$\{\{\s*for name, f in local\.functions : name => merge\(local\.function_env_base, local\.function_env_optional, \{\s*TRUSTED_PROXY_HOPS = tostring\(local\.front_door_hops\[local\.front_door\[name\]\]\)\s*\}, local\.front_door\[name\] == "internal_lb" && var\.front_door_secret != null \? \{\s*FRONT_DOOR_SECRET = var\.front_door_secret\s*\} : \{\}\)\s*\}\}$/,
     );
     const base = mod.locals.get('function_env_base') as Record<string, string>;
     const optional = [...String(mod.locals.get('function_env_optional')).matchAll(/\b([A-Z][A-Z0-9_]*)\s*=/g)].map((m) => m[1] as string);
-    const envKeys = [...Object.keys(base), ...optional, 'TRUSTED_PROXY_HOPS'].sort();
+    const envKeys = [...Object.keys(base), ...optional, 'TRUSTED_PROXY_HOPS', 'FRONT_DOOR_SECRET'].sort();
     expect(envKeys).toEqual(configKeys().filter((k) => !testOnlyConfig.has(k)));
     expect(optional).toEqual(['STORAGE_PUBLIC_URL']);
     // Each comes from a Terraform variable of the same name (lower case), except the derived ones.
@@ -176,6 +177,8 @@ describe('functions', () => {
       ADMIN_GATEWAY_SERVICE_ACCOUNT: 'google_service_account.gateway.email',
       ADMIN_GATEWAY_SERVICE_ACCOUNT_ID: 'google_service_account.gateway.unique_id',
       RATE_LIMIT_DATABASE: 'google_firestore_database.rate_limits.name',
+      // Per deployment unless the variable names one (test/infra/admin-audience.test.ts).
+      ADMIN_TOKEN_AUDIENCE: 'local.admin_token_audience',
     };
     for (const [key, value] of Object.entries(base)) {
       expect(value, key).toContain(derived[key] ?? `var.${key.toLowerCase()}`);
