@@ -7,18 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, hasTerraform, loadModule, type Json, type TfModule } from './terraform-files';
+import { get, hasTerraform, loadModule, type Json, type TfModule, resourceOf } from './terraform-files';
 
 let mod: TfModule;
 beforeAll(async () => {
   mod = await loadModule();
 });
 
-const resource = (address: string): Record<string, Json> => {
-  const r = mod.resources.get(address);
-  if (!r) throw new Error(`no resource ${address}`);
-  return r;
-};
+const resource = (address: string) => resourceOf(mod, address);
 
 describe('the internal load balancer certificate', () => {
   it('comes from the PEM pair or from a Certificate Manager certificate id, each optional', () => {

@@ -93,6 +93,13 @@ export function referenced(mod: TfModule, prefix: 'var' | 'local'): Set<string> 
   return names;
 }
 
+/** A resource of the module by address (`type.name`); a missing one fails the test that asked. */
+export function resourceOf(mod: TfModule, address: string): Block {
+  const r = mod.resources.get(address);
+  if (!r) throw new Error(`no resource ${address}`);
+  return r;
+}
+
 /** A nested attribute: `get(block, 'build_config', 'entry_point')` (blocks are lists of one). */
 export function get(block: Json, ...keys: string[]): Json {
   let cur: Json = block;

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { collections } from '../../shared/inventory/firestore-inventory';
 import { routes } from '../../shared/routes';
 import type { FunctionsDocument } from '../../scripts/generate-deploy-artifacts';
-import { expressions, get, hasTerraform, loadModule, parseTfFile, referenced, repoRoot, strings, terraformDir, tfFileNames, type Json, type TfModule } from './terraform-files';
+import { expressions, get, hasTerraform, loadModule, parseTfFile, referenced, repoRoot, strings, terraformDir, tfFileNames, type Json, type TfModule, resourceOf } from './terraform-files';
 
 const routeFns = [...new Set(routes.map((r) => r.fn))].sort();
 const audiences = [...new Set(routes.map((r) => r.audience))].sort();
@@ -29,11 +29,7 @@ beforeAll(async () => {
   mod = await loadModule();
 });
 
-const resource = (address: string): Record<string, Json> => {
-  const r = mod.resources.get(address);
-  if (!r) throw new Error(`no resource ${address}`);
-  return r;
-};
+const resource = (address: string) => resourceOf(mod, address);
 
 describe('terraform files', () => {
   it.each(tfFileNames())('%s parses as HCL', async (name) => {
