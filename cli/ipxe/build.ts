@@ -15,7 +15,7 @@ import { embeddedScript, frontDoorUrl, ntpServer } from './script';
 import { extractSource, ipxeVersion, resolveSource, sha256File, type IpxeSource } from './source';
 import { IPXE_TARGETS, TARGET_FILES, crossPrefix, parseTarget, type IpxeTarget } from './targets';
 import { checkToolchain } from './toolchain';
-import { selectTrust, type TrustedRoot } from './trust';
+import { describeDoor, describeTrust, planTrust, type DoorChainInput, type DoorCheck, type TrustPlan, type TrustedRoot } from './trust';
 
 export { IpxeBuildError } from './errors';
 export { IPXE_TARGETS, type IpxeTarget } from './targets';
@@ -29,6 +29,15 @@ export interface IpxeBuildOptions {
   trustPem?: readonly string[];
   /** Add Google's roots from Debian's ca-certificates (--trust-google). */
   trustGoogle?: boolean;
+  /**
+   * Read the chain the front door serves at `url` and build in the cross-signed forms of trusted
+   * roots it holds (default false here; the CLI's default is true, --no-probe turns it off).
+   */
+  probe?: boolean;
+  /** The door's chain as PEM (--door-chain's text): instead of the probe, e.g. for a door out of reach. */
+  doorChainPem?: string;
+  /** Where doorChainPem came from, for the output and manifest.json (default `door chain PEM`). */
+  doorChainSource?: string;
   /** Default: all three. */
   targets?: readonly string[];
   /** Tarball or source directory; default the vendored v2.0.0 tarball. */
@@ -51,6 +60,8 @@ export interface IpxeBuildOptions {
 
 export type BuildEvent =
   | { type: 'step'; text: string }
+  /** Said however quiet the output: the door's chain would be refused by this build. */
+  | { type: 'warning'; text: string }
   /** One object compiled; expected: the count a clean build of this target compiled last time (or an estimate). */
   | { type: 'compile'; target: IpxeTarget; compiled: number; expected: number }
   | { type: 'target-done'; target: IpxeTarget; result: TargetResult };
@@ -79,7 +90,10 @@ export interface IpxeManifest {
   url: string;
   ipxe: { version: string; source: { kind: IpxeSource['kind']; path: string; sha256: string } };
   files: ManifestFile[];
-  trust: { subject: string; sha256: string; source: string }[];
+  /** Roots, then cross-signed forms of them (with their issuer and the root they are a form of). */
+  trust: { subject: string; sha256: string; source: string; issuer?: string; crossSignedFormOf?: { subject: string; sha256: string } }[];
+  /** The front door's chain as read at build time and what this build's iPXE will do with it. */
+  door: DoorCheck;
   options: { targets: IpxeTarget[]; ocsp: boolean; ntp: string; insecureHttp: boolean; trustGoogle: boolean };
   script: { sha256: string };
 }
@@ -121,6 +135,24 @@ function makeSafe(path: string): string {
   return path;
 }
 
+/**
+ * What a build will trust, without building: the roots, the cross-signed forms taken from trust
+ * files and from the door's chain (probe or doorChainPem), and the door's chain checked as
+ * iPXE 2.0.0 will check it (`netboot ipxe build --plan` prints it).
+ */
+export function planBuildTrust(options: Pick<IpxeBuildOptions, 'url' | 'insecureHttp' | 'trust' | 'trustPem' | 'trustGoogle' | 'caDir' | 'probe' | 'doorChainPem' | 'doorChainSource'>): Promise<TrustPlan> {
+  const url = frontDoorUrl(options.url, options.insecureHttp ?? false);
+  let door: DoorChainInput | undefined;
+  if (options.doorChainPem !== undefined) door = { kind: 'pem', text: options.doorChainPem, source: options.doorChainSource ?? 'door chain PEM' };
+  else if (options.probe && url.startsWith('https:')) door = { kind: 'probe', url };
+  return planTrust({ trustFiles: options.trust, trustPems: options.trustPem, trustGoogle: options.trustGoogle, caDir: options.caDir, door });
+}
+
+/** The plan's lines, as the build prints them (a refused door chain as a warning). */
+export function planLines(plan: TrustPlan): { text: string; warning: boolean }[] {
+  return [...plan.trust.map((t) => ({ text: describeTrust(t), warning: false })), ...describeDoor(plan.door).map((text) => ({ text, warning: plan.door.verdict?.accepted === false }))];
+}
+
 export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildResult> {
   const event = options.onEvent ?? (() => undefined);
   const insecureHttp = options.insecureHttp ?? false;
@@ -128,8 +160,9 @@ export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildRes
   const targets = [...new Set((options.targets?.length ? options.targets : IPXE_TARGETS).map(parseTarget))];
   const ntp = options.ntp === undefined ? undefined : ntpServer(options.ntp);
   const ocsp = options.ocsp ?? true;
-  const roots = selectTrust({ trustFiles: options.trust, trustPems: options.trustPem, trustGoogle: options.trustGoogle, caDir: options.caDir });
-  for (const r of roots) event({ type: 'step', text: `trusting ${r.subject} (sha256 ${r.sha256}) from ${r.source}` });
+  const plan = await planBuildTrust(options);
+  const roots = plan.trust;
+  for (const line of planLines(plan)) event({ type: line.warning ? 'warning' : 'step', text: line.text });
   const source = resolveSource(options.source);
   checkToolchain(targets);
 
@@ -179,7 +212,8 @@ export async function buildIpxe(options: IpxeBuildOptions): Promise<IpxeBuildRes
     url,
     ipxe: { version, source: { kind: source.kind, path: source.path, sha256: source.sha256 } },
     files,
-    trust: roots.map(({ subject, sha256, source: from }) => ({ subject, sha256, source: from })),
+    trust: roots.map(({ subject, sha256, source: from, issuer, crossSignedFormOf }) => ({ subject, sha256, source: from, ...(crossSignedFormOf ? { issuer, crossSignedFormOf } : {}) })),
+    door: plan.door,
     options: { targets, ocsp, ntp: ntp ?? 'dhcp-option-42', insecureHttp, trustGoogle: options.trustGoogle ?? false },
     script: { sha256: createHash('sha256').update(script).digest('hex') },
   };

@@ -1,7 +1,9 @@
 // `netboot ipxe build`: the command line over buildIpxe (cli/ipxe/build.ts).
 import cliProgress from 'cli-progress';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { buildIpxe, IpxeBuildError, type BuildEvent, type IpxeBuildResult } from './build';
+import { buildIpxe, IpxeBuildError, planBuildTrust, planLines, type BuildEvent, type IpxeBuildResult } from './build';
+import { PROBE_TIMEOUT_MS } from './door';
 import { IPXE_TARGETS } from './targets';
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -13,6 +15,18 @@ certificates carried with CERT=); it cannot be told to trust another one at boot
   --trust FILE      your front door's CA (the internal load balancer's, npm start -- --tls's)
   --trust-google    GTS Root R1-R4, GlobalSign Root CA and GlobalSign ECC Root CA - R4 from
                     Debian's ca-certificates: API Gateway and Storage (redirect mode) chain to them
+A trust file may also hold cross-signed forms of its roots (a root's subject and key certified by
+another CA); any other certificate that is not self-signed is refused.
+
+The front door's chain: iPXE anchors a chain only at a certificate whose own fingerprint is built
+in, so a root served cross-signed (Google sends GTS Root R1 signed by GlobalSign Root CA) is not
+the root a build trusts unless that form is built in too. By default the build reads the chain
+--url serves (TLS 1.2, ${PROBE_TIMEOUT_MS / 1000} s timeout, nothing verified), builds in any cross-signed form of a
+trusted root it holds, and warns before compiling when this build would refuse the chain
+(0216eb3c). A door out of reach is said in one line and the build goes on.
+  --door-chain FILE the door's chain as PEM (openssl s_client -showcerts prints it) instead
+  --no-probe        neither: build exactly the trust given
+  --plan            print what would be trusted and the door's verdict, build nothing
 
 OCSP (on unless --no-ocsp): iPXE asks each certificate's OCSP responder whether it was revoked.
 That needs egress from the boot network to the CA's responder (Google's name o.pki.goog); without
@@ -38,23 +52,56 @@ export function ipxeBuildCommand(globalUrl: (cmd: Command) => string | undefined
     .option('--out <dir>', 'where the binaries and manifest.json go', 'ipxe-out')
     .option('--no-ocsp', 'do not ask OCSP responders (for boot networks without egress; see below)')
     .option('--ntp <server>', 'set the clock from this NTP server (default: the one DHCP option 42 names, if any)')
+    .option('--no-probe', "do not connect to --url to read its certificate chain (see below)")
+    .option('--door-chain <chain.pem>', "the front door's chain, PEM, leaf first (as openssl s_client -showcerts prints it): used instead of connecting to --url")
+    .option('--plan', 'print the trust plan (roots, cross-signed forms, the door chain verdict) and exit without building')
     .option('--insecure-http', 'allow an http:// URL: no server authentication, no privacy; anyone on the path can serve the machine a boot script. Only on a trusted boot network')
     .addHelpText('after', HELP_AFTER)
-    .action(async (o: { url?: string; trust?: string[]; trustGoogle?: boolean; target?: string[]; source?: string; out: string; ocsp: boolean; ntp?: string; insecureHttp?: boolean }, cmd: Command) => {
+    .action(async (o: BuildFlags, cmd: Command) => {
       // The program's global --url (the admin API) shares the name; commander hands it to either.
       const url = o.url ?? globalUrl(cmd);
       if (!url) throw new IpxeBuildError('--url is required: the front door the machines chain, https://HOST[/PATH]', 'usage');
       if (o.insecureHttp && url.startsWith('http:')) err('netboot: --insecure-http: the boot script travels in clear text and no server is authenticated; anyone on the path can boot these machines into anything');
+      const trustOptions = { url, trust: o.trust, trustGoogle: o.trustGoogle, insecureHttp: o.insecureHttp, probe: o.probe, ...doorChain(o.doorChain) };
+      if (o.plan) {
+        for (const line of planLines(await planBuildTrust(trustOptions))) process.stdout.write(`${line.warning ? 'warning: ' : ''}${line.text}\n`);
+        return;
+      }
       const progress = buildProgress(Boolean(process.stderr.isTTY));
       let result: IpxeBuildResult;
       try {
-        result = await buildIpxe({ url, trust: o.trust, trustGoogle: o.trustGoogle, targets: o.target, source: o.source, out: o.out, ocsp: o.ocsp, ntp: o.ntp, insecureHttp: o.insecureHttp, onEvent: progress.event });
+        result = await buildIpxe({ ...trustOptions, targets: o.target, source: o.source, out: o.out, ocsp: o.ocsp, ntp: o.ntp, onEvent: progress.event });
       } finally {
         progress.stop();
       }
       for (const f of result.manifest.files) process.stdout.write(`${result.outDir}/${f.name}  ${f.size} bytes  sha256 ${f.sha256}\n`);
       process.stdout.write(`${result.outDir}/manifest.json\n`);
     });
+}
+
+interface BuildFlags {
+  url?: string;
+  trust?: string[];
+  trustGoogle?: boolean;
+  target?: string[];
+  source?: string;
+  out: string;
+  ocsp: boolean;
+  ntp?: string;
+  insecureHttp?: boolean;
+  probe: boolean;
+  doorChain?: string;
+  plan?: boolean;
+}
+
+/** --door-chain FILE read (a file that cannot be read is a usage error, like --trust's). */
+function doorChain(file: string | undefined): { doorChainPem?: string; doorChainSource?: string } {
+  if (file === undefined) return {};
+  try {
+    return { doorChainPem: readFileSync(file, 'utf8'), doorChainSource: `--door-chain ${file}` };
+  } catch (e) {
+    throw new IpxeBuildError(`--door-chain ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'usage');
+  }
 }
 
 /** Bars on a terminal; otherwise a line per step and one per tenth of a target's compile. */
@@ -66,6 +113,7 @@ function buildProgress(tty: boolean): { event: (e: BuildEvent) => void; stop: ()
   return {
     event(e) {
       if (e.type === 'step') line(e.text);
+      else if (e.type === 'warning') line(`warning: ${e.text}`);
       else if (e.type === 'compile') {
         const total = Math.max(e.expected, e.compiled + 1);
         if (bars) {
