@@ -4,7 +4,8 @@ import { startEmbeddedEmulators } from '../emulators/embedded';
 import { exitAfterStopping } from '../emulators/shutdown';
 
 async function main(): Promise<void> {
-  const emulators = await startEmbeddedEmulators({ firestorePort: 0, storagePort: 0 });
+  // HOST: listen on another address than loopback (bench/shaped-upload.ts: a veth a namespace reaches).
+  const emulators = await startEmbeddedEmulators({ firestorePort: 0, storagePort: 0, ...(process.env.HOST ? { host: process.env.HOST } : {}) });
   exitAfterStopping(() => emulators.stop(), 'bench emulators');
   process.send?.({ type: 'ready', firestoreHost: emulators.firestoreHost, storageHost: emulators.storageHost });
 }

@@ -22,6 +22,7 @@ import { fetchParts, initrdUrls, partsRound, type PartsRound } from './parts';
 import { CpuMeter, startChild, stopAllChildren, type Child } from './proc';
 import { median, mib, ms, pct, table, type Row } from './report';
 import { cliOptions, cliProfileSet, directUpload, freshen, sessionRound, writeRandomFile, type CliRun, type FileSpec, type SessionRound } from './session-upload';
+import { shapedLines, shapedUploads } from './shaped-upload';
 import { settle, timedGet } from './stream';
 import { compareTls, tlsLines } from './tls';
 import { uploadRun, type UploadRun } from './upload';
@@ -40,7 +41,11 @@ const UPLOAD_RUNS = 3;
 /** Cold starts: spawns of functions-framework per function (median), plus bootScript's first real boot as many times. */
 const COLD_START_RUNS = QUICK ? 1 : 5;
 const COLD_START_BUDGET_MS = (QUICK ? 2 : 5) * 60_000;
-const TOTAL_TIMEOUT_MS = 9 * 60_000 + COLD_START_BUDGET_MS;
+/** Upload sessions over a shaped link (bench/shaped-upload.ts): rates, rounds each (direct and session in turn), its time. */
+const SHAPED_RATES = ['1gbit', '100mbit'];
+const SHAPED_ROUNDS = QUICK ? 1 : 2;
+const SHAPED_BUDGET_MS = 3 * 60_000;
+const TOTAL_TIMEOUT_MS = 9 * 60_000 + COLD_START_BUDGET_MS + SHAPED_BUDGET_MS;
 /**
  * Boot script runs use MACs of their own, each asked at most REQUESTS_PER_MAC times (in
  * turn): under RATE_LIMIT_BOOT_PER_MAC (default 10 a minute), so nothing is refused and the
@@ -251,6 +256,11 @@ async function main(): Promise<void> {
     }
     await sessionServer.stop();
 
+    // --- the same over a link shaped to 1 Gbit/s and 100 Mbit/s: clients in a namespace, a stack of its own (issue 24) ---
+    progress(`upload sessions over a shaped link (${SHAPED_RATES.join(', ')}): namespace, veth, tbf; ${SHAPED_ROUNDS} round(s) each`);
+    // A link that cannot be made (no netns or tbf in this kernel) is reported in its section, not fatal to the other steps.
+    const shaped = await shapedUploads({ rates: SHAPED_RATES, rounds: SHAPED_ROUNDS, ...(QUICK ? { initrdMib: 8 } : {}), log: progress }).catch((err: unknown) => ({ skipped: `failed: ${err instanceof Error ? err.message : String(err)}` }));
+
     // --- upload memory: a fresh gateway per run, warmed by one small upload ---
     const uploads: UploadRun[] = [];
     for (let i = 0; i < UPLOAD_RUNS; i++) {
@@ -410,6 +420,9 @@ async function main(): Promise<void> {
     out('8. CLI start-up: netboot machine list against a fresh gateway, process start to exit (issue 23)');
     out(cliStartLines(cliStart).join('\n'));
     out();
+    out('9. Upload sessions over a shaped link: netboot profile set / direct resumable upload, clients in a network namespace (bench/shaped-upload.ts; issue 24)');
+    out(shapedLines(shaped).join('\n'));
+    out();
     out(table('Extra', [{ name: 'JS CRC32C (@google-cloud/storage, one core, 64 KiB pieces)', value: `${crcMibPerSec.toFixed(0)} MiB/s (runs: ${crcRuns.map((r) => r.toFixed(0)).join(', ')})` }]));
 
     const results = {
@@ -455,6 +468,7 @@ async function main(): Promise<void> {
       crc32cJsMibPerSec: crcMibPerSec,
       crc32cJsRunsMibPerSec: crcRuns,
       cliStart,
+      shapedUpload: shaped,
       coldStart: { command: 'bench/coldstart.ts on scripts/build.ts output: functions-framework --target=<fn> --source=<built>/functions/index.js', ...coldStart },
     };
     writeFileSync(resolve(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   // NETBOOT_TLS=ecdsa|rsa: HTTPS under the local CA, as `npm start -- --tls` (the bench's TLS step).
   const tls = process.env.NETBOOT_TLS as KeyType | undefined;
   if (tls !== undefined && tls !== 'ecdsa' && tls !== 'rsa') throw new Error(`NETBOOT_TLS must be ecdsa or rsa, not ${String(tls)}`);
-  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 0), tls });
+  // HOST moves it off loopback, as for `npm start` (emulators/start.ts).
+  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 0), ...(process.env.HOST ? { host: process.env.HOST } : {}), tls });
   const stop = exitAfterStopping(() => stack.stop(), 'gateway process');
   const stdin = fstatSync(0);
   if (stdin.isFIFO() || stdin.isSocket()) {
