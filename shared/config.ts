@@ -95,6 +95,14 @@ export const configSchema = z.object({
   /** What a request gets when the rate-limit store does not answer in RATE_LIMIT_TIMEOUT_MS: `open` (served, unlimited) or `closed` (503). */
   RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
   RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(1000),
+  /**
+   * The most shards one rate-limit counter is spread over (shards: ceil(limit / 30)). The
+   * default holds the default RATE_LIMIT_BOOT_GLOBAL (30,000 a minute: 1,000 shards, each at
+   * most one write every two seconds at the limit) and keeps reading a total at one billed
+   * read (a sum() over at most 1,000 index entries); each further 1,000 costs one more read
+   * per counted request (docs/performance.md, "Boot storms").
+   */
+  RATE_LIMIT_MAX_SHARDS: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** Each Firestore call on the boot routes: past this, 503 service-unavailable with Retry-After (iPXE waits and asks again). */
   BOOT_DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3000),
   /** How long a boot record (GET /api/v1/machines/{id}/boots, the report and callback tokens) lives; TTL on `expire_at`. */

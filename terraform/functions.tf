@@ -52,6 +52,7 @@ locals {
     RATE_LIMIT_DATABASE              = google_firestore_database.rate_limits.name
     RATE_LIMIT_FAIL_MODE             = var.rate_limit_fail_mode
     RATE_LIMIT_TIMEOUT_MS            = tostring(var.rate_limit_timeout_ms)
+    RATE_LIMIT_MAX_SHARDS            = tostring(var.rate_limit_max_shards)
     LOG_LEVEL                        = var.log_level
     # Fleet lifecycle (shared/lifecycle): boot records, discovery, the boot path's deadline.
     BOOT_DB_TIMEOUT_MS      = tostring(var.boot_db_timeout_ms)

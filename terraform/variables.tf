@@ -378,6 +378,17 @@ variable "rate_limit_timeout_ms" {
   }
 }
 
+variable "rate_limit_max_shards" {
+  description = "RATE_LIMIT_MAX_SHARDS: the most shards one rate-limit counter is spread over (a counter takes ceil(limit / 30) shards: one write every two seconds each at its limit). 1000 holds the default rate_limit_boot_global; raise it with that limit (rate_limit_boot_global / 30). Up to 1000 a counted request reads its total for one billed read; each further 1000 adds one (docs/performance.md, Boot storms)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.rate_limit_max_shards >= 1 && var.rate_limit_max_shards <= 10000 && floor(var.rate_limit_max_shards) == var.rate_limit_max_shards
+    error_message = "rate_limit_max_shards must be an integer from 1 to 10000."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Front door
 # ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localAdminEmail, mintLocalToken } from '../emulators/local-issuer';
 import { defaultLeaseTiming, downloadPool, rateLimitCollections, type LeaseTiming, type RateLimitStore } from '../shared/ratelimit';
 import { addressKey } from '../shared/ratelimit/keys';
+import { loadConfig } from '../shared/config';
 import { mostConstraining, shardsFor } from '../shared/ratelimit/policy';
 import type { BlobStore } from '../shared/storage/blobs';
 import { aMac, aMachine } from './helpers/fixtures';
@@ -80,7 +81,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  setEnv({ ...highRateLimits, ASSET_DELIVERY: 'proxy', ADMIN_PRINCIPALS: localAdminEmail, TRUSTED_PROXY_HOPS: undefined, RATE_LIMIT_FAIL_MODE: undefined, RATE_LIMIT_TIMEOUT_MS: undefined });
+  setEnv({ ...highRateLimits, ASSET_DELIVERY: 'proxy', ADMIN_PRINCIPALS: localAdminEmail, TRUSTED_PROXY_HOPS: undefined, RATE_LIMIT_FAIL_MODE: undefined, RATE_LIMIT_TIMEOUT_MS: undefined, RATE_LIMIT_MAX_SHARDS: undefined });
   store.reset();
   blobs.reset();
   leaseTiming = defaultLeaseTiming;
@@ -188,8 +189,8 @@ describe('admin API', () => {
   });
 
   it('a sharded counter (61/min: 3 shards) still allows exactly its limit', async () => {
-    expect(shardsFor(61)).toBe(3);
-    expect(shardsFor(1000)).toBe(34);
+    expect(shardsFor(61, 1000)).toBe(3);
+    expect(shardsFor(1000, 1000)).toBe(34);
     setEnv({ RATE_LIMIT_ADMIN_GLOBAL: '61' });
     for (let i = 0; i < 61; i++) {
       const res = await api('GET', '/api/v1/machines', { headers: from(`198.51.100.${i}`) });
@@ -203,6 +204,54 @@ describe('admin API', () => {
     expect(global.reduce((sum, d) => sum + (d.get('n') as number), 0)).toBe(62);
     // Document ids carry a digest, never the key (an email, an address) itself.
     expect(shards.docs.map((d) => d.id).join(' ')).not.toMatch(/@|198\.51|netboot\.local/);
+  });
+
+  /** This window's shard documents of the admin-global counter: `{counter}:{shard}` -> n. */
+  async function adminGlobalShards(): Promise<Map<number, number>> {
+    const docs = await rateLimitDb().collection(rateLimitCollections.counters).where('n', '>', 0).get();
+    const window = `:${Math.floor(clockMs / 60_000)}`;
+    const shards = new Map<number, number>();
+    for (const d of docs.docs) {
+      const counter = String(d.get('counter'));
+      if (counter.startsWith('admin-global:') && counter.endsWith(window)) shards.set(Number(d.id.slice(counter.length + 1)), d.get('n') as number);
+    }
+    return shards;
+  }
+
+  it('RATE_LIMIT_MAX_SHARDS caps the shards (61/min over 2) and the limit stays exact', async () => {
+    expect(shardsFor(61, 2)).toBe(2);
+    setEnv({ RATE_LIMIT_ADMIN_GLOBAL: '61', RATE_LIMIT_MAX_SHARDS: '2' });
+    for (let i = 0; i < 61; i++) {
+      const res = await api('GET', '/api/v1/machines', { headers: from(`198.51.100.${i}`) });
+      expect(res.status, `request ${i + 1}`).toBe(200);
+      expect(res.headers.get('x-ratelimit-remaining')).toBe(String(60 - i));
+    }
+    expect429(await api('GET', '/api/v1/machines'), 61);
+    const shards = await adminGlobalShards();
+    expect([...shards.keys()].sort()).toEqual([0, 1]);
+    expect([...shards.values()].reduce((a, b) => a + b, 0)).toBe(62);
+  });
+
+  it('RATE_LIMIT_MAX_SHARDS is validated at start-up (1 to 10,000), naming the variable', () => {
+    expect(loadConfig({}).RATE_LIMIT_MAX_SHARDS).toBe(1000);
+    for (const bad of ['0', '10001', '2.5', 'many']) expect(() => loadConfig({ RATE_LIMIT_MAX_SHARDS: bad })).toThrow(new RegExp(`^invalid configuration: RATE_LIMIT_MAX_SHARDS="${bad}": `));
+    expect(loadConfig({ RATE_LIMIT_MAX_SHARDS: '10000' }).RATE_LIMIT_MAX_SHARDS).toBe(10_000);
+  });
+
+  it('a limit of 30,000 a minute is spread over 1,000 shards by default (no cap at 100), and stays exact', async () => {
+    expect(shardsFor(30_000, 1000)).toBe(1000);
+    // Only the 40 allowed requests matter; the large limit decides the shard count.
+    setEnv({ RATE_LIMIT_ADMIN_GLOBAL: '30000' });
+    for (let i = 0; i < 40; i++) {
+      const res = await api('GET', '/api/v1/machines', { headers: from(`198.51.100.${i}`) });
+      expect(res.status, `request ${i + 1}`).toBe(200);
+      expect(res.headers.get('x-ratelimit-remaining')).toBe(String(29_999 - i));
+    }
+    const shards = await adminGlobalShards();
+    // 40 hits on random shards of 1,000: all below 100 has a chance of 0.1^40.
+    expect(Math.max(...shards.keys())).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...shards.keys())).toBeLessThan(1000);
+    expect([...shards.values()].reduce((a, b) => a + b, 0)).toBe(40);
   });
 
   it('reports the most constraining limit, and refuses on whichever runs out first', async () => {

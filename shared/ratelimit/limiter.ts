@@ -64,6 +64,7 @@ export type RateLimitConfig = Pick<
   | 'RATE_LIMIT_DOWNLOADS_PER_PROFILE'
   | 'RATE_LIMIT_FAIL_MODE'
   | 'RATE_LIMIT_TIMEOUT_MS'
+  | 'RATE_LIMIT_MAX_SHARDS'
 >;
 
 export interface RateLimiterDeps {
@@ -97,7 +98,7 @@ export class RateLimiter {
     const window = Math.floor(nowMs / windowMs);
     const windowEndMs = (window + 1) * windowMs;
     const reset = windowEndMs / 1000;
-    const counters = active.map((l) => ({ limit: l.limit, id: `${l.scope}:${digest(l.key)}:${window}`, shards: shardsFor(l.limit) }));
+    const counters = active.map((l) => ({ limit: l.limit, id: `${l.scope}:${digest(l.key)}:${window}`, shards: shardsFor(l.limit, this.deps.config.RATE_LIMIT_MAX_SHARDS) }));
 
     let states: LimitState[];
     const known = counters.find((c) => this.refusals.has(c.id, nowMs));
@@ -139,7 +140,7 @@ export class RateLimiter {
     const id = `${scope}:${digest(key)}:${window}`;
     if (this.refusals.has(id, nowMs)) return false;
     try {
-      const [total = 0] = await this.callStore(this.deps.store.increment([{ id, shards: shardsFor(limit), expireAt: new Date(windowEndMs + windowMs) }]));
+      const [total = 0] = await this.callStore(this.deps.store.increment([{ id, shards: shardsFor(limit, this.deps.config.RATE_LIMIT_MAX_SHARDS), expireAt: new Date(windowEndMs + windowMs) }]));
       if (total <= limit) return true;
       this.refusals.add(id, windowEndMs, nowMs);
       return false;

@@ -5,14 +5,27 @@ import { ProblemError } from '../http/problem';
 export const windowMs = 60_000;
 
 /**
- * Firestore sustains about one write per second on one document. A counter at its limit
- * takes `limit / 60` writes per second, so it is spread over `ceil(limit / 30)` shards:
- * at most one write every two seconds per shard (1000/min: 34 shards; 300: 10; 100: 4;
- * 10: 1). Once a window is known to be exhausted, an instance refuses its key without
+ * Requests a minute one shard of a counter takes at its limit: one write every two seconds,
+ * half of the sustained write rate Firestore documents for one document ("about 1 write per
+ * second", https://cloud.google.com/firestore/docs/best-practices), so unlucky shards of a
+ * random spread stay under it.
+ */
+export const requestsPerShardMinute = 30;
+
+/**
+ * A counter at its limit takes `limit / 60` writes per second, so it is spread over
+ * `ceil(limit / 30)` shards (1000/min: 34 shards; 300: 10; 100: 4; 10: 1), at most
+ * `maxShards` (RATE_LIMIT_MAX_SHARDS). The cap bounds what reading a total costs: a sharded
+ * total is one `sum(n)` aggregation, billed one read per 1,000 index entries
+ * (https://cloud.google.com/firestore/pricing#aggregation_queries), with a latency that grows
+ * with the entries it scans (https://cloud.google.com/firestore/docs/query-data/aggregation-queries).
+ * A limit above `maxShards * 30` a minute runs its shards hotter than one write every two
+ * seconds at the limit (bench/storm/model.ts says when that crosses Firestore's one write per
+ * second). Once a window is known to be exhausted, an instance refuses its key without
  * writing (see RefusalCache), so floods do not multiply the writes.
  */
-export function shardsFor(limit: number): number {
-  return Math.min(100, Math.max(1, Math.ceil(limit / 30)));
+export function shardsFor(limit: number, maxShards: number): number {
+  return Math.min(Math.max(1, maxShards), Math.max(1, Math.ceil(limit / requestsPerShardMinute)));
 }
 
 /** The state of one limit for one request, as the X-RateLimit-* headers report it. */
