@@ -173,6 +173,17 @@ describe('the door chain: given offline, or read from a TLS server on loopback',
     expect(plan.door.verdict).toBeUndefined();
   });
 
+  it('a door that speaks only TLS 1.3 is said so: iPXE 2.0.0 stops at TLS 1.2', async () => {
+    const only13 = createServer({ cert: pki.leaf.certPem, key: pki.leaf.keyPem, minVersion: 'TLSv1.3' });
+    only13.on('tlsClientError', () => undefined);
+    await new Promise<void>((done) => only13.listen(0, '127.0.0.1', done));
+    try {
+      await expect(probeDoorChain(`https://127.0.0.1:${(only13.address() as AddressInfo).port}`)).rejects.toThrow(/TLS alert protocol_version .*TLS 1\.2 at most/);
+    } finally {
+      await new Promise((done) => only13.close(done));
+    }
+  });
+
   it('netboot ipxe build --plan: the probe, --no-probe, --door-chain and the refusal warning, nothing built', async () => {
     const rootA = file('root-a.pem', pki.rootA.certPem);
     const url = `https://127.0.0.1:${port}`;

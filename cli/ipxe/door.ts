@@ -10,6 +10,9 @@ import { IpxeBuildError } from './errors';
 /** How long the probe waits for the door's certificates: a build host often cannot see the boot network. */
 export const PROBE_TIMEOUT_MS = 5_000;
 
+/** The alerts a refused TLS 1.2 ClientHello usually meets (RFC 5246 7.2, RFC 6066 3). */
+const ALERTS: Record<number, string> = { 40: 'handshake_failure', 70: 'protocol_version', 71: 'insufficient_security', 112: 'unrecognized_name' };
+
 /**
  * Reads TLS 1.2 records from the server until its Certificate handshake message (type 11) is
  * whole: records of type 22 carry handshake messages, which may span records.
@@ -27,7 +30,10 @@ class CertificateMessageReader {
       if (this.records.length < 5 + length) return;
       const body = this.records.subarray(5, 5 + length);
       this.records = this.records.subarray(5 + length);
-      if (type === 21) throw new Error(`the server sent a TLS alert (${body.readUInt8(1)}) instead of its certificates`);
+      if (type === 21) {
+        const alert = body.readUInt8(1);
+        throw new Error(`the server sent the TLS alert ${ALERTS[alert] ?? alert} instead of its certificates`);
+      }
       if (type !== 22) continue;
       this.handshake = Buffer.concat([this.handshake, body]);
       this.readMessages();
