@@ -24,6 +24,19 @@ export const REQUESTS_PER_MAC = 8;
 export const BOOT_LOAD = { concurrency: 50, warmupRequests: 300, maxRequests: 4000, maxMs: QUICK ? 2_000 : 10_000 };
 export const macsFor = (load: { warmupRequests: number; maxRequests: number }) => Math.ceil((load.warmupRequests + load.maxRequests) / REQUESTS_PER_MAC);
 
+/**
+ * Each simulated machine asks from an address of its own, as a fleet does (so the per-address
+ * limit counts per machine, as in production, and no loopback address takes the whole load):
+ * sent as X-Forwarded-For to a gateway that trusts one more hop (BOOT_GATEWAY_ENV).
+ */
+export const BOOT_GATEWAY_ENV = { TRUSTED_PROXY_HOPS: '2' };
+export function bootRequests(gatewayUrl: string, macs: readonly string[]): { urls: string[]; headers: Record<string, string>[] } {
+  return {
+    urls: macs.map((mac) => `${gatewayUrl}/boot.ipxe?mac=${encodeURIComponent(mac)}`),
+    headers: macs.map((_, i) => ({ 'x-forwarded-for': `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` })),
+  };
+}
+
 export interface BootPathResult {
   boot: LoadResult;
   liveness: LoadResult;
@@ -40,8 +53,7 @@ export function cpuPerRequestMs(run: LoadResult, name = 'server'): number {
 
 /** Boot scripts for `macs` (each asked at most REQUESTS_PER_MAC times, in turn), then liveness, on one gateway. */
 export async function measureBootPath(gateway: Child & { url: string }, macs: readonly string[], watch: Record<string, number>): Promise<BootPathResult> {
-  const urls = macs.map((mac) => `${gateway.url}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
-  const boot = await runLoad({ urls, ...BOOT_LOAD, expectStatus: 200, watch: { server: gateway.pid, ...watch } });
+  const boot = await runLoad({ ...bootRequests(gateway.url, macs), ...BOOT_LOAD, expectStatus: 200, watch: { server: gateway.pid, ...watch } });
   const liveness = await runLoad({ urls: [`${gateway.url}/health/liveness`], ...BOOT_LOAD, maxRequests: 20_000, expectStatus: 200, watch: { server: gateway.pid, ...watch } });
   return {
     boot,
@@ -85,11 +97,11 @@ export async function compareTelemetry(opts: { macs: readonly string[]; rounds: 
     for (let round = 0; round < opts.rounds; round++) {
       for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
         const macs = opts.macs.slice(runs.length * perRun, (runs.length + 1) * perRun);
-        const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', ...(mode === 'on' ? otel : {}) });
+        const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', ...BOOT_GATEWAY_ENV, ...(mode === 'on' ? otel : {}) });
         if (!('url' in child.ready)) throw new Error('gateway child sent no url');
         const url = child.ready.url;
         try {
-          const result = await runLoad({ urls: macs.map((mac) => `${url}/boot.ipxe?mac=${encodeURIComponent(mac)}`), ...opts.load, expectStatus: 200, watch: { server: child.pid, emulators: opts.emulatorsPid } });
+          const result = await runLoad({ ...bootRequests(url, macs), ...opts.load, expectStatus: 200, watch: { server: child.pid, emulators: opts.emulatorsPid } });
           runs.push({ mode, cpuMs: cpuPerRequestMs(result), result });
         } finally {
           await child.stop();
@@ -158,7 +170,7 @@ async function main(): Promise<void> {
     return;
   }
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy' }, process.env.BENCH_GATEWAY_LOG ? 'inherit' : 'ignore', nodeArgs);
+  const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', ...BOOT_GATEWAY_ENV }, process.env.BENCH_GATEWAY_LOG ? 'inherit' : 'ignore', nodeArgs);
   if (!('url' in child.ready)) throw new Error('gateway child sent no url');
   const gateway = { ...child, url: child.ready.url };
   try {
@@ -167,8 +179,7 @@ async function main(): Promise<void> {
     const macs = await createBootFleet(clients, macsFor(BOOT_LOAD), { kernel: { ...kernel, args: ['console=ttyS0', 'hostname={{hostname}}'] }, initrd });
     if (profDir) {
       // Profiling: the boot-script load only, so that the profile is that path (plus start-up).
-      const urls = macs.map((mac) => `${gateway.url}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
-      const boot = await runLoad({ urls, ...BOOT_LOAD, expectStatus: 200, watch: { server: gateway.pid, emulators: emulators.pid } });
+      const boot = await runLoad({ ...bootRequests(gateway.url, macs), ...BOOT_LOAD, expectStatus: 200, watch: { server: gateway.pid, emulators: emulators.pid } });
       const total = BOOT_LOAD.warmupRequests + boot.requests;
       process.stdout.write(`boot.ipxe: ${boot.throughputRps.toFixed(0)} req/s, ${total} boot scripts in all (warm-up included); gateway ${cpuPerRequestMs(boot).toFixed(2)} ms CPU per request; profile in ${profDir}\n`);
       process.stdout.write(`summary: npx tsx bench/cpu-profile.ts ${profDir}/<the larger .cpuprofile> 15 ${total}\n`);

@@ -7,6 +7,8 @@ import { CpuMeter } from './proc';
 export interface LoadOptions {
   /** Requested in turn (warm-up included), e.g. one boot script URL per machine. */
   urls: readonly string[];
+  /** Headers of each URL's requests, by index in `urls` (e.g. each machine's X-Forwarded-For). */
+  headers?: readonly Record<string, string>[];
   concurrency: number;
   /** Requests before measuring (connections opened, caches and JIT warm). */
   warmupRequests: number;
@@ -39,10 +41,10 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-function once(agent: http.Agent, url: URL): Promise<{ status: number; ms: number }> {
+function once(agent: http.Agent, { url, headers }: Target): Promise<{ status: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const req = (url.protocol === 'https:' ? https : http).get(url, { agent }, (res) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { agent, ...(headers ? { headers } : {}) }, (res) => {
       res.on('data', () => {});
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
       res.on('error', reject);
@@ -51,7 +53,12 @@ function once(agent: http.Agent, url: URL): Promise<{ status: number; ms: number
   });
 }
 
-async function drive(agent: http.Agent, next: () => URL, opts: LoadOptions, count: number, deadline: number, latencies: number[] | null): Promise<{ errors: number; firstError?: string }> {
+interface Target {
+  url: URL;
+  headers?: Record<string, string>;
+}
+
+async function drive(agent: http.Agent, next: () => Target, opts: LoadOptions, count: number, deadline: number, latencies: number[] | null): Promise<{ errors: number; firstError?: string }> {
   let issued = 0;
   let errors = 0;
   let firstError: string | undefined;
@@ -75,12 +82,12 @@ async function drive(agent: http.Agent, next: () => URL, opts: LoadOptions, coun
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const urls = opts.urls.map((u) => new URL(u));
+  const urls: Target[] = opts.urls.map((u, i) => ({ url: new URL(u), headers: opts.headers?.[i] }));
   if (urls.length === 0) throw new Error('no URLs to load');
   let turn = 0;
-  const next = () => urls[turn++ % urls.length] as URL;
+  const next = () => urls[turn++ % urls.length] as Target;
   // https URLs: TLS sessions on the same keep-alive terms (the CA comes from the process's default trust).
-  const agent = new (urls[0]?.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: opts.concurrency });
+  const agent = new (urls[0]?.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: opts.concurrency });
   try {
     const warm = await drive(agent, next, opts, opts.warmupRequests, performance.now() + 15_000, null);
     if (warm.errors > 0) throw new Error(`warm-up of ${opts.urls[0]}${urls.length > 1 ? ` (and ${urls.length - 1} more URLs)` : ''} failed: ${warm.errors} errors, first: ${warm.firstError}`);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Firestore } from '@google-cloud/firestore';
 import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
 import { FirestoreRateLimitStore, rateLimitCollections } from '../shared/ratelimit';
+import { spillAfter } from '../shared/ratelimit/firestore-store';
 import { BootTimeline } from '../shared/lifecycle/timeline';
 import { newBootToken } from '../shared/lifecycle/tokens';
 import { aMac, aMachine } from './helpers/fixtures';
@@ -99,6 +100,48 @@ describe('boot scripts asked for at once', () => {
     await Promise.all(tokens.map((token, i) => timeline.start(token, { mac: fleet[i]?.mac ?? '', action: 'profile', profile_id: fleet[i]?.profileId ?? null, netboot: 'enabled', once_round: null }, { at: new Date(), client_address: '10.0.0.1' })));
     expect(proxy.calls('Commit') - commits).toBe(1);
     for (const token of tokens) expect((await timeline.verify(token)).machine_id).toBe(token.machineId);
+  });
+
+  it('sharded counters below spillAfter (a fleet of addresses) are read in the same BatchGetDocuments, with no aggregation per counter; past it they spread and stay exact', async () => {
+    const store = new FirestoreRateLimitStore(proxied());
+    const expireAt = new Date(Date.now() + 120_000);
+    // A turn of 40 machines, each from its own address: 40 per-address counters of 20 shards (600 a minute).
+    const perAddress = Array.from({ length: 40 }, (_, i) => `boot-ip:spill-${aMac()}-${i}`);
+    let reads = proxy.calls('BatchGetDocuments');
+    let aggregations = proxy.calls('RunAggregationQuery');
+    const commits = proxy.calls('Commit');
+    const first = await Promise.all(perAddress.map((id) => store.increment([{ id, shards: 20, expireAt }])));
+    expect(first).toEqual(perAddress.map(() => [1]));
+    expect(proxy.calls('Commit') - commits).toBe(1);
+    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(proxy.calls('RunAggregationQuery') - aggregations).toBe(0);
+
+    // One counter taken past spillAfter, turn by turn, by this store and by another instance in
+    // turns of its own (a store of its own, which learns of the spill only from what it reads):
+    // every total exact.
+    const other = new FirestoreRateLimitStore(proxied());
+    const [id] = perAddress as [string];
+    const totals: number[] = [1];
+    for (let turn = 0; turn < 10; turn++) {
+      const counted = await Promise.all(Array.from({ length: 5 }, () => (turn % 2 === 0 ? store : other).increment([{ id, shards: 20, expireAt }])));
+      totals.push(...counted.map(([t]) => t as number));
+    }
+    expect(totals.sort((a, b) => a - b)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+    const shards = await proxied().collection(rateLimitCollections.counters).where('counter', '==', id).get();
+    const byShard = new Map(shards.docs.map((d) => [Number(d.id.slice(id.length + 1)), d.get('n') as number]));
+    expect([...byShard.values()].reduce((a, b) => a + b, 0)).toBe(51);
+    // Shard 0 stopped near spillAfter (each instance writes it at most once after the count got there); the rest spread.
+    expect(byShard.get(0)).toBeGreaterThanOrEqual(spillAfter);
+    expect(byShard.get(0)).toBeLessThan(spillAfter + 10);
+    expect(byShard.size).toBeGreaterThan(2);
+
+    // Once spilled, a turn reads that counter with one aggregation; the others stay in the one BatchGetDocuments.
+    reads = proxy.calls('BatchGetDocuments');
+    aggregations = proxy.calls('RunAggregationQuery');
+    const again = await Promise.all(perAddress.map((c) => store.increment([{ id: c, shards: 20, expireAt }])));
+    expect(again).toEqual(perAddress.map((c) => [c === id ? 52 : 2]));
+    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(proxy.calls('RunAggregationQuery') - aggregations).toBe(1);
   });
 
   it('never admit more than the per-MAC limit, and count every request (no overshoot)', async () => {

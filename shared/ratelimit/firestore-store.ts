@@ -14,20 +14,36 @@ export const rateLimitCollections = {
 const alreadyExists = 6;
 
 /**
- * Counters are blind `FieldValue.increment(1)` writes (no transaction, so nothing to
- * abort under contention) to one random shard of the counter, then one read of the
- * window's total: the shard document itself when there is one shard, otherwise a
- * `sum(n)` aggregation over the counter's shards (billed as one read per 1000 index
- * entries). Slots are one document per held slot: `create()` claims a free one (it fails
- * if another instance got there first), a transaction that re-reads the lease takes over
- * an expired one. Renew and release of a lease claimed with `create()` are one write each,
- * conditional on the document's update time being the one this holder last wrote (a
- * takeover rewrites it, so the condition fails and the new holder's lease stays); a lease
- * taken over in a transaction has no such time and uses transactions that check the holder.
+ * A sharded counter's first shard takes every hit until it holds this many (a shard's share
+ * at the limit in shared/ratelimit/policy.ts: one write every two seconds); only then do hits
+ * spread over the other shards. A counter that never gets there (a machine's address asking
+ * for its four files) is read as one document, in the turn's one BatchGetDocuments.
+ */
+export const spillAfter = 30;
+
+/**
+ * Counters are blind `FieldValue.increment` writes (no transaction, so nothing to abort
+ * under contention), then one read of the window's total. A counter of one shard is that
+ * document. A sharded one fills shard 0 first (up to `spillAfter`) and only then spreads
+ * over shards 1..n-1 at random; its total is shard 0 while shard 0 is below `spillAfter`
+ * (read with the single-shard counters), else a `sum(n)` aggregation over its shards (billed
+ * as one read per 1000 index entries). Slots are one document per held slot: `create()`
+ * claims a free one (it fails if another instance got there first), a transaction that
+ * re-reads the lease takes over an expired one. Renew and release of a lease claimed with
+ * `create()` are one write each, conditional on the document's update time being the one
+ * this holder last wrote (a takeover rewrites it, so the condition fails and the new
+ * holder's lease stays); a lease taken over in a transaction has no such time and uses
+ * transactions that check the holder.
  */
 export class FirestoreRateLimitStore implements RateLimitStore {
   /** Every hit of one turn of the event loop: one Commit, then one read of the totals (shared/batching.ts). */
   private readonly hits = sameTurnBatches((hits: readonly CounterHit[]) => this.countAll(hits), 250);
+  /**
+   * Sharded counters this instance has seen at `spillAfter` or more (id -> its expiry): their
+   * hits go to shards 1..n-1 and their totals are aggregated. Only a saving: an instance that
+   * does not know yet writes shard 0 and finds out from what it reads.
+   */
+  private readonly spilled = new Map<string, number>();
 
   constructor(private readonly db: Firestore) {}
 
@@ -45,13 +61,18 @@ export class FirestoreRateLimitStore implements RateLimitStore {
 
   /**
    * The hits of one turn, counted together: the k hits on one counter become one
-   * `increment(k)` of one random shard, all in one Commit; then one BatchGetDocuments reads
-   * the single-shard counters' totals (a `sum(n)` aggregation each for sharded ones). A total
+   * `increment(k)` of one shard, all in one Commit; then one BatchGetDocuments reads the
+   * totals kept in one document (single-shard counters, sharded ones still below
+   * `spillAfter` in shard 0), and a `sum(n)` aggregation each reads the spilled ones. A total
    * T read after the Commit includes every increment committed before it, so the batch's
    * hits are numbered T-k+1..T: exact for this instance, and across instances no more than
    * the limit is ever admitted (each batch's first place is past everything committed
    * before it), as with one increment per request. No overshoot; the saving is the round
    * trips (a burst of one MAC's requests, or a rack's, costs two calls, not two each).
+   *
+   * Shard 0 alone is the total while it reads below `spillAfter`: an instance writes the
+   * other shards only after it read shard 0 at `spillAfter` or more, and shard 0 only grows
+   * within a window, so a read of shard 0 below that comes before any such write.
    */
   private async countAll(hits: readonly CounterHit[]): Promise<number[]> {
     const perCounter = new Map<string, { hit: CounterHit; n: number }>();
@@ -61,24 +82,36 @@ export class FirestoreRateLimitStore implements RateLimitStore {
       else perCounter.set(hit.id, { hit, n: 1 });
     }
     const batch = this.db.batch();
+    const counters: CounterHit[] = [];
     for (const { hit, n } of perCounter.values()) {
-      const shard = hit.shards > 1 ? randomInt(hit.shards) : 0;
+      counters.push(hit);
+      const shard = hit.shards > 1 && this.spilled.has(hit.id) ? 1 + randomInt(hit.shards - 1) : 0;
       batch.set(this.counters().doc(`${hit.id}:${shard}`), { counter: hit.id, n: FieldValue.increment(n), expire_at: hit.expireAt }, { merge: true });
     }
     await batch.commit();
-    const counters = [...perCounter.values()].map(({ hit }) => hit);
-    const single = counters.filter((hit) => hit.shards <= 1);
     const totals = new Map<string, number>();
-    const [snaps] = await Promise.all([
-      single.length > 0 ? this.db.getAll(...single.map((hit) => this.counters().doc(`${hit.id}:0`))) : Promise.resolve([]),
-      ...counters
-        .filter((hit) => hit.shards > 1)
-        .map(async (hit) => {
-          const sum = await this.counters().where('counter', '==', hit.id).aggregate({ n: AggregateField.sum('n') }).get();
-          totals.set(hit.id, Number(sum.data().n ?? 0));
-        }),
+    const aggregate = async (hit: CounterHit) => {
+      const sum = await this.counters().where('counter', '==', hit.id).aggregate({ n: AggregateField.sum('n') }).get();
+      totals.set(hit.id, Number(sum.data().n ?? 0));
+    };
+    const spilled = counters.filter((hit) => hit.shards > 1 && this.spilled.has(hit.id));
+    const inOneDocument = counters.filter((hit) => !spilled.includes(hit));
+    await Promise.all([
+      inOneDocument.length > 0
+        ? this.db.getAll(...inOneDocument.map((hit) => this.counters().doc(`${hit.id}:0`))).then((snaps) =>
+            Promise.all(
+              inOneDocument.map((hit, i) => {
+                const n = Number(snaps[i]?.get('n') ?? 0);
+                if (hit.shards <= 1 || n < spillAfter) return totals.set(hit.id, n);
+                // It spilled (here or in another instance): from now on, spread and aggregate.
+                this.markSpilled(hit);
+                return aggregate(hit);
+              }),
+            ),
+          )
+        : undefined,
+      ...spilled.map(aggregate),
     ]);
-    single.forEach((hit, i) => totals.set(hit.id, Number(snaps[i]?.get('n') ?? 0)));
     // The counter's n hits of this batch take the last n places of its total, in order, as if
     // they had been counted one after another after every increment the read saw.
     const placed = new Map<string, number>();
@@ -87,6 +120,15 @@ export class FirestoreRateLimitStore implements RateLimitStore {
       placed.set(hit.id, before + 1);
       return (totals.get(hit.id) ?? 0) - ((perCounter.get(hit.id)?.n ?? 1) - 1) + before;
     });
+  }
+
+  /** Remembered until the counter's window is over (its ids end in the window: never asked for again). */
+  private markSpilled(hit: CounterHit): void {
+    const expiry = hit.expireAt.getTime();
+    if (this.spilled.size >= 10_000) {
+      for (const [id, until] of this.spilled) if (until < expiry) this.spilled.delete(id);
+    }
+    this.spilled.set(hit.id, expiry);
   }
 
   private slotRef(pool: string, index: number) {
