@@ -67,7 +67,7 @@ const bootMetadata = (what: string): Sizing => ({
   concurrency: 40,
   timeoutSeconds: 30,
   maxInstances: 20,
-  why: `${what}. Machines installing together fetch it together: one vCPU serves 40 tiny requests at once in 256 MiB, 20 instances as for bootScript; 30 s: cloud-init retries long before.`,
+  why: `${what}. Machines installing together fetch it together: one vCPU serves 40 tiny requests at once in 256 MiB, 20 instances (cloud-init's fetches are not in the storm model that sizes bootScript); 30 s: cloud-init retries long before.`,
 });
 
 const upload = (what: string): Sizing => ({
@@ -94,7 +94,7 @@ const asset = (what: string): Sizing => ({
     `${what}: with ASSET_DELIVERY=redirect (default) a cached signed URL and a 302, light. With ASSET_DELIVERY=proxy ` +
     'the blob is streamed through the instance (Range supported); each stream holds only a few buffers, so 20 ' +
     'streams fit in 512 MiB. 900 s lets a proxied 1 GiB initrd reach a slow iPXE client (~1.2 MB/s). 20 instances ' +
-    'x 20 streams serve a boot storm of 400 machines.',
+    'x 20 streams serve a boot storm of 400 machines (the default of Terraform\'s asset_max_instances, which sets it).',
 });
 
 /** Resources per function, each explained. Typed so that a route added without sizing fails to compile. */
@@ -144,11 +144,12 @@ export const sizing = {
     cpu: '1',
     concurrency: 40,
     timeoutSeconds: 30,
-    maxInstances: 20,
+    maxInstances: 6,
     why:
       'iPXE script for a MAC: two Firestore reads and a few lines of text. Boot storms are many tiny concurrent ' +
-      'requests, so one vCPU serves 40 at once in 256 MiB; 20 instances x 40 = 800 machines booting at the same ' +
-      'moment. 30 s: iPXE gives up long before.',
+      'requests, so one vCPU serves 40 at once in 256 MiB. 6 instances: the default of Terraform\'s ' +
+      'boot_max_instances, which sets it: the storm model\'s recommendation for 10,000 machines powering on over ' +
+      '15 minutes in redirect mode with 2 x headroom (bench/storm/model.ts; docs/performance.md). 30 s: iPXE gives up long before.',
   },
   assetKernel: asset('Kernel of a boot profile'),
   ipxeBinary: {
@@ -166,10 +167,10 @@ export const sizing = {
     cpu: '1',
     concurrency: 40,
     timeoutSeconds: 30,
-    maxInstances: 20,
+    maxInstances: 6,
     why:
       "A boot script's booting report: one rate-limit count, one Firestore read and one write (a transaction more " +
-      'for a netboot-once machine), a 3-byte answer. Sized like the boot script it follows in a boot storm.',
+      "for a netboot-once machine), a 3-byte answer. Sized like the boot script it follows in a boot storm (Terraform's boot_max_instances).",
   },
   bootInstalled: {
     memory: '256Mi',

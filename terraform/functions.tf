@@ -1,9 +1,10 @@
 # Every function of the route table (shared/routes.ts), one resource each through for_each.
 # The list, the entry points and each function's size come from functions.json, generated
 # by scripts/generate-deploy-artifacts.ts (`npm run generate`); the reasons for each size
-# are in that script and in each entry's sizing_note. Never edit functions.json by hand.
+# are in that script and in each entry's sizing_note; the boot path's max instances come from
+# variables (boot_storm.tf). Never edit functions.json by hand.
 locals {
-  functions      = jsondecode(file("${path.module}/functions.json")).functions
+  functions      = { for name, f in jsondecode(file("${path.module}/functions.json")).functions : name => merge(f, { max_instances = lookup(local.max_instances_from_variables, name, f.max_instances) }) }
   boot_functions = { for name, f in local.functions : name => f if f.audience == "boot" }
   # The function Cloud Scheduler calls (audience internal, POST).
   sweeper = "blobsSweep"

@@ -389,6 +389,28 @@ variable "rate_limit_max_shards" {
   }
 }
 
+variable "boot_max_instances" {
+  description = "Max instances of the boot script and booting-report functions (bootScript, bootReport). The default is bench/storm/model.ts's recommendation for 10,000 machines powering on over 15 minutes in redirect mode, with 2 x headroom; the model prints what larger storms need (docs/performance.md, Boot storms). Check the project's Cloud Run quota before raising it."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.boot_max_instances >= 1 && var.boot_max_instances <= 1000 && floor(var.boot_max_instances) == var.boot_max_instances
+    error_message = "boot_max_instances must be an integer from 1 to 1000."
+  }
+}
+
+variable "asset_max_instances" {
+  description = "Max instances of the kernel and initrd functions (assetKernel, assetInitrd). 20 serves 20 x 20 proxy-mode streams; in redirect mode an answer costs about what a boot script does, so keep it at least boot_max_instances. The storm model prints what a proxy-mode storm needs (docs/performance.md, Boot storms)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.asset_max_instances >= 1 && var.asset_max_instances <= 1000 && floor(var.asset_max_instances) == var.asset_max_instances
+    error_message = "asset_max_instances must be an integer from 1 to 1000."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Front door
 # ---------------------------------------------------------------------------

@@ -104,7 +104,8 @@ describe('functions', () => {
   });
 
   it('Terraform reads the function list from functions.json, one function resource each', () => {
-    expect(mod.locals.get('functions')).toBe('${jsondecode(file("${path.module}/functions.json")).functions}');
+    // Each entry as generated, with the boot path's max instances from variables (boot_storm.tf).
+    expect(mod.locals.get('functions')).toBe('${{ for name, f in jsondecode(file("${path.module}/functions.json")).functions : name => merge(f, { max_instances = lookup(local.max_instances_from_variables, name, f.max_instances) }) }}');
     const fn = resource('google_cloudfunctions2_function.fn');
     expect(fn.for_each).toBe('${local.functions}');
     expect(get(fn, 'build_config', 'entry_point')).toBe('${each.value.entry_point}');
