@@ -346,7 +346,7 @@ export async function shapedUploads(opts: { rates: string[]; rounds: number; ini
       const files = [writeRandomFile(join(dir, `vmlinuz-${rate}`), KERNEL_BYTES), writeRandomFile(join(dir, `initrd-${rate}.img`), initrdMib * MiB)];
       const bytes = KERNEL_BYTES + initrdMib * MiB;
       link.shape(bitsPerSecond);
-      opts.log(`rate ${rate}: tbf on both veth ends; files: kernel 1 MiB, initrd ${initrdMib} MiB; ${opts.rounds} round(s), direct and session in turn`);
+      opts.log(`rate ${rate}: ${bitsPerSecond === null ? 'the veth unshaped' : 'tbf on both veth ends'}; files: kernel 1 MiB, initrd ${initrdMib} MiB; ${opts.rounds} round(s), direct and session in turn`);
       // Three seconds of the link (64 MiB unshaped), from memory: what the link delivers to a plain PUT.
       const plainBytes = bitsPerSecond === null ? 512 * MiB : Math.min(512 * MiB, Math.round(((bitsPerSecond / 8) * 3) / MiB) * MiB);
       const answer = await runClient(link.namespace, env, { gatewayUrl: gateway.ready.url, sinkUrl, stateDir: join(dir, 'state'), gatewayPid: gateway.pid, emulatorsPid: emulators.pid, files, small, rounds: opts.rounds, plainBytes });
