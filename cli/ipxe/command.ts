@@ -25,7 +25,7 @@ the root a build trusts unless that form is built in too. By default the build r
 trusted root it holds, and warns before compiling when this build would refuse the chain
 (0216eb3c). A door out of reach is said in one line and the build goes on.
   --door-chain FILE the door's chain as PEM (openssl s_client -showcerts prints it) instead
-  --no-probe        neither: build exactly the trust given
+  --no-probe        no connection: the trust given (and a --door-chain's forms) only
   --plan            print what would be trusted and the door's verdict, build nothing
 
 OCSP (on unless --no-ocsp): iPXE asks each certificate's OCSP responder whether it was revoked.
