@@ -4,6 +4,7 @@
 // field, then __name__ in the direction of the last order, as Firestore orders results.
 import type { StructuredQueryFilter as Filter, StructuredQuery, StructuredQueryFieldFilter } from "@firestore-emulator/proto/dist/google/firestore/v1/query";
 import type { StoredDoc } from "./apply-write";
+import { indexKey } from "./field-index";
 import { getPath, parseFieldPath } from "./field-path";
 import type { DocumentStore } from "./store";
 import { compareValues, fromProtoValue, isNumber, numberOf, typeRank, valuesEqual, type FsValue } from "./values";
@@ -25,7 +26,13 @@ interface Order {
 export function runQuery(store: DocumentStore, parent: string, q: StructuredQuery): string[] {
   const from = q.from[0];
   if (!from || q.from.length !== 1) throw new Error("a query needs exactly one collection");
-  const candidates = from.all_descendants ? store.inCollectionGroup(parent, from.collection_id) : store.inCollection(`${parent}/${from.collection_id}`);
+  const collection = `${parent}/${from.collection_id}`;
+  const indexed = from.all_descendants || !q.has_where ? undefined : indexedCandidates(store, collection, q.where);
+  const candidates = from.all_descendants
+    ? store.inCollectionGroup(parent, from.collection_id)
+    : indexed
+      ? [...indexed].map((name) => [name, store.get(name) as StoredDoc] as const)
+      : store.inCollection(collection);
   const orders = orderOf(q);
   let rows = [...candidates]
     .filter(([name, doc]) => (!q.has_where || matches(name, doc, q.where)) && orders.every((o) => fieldValue(name, doc, o.segments) !== undefined))
@@ -49,6 +56,39 @@ export function runQuery(store: DocumentStore, parent: string, q: StructuredQuer
   const start = q.offset > 0 ? q.offset : 0;
   const end = q.has_limit ? start + q.limit.value : undefined;
   return rows.slice(start, end).map((r) => r.name);
+}
+
+/**
+ * The smallest set of names an equality index gives for a filter (an equality, array-contains or
+ * `in` field filter, alone or inside an AND), or undefined when none applies and the collection
+ * must be scanned. Candidates are a superset of the matches; the filters are still applied.
+ */
+function indexedCandidates(store: DocumentStore, collection: string, f: Filter): ReadonlySet<string> | undefined {
+  if (f.has_composite_filter) {
+    if (f.composite_filter.op !== AND) return undefined;
+    let best: ReadonlySet<string> | undefined;
+    for (const sub of f.composite_filter.filters) {
+      const set = indexedCandidates(store, collection, sub);
+      if (set && (!best || set.size < best.size)) best = set;
+    }
+    return best;
+  }
+  if (!f.has_field_filter || f.field_filter.field.field_path === NAME) return undefined;
+  const { op, field } = f.field_filter;
+  const operand = fromProtoValue(f.field_filter.value);
+  if (op === OP.EQ || op === OP.ARRAY_CONTAINS) {
+    const key = indexKey(operand);
+    return key === undefined ? undefined : store.index(collection, field.field_path).lookup(op === OP.EQ ? "value" : "element", key);
+  }
+  if ((op === OP.IN || op === OP.ARRAY_CONTAINS_ANY) && "array_value" in operand) {
+    const keys = operand.array_value.values.map(indexKey);
+    if (keys.some((k) => k === undefined)) return undefined;
+    const index = store.index(collection, field.field_path);
+    const union = new Set<string>();
+    for (const key of keys as string[]) for (const name of index.lookup(op === OP.IN ? "value" : "element", key)) union.add(name);
+    return union;
+  }
+  return undefined;
 }
 
 function orderOf(q: StructuredQuery): Order[] {

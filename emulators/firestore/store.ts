@@ -3,6 +3,8 @@
 // the package's Listen (onSnapshot) streams, which keep working on it.
 import type { FirestoreState, FirestoreStateDocument } from "@firestore-emulator/server";
 import type { StoredDoc } from "./apply-write";
+import { FieldIndex } from "./field-index";
+import { parseFieldPath } from "./field-path";
 import { documentProto, toStateField } from "./runtime";
 import type { Ts } from "./values";
 
@@ -15,6 +17,7 @@ interface MirrorDocument {
 export class DocumentStore {
   private readonly docs = new Map<string, StoredDoc>();
   private readonly byCollection = new Map<string, Set<string>>(); // collection path -> names
+  private readonly indexes = new Map<string, Map<string, FieldIndex>>(); // collection path -> field path -> index
   // Bumped on every write of a name (delete included), so that a transaction can tell whether
   // a document it read changed since, even when it was deleted and re-created meanwhile.
   private readonly versions = new Map<string, number>();
@@ -73,17 +76,38 @@ export class DocumentStore {
     }
   }
 
+  /** The equality index of `fieldPath` in collection `path`, built on first use. */
+  index(path: string, fieldPath: string): FieldIndex {
+    let byField = this.indexes.get(path);
+    if (!byField) this.indexes.set(path, (byField = new Map()));
+    let index = byField.get(fieldPath);
+    if (!index) {
+      index = new FieldIndex(parseFieldPath(fieldPath));
+      for (const [name, doc] of this.inCollection(path)) index.add(name, doc);
+      byField.set(fieldPath, index);
+    }
+    return index;
+  }
+
   private put(name: string, doc: StoredDoc): void {
-    this.docs.set(name, doc);
     const collection = name.slice(0, name.lastIndexOf("/"));
+    const previous = this.docs.get(name);
+    for (const index of this.indexes.get(collection)?.values() ?? []) {
+      if (previous) index.remove(name, previous);
+      index.add(name, doc);
+    }
+    this.docs.set(name, doc);
     let names = this.byCollection.get(collection);
     if (!names) this.byCollection.set(collection, (names = new Set()));
     names.add(name);
   }
 
   private remove(name: string): void {
+    const collection = name.slice(0, name.lastIndexOf("/"));
+    const previous = this.docs.get(name);
+    if (previous) for (const index of this.indexes.get(collection)?.values() ?? []) index.remove(name, previous);
     this.docs.delete(name);
-    this.byCollection.get(name.slice(0, name.lastIndexOf("/")))?.delete(name);
+    this.byCollection.get(collection)?.delete(name);
   }
 
   private mirrorDocument(name: string, next: StoredDoc | undefined): void {
