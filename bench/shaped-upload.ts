@@ -318,6 +318,9 @@ export async function shapedUploads(opts: { rates: string[]; rounds: number; ini
   const loadBefore = loadavg();
   const link = createLink();
   const dir = mkdtempSync(join(tmpdir(), 'netboot-bench-shaped-'));
+  // Also when Ctrl-C ends the run: the files are up to 150 MiB.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeDir);
   const started: Child[] = [];
   const sink = http.createServer((req, res) => {
     req.resume();
@@ -374,7 +377,8 @@ export async function shapedUploads(opts: { rates: string[]; rounds: number; ini
     sink.closeAllConnections();
     await Promise.all(started.map((c) => c.stop()));
     link.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    process.off('exit', removeDir);
   }
 }
 
