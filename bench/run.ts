@@ -13,7 +13,7 @@ import { mintLocalToken } from '../emulators/local-issuer';
 import { createClients, type Clients } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { blobObjectName } from '../shared/storage/blobs';
-import { compareTelemetry, cpuPerRequestMs, macsFor, REQUESTS_PER_MAC } from './boot-path';
+import { BOOT_GATEWAY_ENV, bootRequests, compareTelemetry, cpuPerRequestMs, macsFor, REQUESTS_PER_MAC } from './boot-path';
 import { cliStartLines, measureCliStart } from './cli-start';
 import { buildForColdStart, coldStartReport, coldStartTable, type ColdStartReport } from './coldstart';
 import { createBootFleet, createMachine, createProfileWithBigInitrd, MiB } from './fixtures';
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     const ceiling = await runLoad({ urls: [echoUrl], concurrency: LOAD.concurrency, warmupRequests: LOAD.warmupRequests, maxRequests: 10_000, maxMs: 3_000, expectStatus: 200, watch: { server: echo.pid } });
 
     const startServer = async (env: Record<string, string>, stdout: number | 'ignore' = 'ignore'): Promise<Child & { url: string }> => {
-      const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB), ...env }, stdout);
+      const child = await startChild('../emulators/gateway-process.ts', { ...process.env, LOG_LEVEL: 'warn', ASSET_DELIVERY: 'proxy', KERNEL_MAX_BYTES: String(64 * MiB), ...BOOT_GATEWAY_ENV, ...env }, stdout);
       if (!('url' in child.ready)) throw new Error('server child sent no url');
       return { ...child, url: child.ready.url };
     };
@@ -185,12 +185,11 @@ async function main(): Promise<void> {
       single: fleet.slice((2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD), (2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE)),
       tls: fleet.slice((2 + 2 * TELEMETRY_ROUNDS) * macsFor(LOAD) + macsFor(SINGLE)),
     };
-    const bootUrls = (base: string, macs: readonly string[]) => macs.map((mac) => `${base}/boot.ipxe?mac=${encodeURIComponent(mac)}`);
 
     progress('boot.ipxe, LOG_LEVEL=warn');
-    const bootWarn = await runLoad({ urls: bootUrls(proxyServer.url, macSets.warn), ...LOAD, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
+    const bootWarn = await runLoad({ ...bootRequests(proxyServer.url, macSets.warn), ...LOAD, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
     progress('boot.ipxe, LOG_LEVEL=warn, one client (service time without queueing)');
-    const bootSingle = await runLoad({ urls: bootUrls(proxyServer.url, macSets.single), ...SINGLE, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
+    const bootSingle = await runLoad({ ...bootRequests(proxyServer.url, macSets.single), ...SINGLE, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
     // The boot path's yardstick (issue 15): the cheapest function on the same gateway, same clients, same run.
     progress('health/liveness on the same gateway, 50 clients');
     const liveness = await runLoad({ urls: [`${proxyServer.url}/health/liveness`], ...LOAD, maxRequests: 20_000, expectStatus: 200, watch: { server: proxyServer.pid, emulators: emulators.pid } });
@@ -202,7 +201,7 @@ async function main(): Promise<void> {
     const logFd = openSync(logPath, 'w');
     const infoServer = await startServer({ LOG_LEVEL: 'info' }, logFd);
     closeSync(logFd);
-    const bootInfo = await runLoad({ urls: bootUrls(infoServer.url, macSets.info), ...LOAD, expectStatus: 200, watch: { server: infoServer.pid, emulators: emulators.pid } });
+    const bootInfo = await runLoad({ ...bootRequests(infoServer.url, macSets.info), ...LOAD, expectStatus: 200, watch: { server: infoServer.pid, emulators: emulators.pid } });
     await infoServer.stop();
     const logBytes = statSync(logPath).size;
     const logLines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line.startsWith('{')).length;
@@ -218,7 +217,7 @@ async function main(): Promise<void> {
     // --- the same with the per-MAC limiter off: what counting each request costs ---
     progress('gateway: RATE_LIMIT_BOOT_PER_MAC=0 (limiter off); boot.ipxe');
     const noLimitServer = await startServer({ RATE_LIMIT_BOOT_PER_MAC: '0' });
-    const bootNoLimit = await runLoad({ urls: bootUrls(noLimitServer.url, macSets.warn), ...LOAD, expectStatus: 200, watch: { server: noLimitServer.pid, emulators: emulators.pid } });
+    const bootNoLimit = await runLoad({ ...bootRequests(noLimitServer.url, macSets.warn), ...LOAD, expectStatus: 200, watch: { server: noLimitServer.pid, emulators: emulators.pid } });
     await noLimitServer.stop();
 
     // --- redirect mode: 302 with a warm signed-URL cache ---
