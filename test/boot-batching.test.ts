@@ -144,6 +144,31 @@ describe('boot scripts asked for at once', () => {
     expect(proxy.calls('RunAggregationQuery') - aggregations).toBe(1);
   });
 
+  it('a counter that spilled in the last window spreads from the first hit of the next (no burst on shard 0), and its totals stay exact across instances', async () => {
+    const store = new FirestoreRateLimitStore(proxied());
+    const other = new FirestoreRateLimitStore(proxied()); // knows nothing of the last window
+    const expireAt = new Date(Date.now() + 120_000);
+    const family = `boot-global:storm-${aMac()}`;
+    // Window 7: past spillAfter, so this store has seen the family spill.
+    for (let turn = 0; turn < 8; turn++) await Promise.all(Array.from({ length: 5 }, () => store.increment([{ id: `${family}:7`, shards: 50, expireAt }])));
+    // Window 8: both instances count, turn by turn; only `store` spreads at once.
+    const id = `${family}:8`;
+    const totals: number[] = [];
+    for (let turn = 0; turn < 6; turn++) {
+      const counted = await Promise.all(Array.from({ length: 5 }, () => (turn % 2 === 0 ? store : other).increment([{ id, shards: 50, expireAt }])));
+      totals.push(...counted.map(([t]) => t as number));
+    }
+    expect(totals.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const shards = await proxied().collection(rateLimitCollections.counters).where('counter', '==', id).get();
+    const zero = shards.docs.find((d) => d.id === `${id}:0`);
+    // Shard 0 holds the mark and only the first batch of the instance that did not know (5
+    // hits); reading the mark, it spread from its next batch on. Without the rule shard 0 would
+    // hold spillAfter (30) here: every hit of this window.
+    expect(zero?.get('spread')).toBe(true);
+    expect(Number(zero?.get('n') ?? 0)).toBe(5);
+    expect(shards.docs.reduce((sum, d) => sum + Number(d.get('n') ?? 0), 0)).toBe(30);
+  });
+
   it('never admit more than the per-MAC limit, and count every request (no overshoot)', async () => {
     setEnv({ RATE_LIMIT_BOOT_PER_MAC: '5' });
     const { mac } = await machineWithProfile('console=ttyS0');
