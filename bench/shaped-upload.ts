@@ -32,6 +32,7 @@ import { MiB } from './fixtures';
 import { startChild, stopAllChildren, type Child } from './proc';
 import { median } from './report';
 import { cliOptions, cliProfileSet, directUpload, freshen, writeRandomFile, type CliRun, type FileSpec } from './session-upload';
+import { deleteNamespace, deleteStaleNamespaces } from '../test/helpers/netns';
 
 const REPO = resolve(__dirname, '..');
 const PREPARE = join(REPO, 'scripts/e2e/prepare-shaping.sh');
@@ -64,36 +65,6 @@ function run(cmd: string, args: string[]): void {
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(res.stderr || res.error?.message || `exit ${res.status}`).trim()}`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Kills what runs in the namespace, then deletes it (its veth pair and their qdiscs go with it). Synchronous: also on exit. */
-function deleteNamespace(ns: string): void {
-  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-  for (const pid of pids.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
-
-/** Namespaces of runs that died before their cleanup (their pid is in the name). */
-function deleteStaleNamespaces(): void {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of list.split('\n')) {
-    const m = NS_RE.exec(line.split(' ')[0] ?? '');
-    if (m && !pidAlive(Number(m[1]))) deleteNamespace(`${NS_PREFIX}-${m[1]}`);
-  }
-}
 
 export interface ShapedLink {
   namespace: string;
@@ -109,7 +80,7 @@ export interface ShapedLink {
  * runs of several engineers do not collide. Interface names carry the pid too (15 characters max).
  */
 function createLink(): ShapedLink {
-  deleteStaleNamespaces();
+  deleteStaleNamespaces(NS_RE);
   const pid = process.pid;
   const namespace = `${NS_PREFIX}-${pid}`;
   const hostDev = `nbsh${pid}h`;

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { accelArgs, cleanOutput, parseMarker, type BootResult } from './qemu';
+import { deleteNamespace, deleteStaleNamespaces, pidAlive } from '../helpers/netns';
 
 const REPO = path.resolve(__dirname, '../..');
 const PREPARE = path.join(REPO, 'scripts/e2e/prepare-network.sh');
@@ -58,36 +59,9 @@ function ip(...args: string[]): void {
   if (res.status !== 0) throw new Error(`ip ${args.join(' ')}: ${res.stderr.trim()}`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Kills what still runs in a namespace, then deletes it. Synchronous: also used on process exit. */
-function deleteNamespace(ns: string): void {
-  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-  for (const pid of pids.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
-
-/** Namespaces left by test processes that died before their cleanup ran (their pid is in the name). */
-function deleteStaleNamespaces(): void {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of list.split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    const m = NAMESPACE_RE.exec(name);
-    if (m && !pidAlive(Number(m[1]))) deleteNamespace(name);
-  }
+/** What test processes that died before their cleanup ran left behind (their pid is in the names). */
+function deleteStaleRuns(): void {
+  deleteStaleNamespaces(NAMESPACE_RE);
   // And their directories (TFTP roots, sockets, firmware variables).
   for (const entry of fs.readdirSync(os.tmpdir())) {
     const m = /^(nbe2e-[a-z0-9]+-(\d+))-/.exec(entry);
@@ -182,7 +156,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number, wh
  */
 export async function createBootNetwork(opts: { tag: string; tcpPorts: number[]; ntp?: boolean }): Promise<BootNetwork> {
   if (!/^[a-z0-9]{1,8}$/.test(opts.tag)) throw new Error(`tag must be 1-8 lowercase letters or digits: ${opts.tag}`);
-  deleteStaleNamespaces();
+  deleteStaleRuns();
   const namespace = `${NAMESPACE_PREFIX}-${opts.tag}-${process.pid}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${namespace}-`));
   const tftpRoot = path.join(dir, 'tftp');
