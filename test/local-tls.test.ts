@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../emulators/stack';
 import { mintLocalToken } from '../emulators/local-issuer';
 import { runNetboot } from './helpers/cli';
 import { aMac, aMachine } from './helpers/fixtures';
-import { highRateLimits, request } from './helpers/stack';
+import { enterOwnProject, request } from './helpers/stack';
 import { profileForm, sha256 } from './helpers/profiles';
 
 const run = promisify(execFile);
@@ -28,15 +28,7 @@ const initrd = randomBytes(700_000);
 let profileId: string;
 
 beforeAll(async () => {
-  const suffix = randomBytes(4).toString('hex');
-  Object.assign(process.env, {
-    FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
-    STORAGE_EMULATOR_HOST: inject('storageHost'),
-    GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
-    BLOB_BUCKET: `demo-test-${suffix}-blobs`,
-    ASSET_DELIVERY: 'redirect',
-    ...highRateLimits,
-  });
+  enterOwnProject({ ASSET_DELIVERY: 'redirect' });
   stack = await startLocalStack({ tls: 'ecdsa', tlsNames: ['192.0.2.1'] });
   caPath = stack.ca?.certPath as string;
   const machine = await request<{ id: string }>(stack.url, 'POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IpxeBuildResult } from '../../cli/ipxe/build';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import { ensureLocalCa } from '../../emulators/tls/ca';
 import { ensureIpxeBuild, IPXE_BUILD_TIMEOUT_MS } from '../helpers/ipxe-build';
-import { highRateLimits } from '../helpers/stack';
+import { enterOwnProject } from '../helpers/stack';
 import { createBootNetwork, SERVER_IP, type BootNetwork, type Firmware } from './boot-network';
 import { expectBooted, FRONT_DOOR, httpsBootPrerequisites, machineWithProfile, printedDnsmasqConfig, readImages, seconds, stageBinaries } from './https-fixtures';
 
@@ -42,15 +42,7 @@ describe.skipIf(!prepared.ok)('HTTPS boots on a real boot network (dnsmasq, firm
     build = await ensureIpxeBuild({ url: FRONT_DOOR, trustPem: [ca.certPem] });
     timings.push(`build (all targets): ${seconds(Date.now() - started)} s (${Object.entries(build.targets).map(([t, r]) => `${t} ${r.cache}`).join(', ')})`);
 
-    const suffix = randomBytes(4).toString('hex');
-    Object.assign(process.env, {
-      FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
-      STORAGE_EMULATOR_HOST: inject('storageHost'),
-      GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
-      BLOB_BUCKET: `demo-test-${suffix}-blobs`,
-      ASSET_DELIVERY: 'proxy',
-      ...highRateLimits,
-    });
+    enterOwnProject({ ASSET_DELIVERY: 'proxy' });
     // The gateway's leaf names the address the build chains to, beside the defaults.
     stack = await startLocalStack({ tls: 'ecdsa', tlsNames: [SERVER_IP] });
     storageDoorPort = Number(new URL(stack.storageUrl).port);

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IpxeBuildResult } from '../../cli/ipxe/build';
 import { mintLocalToken } from '../../emulators/local-issuer';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import { ensureLocalCa } from '../../emulators/tls/ca';
 import { runNetboot } from '../helpers/cli';
 import { ensureIpxeBuild, IPXE_BUILD_TIMEOUT_MS } from '../helpers/ipxe-build';
-import { highRateLimits } from '../helpers/stack';
+import { enterOwnProject } from '../helpers/stack';
 import { createBootNetwork, edk2CaCerts, SERVER_IP, type BootNetwork } from './boot-network';
 import { expectBooted, FRONT_DOOR, httpsBootPrerequisites, machineWithProfile, printedDnsmasqConfig, readImages, seconds } from './https-fixtures';
 
@@ -59,15 +59,7 @@ describe.skipIf(!prepared.ok)('UEFI HTTP Boot under OVMF: the iPXE binary from /
     build = await ensureIpxeBuild({ url: FRONT_DOOR, trustPem: [ca.certPem], targets: ['efi-x86_64'] });
     timings.push(`build: ${seconds(Date.now() - started)} s (${Object.entries(build.targets).map(([t, r]) => `${t} ${r.cache}`).join(', ')})`);
 
-    const suffix = randomBytes(4).toString('hex');
-    Object.assign(process.env, {
-      FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
-      STORAGE_EMULATOR_HOST: inject('storageHost'),
-      GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
-      BLOB_BUCKET: `demo-test-${suffix}-blobs`,
-      ASSET_DELIVERY: 'proxy',
-      ...highRateLimits,
-    });
+    enterOwnProject({ ASSET_DELIVERY: 'proxy' });
     stack = await startLocalStack({ tls: 'rsa', tlsNames: [SERVER_IP] });
     network = await createBootNetwork({ tag: 'httpboot', tcpPorts: [443] });
     network.ports.get(443)?.target(stack.port);

@@ -39,22 +39,31 @@ export const highRateLimits: Record<string, string> = {
 };
 
 /**
+ * Points this process at the run's shared emulators under a project id and bucket of its own
+ * (so files never see each other's data), with the tests' high rate limits and `env` over them.
+ * Call it in a beforeAll, before starting a stack.
+ */
+export function enterOwnProject(env: Record<string, string> = {}): void {
+  const suffix = randomBytes(4).toString('hex');
+  Object.assign(process.env, {
+    FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
+    STORAGE_EMULATOR_HOST: inject('storageHost'),
+    GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
+    BLOB_BUCKET: `demo-test-${suffix}-blobs`,
+    ...highRateLimits,
+    ...env,
+  });
+}
+
+/**
  * The whole local stack for one test file: the run's shared emulators, a project id
  * and bucket of this file's own (so files never see each other's data), and every
  * function behind a gateway on a free port.
  */
 export function useLocalStack(env: Record<string, string> = {}, options: { decorate?: (parts: RootParts) => RootParts } = {}): StackHandle {
   let stack: LocalStack | undefined;
-  const suffix = randomBytes(4).toString('hex');
   beforeAll(async () => {
-    Object.assign(process.env, {
-      FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
-      STORAGE_EMULATOR_HOST: inject('storageHost'),
-      GOOGLE_CLOUD_PROJECT: `demo-test-${suffix}`,
-      BLOB_BUCKET: `demo-test-${suffix}-blobs`,
-      ...highRateLimits,
-      ...env,
-    });
+    enterOwnProject(env);
     stack = await startLocalStack({ decorate: options.decorate });
     current = stack;
   });
