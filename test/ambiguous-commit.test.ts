@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Firestore } from '@google-cloud/firestore';
+import { describe, expect, it } from 'vitest';
 import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
 import { aMac, aMachine } from './helpers/fixtures';
-import { firestoreThrough, grpcStatus, startFaultyGrpcProxy, type FaultyGrpcProxy } from './helpers/faulty-grpc';
+import { grpcStatus } from './helpers/faulty-grpc';
 import { createMachineId, postProfile, profileForm, randomFile, sha256, storedBlob, storedBlobIds, type ProfileBody } from './helpers/profiles';
-import { request, useLocalStack } from './helpers/stack';
+import { request, useLocalStackThroughProxy } from './helpers/stack';
 
 /**
  * A commit that Firestore applied but whose answer never reached the client: the client
@@ -12,25 +11,11 @@ import { request, useLocalStack } from './helpers/stack';
  * inventory and the ledger (the blob index and upload sessions: one store, as the root
  * builds them) talk to the emulator through a proxy that drops such answers on demand.
  */
-let proxy: FaultyGrpcProxy;
-let viaProxy: Firestore | undefined;
-beforeAll(async () => {
-  proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
+const through = useLocalStackThroughProxy({ PROFILE_VERSION_RETENTION_SECONDS: '3600' }, (parts, firestore) => {
+  const inventory = new FirestoreInventory(firestore);
+  return { ...parts, inventory, ledger: inventory };
 });
-const stack = useLocalStack(
-  { PROFILE_VERSION_RETENTION_SECONDS: '3600' },
-  {
-    decorate: (parts) => {
-      viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
-      const inventory = new FirestoreInventory(viaProxy);
-      return { ...parts, inventory, ledger: inventory };
-    },
-  },
-);
-afterAll(async () => {
-  await viaProxy?.terminate();
-  await proxy?.close();
-});
+const { stack } = through;
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
 interface UploadSession {
@@ -54,10 +39,10 @@ describe.each([
 ])('a commit applied but answered %s', (_name, code) => {
   it('POST /api/v1/machines: 201, and exactly one machine holds the MAC', async () => {
     const mac = aMac();
-    const commits = proxy.calls('Commit');
-    proxy.loseAnswers('Commit', code);
+    const commits = through.proxy.calls('Commit');
+    through.proxy.loseAnswers('Commit', code);
     const res = await api<{ id: string }>('POST', '/api/v1/machines', { json: aMachine({ nics: [{ mac }] }) });
-    expect(proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
+    expect(through.proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
     expect(res.status).toBe(201);
     const listed = await api<{ machines: { id: string }[] }>('GET', `/api/v1/machines?mac=${mac}`);
     expect(listed.body.machines.map((m) => m.id)).toEqual([res.body.id]);
@@ -66,7 +51,7 @@ describe.each([
   it('POST /api/v1/profiles: 201, and the committed profile keeps its blobs', async () => {
     const machineId = await createMachineId(stack.url);
     const before = await storedBlobIds();
-    proxy.loseAnswers('Commit', code);
+    through.proxy.loseAnswers('Commit', code);
     const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
     expect(res.status).toBe(201);
     await expectIntact(machineId, res.body);
@@ -76,7 +61,7 @@ describe.each([
   it('PUT /api/v1/boot/{id}/profile: 200 with the new version, and neither version loses a blob', async () => {
     const machineId = await createMachineId(stack.url);
     const created = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
-    proxy.loseAnswers('Commit', code);
+    through.proxy.loseAnswers('Commit', code);
     const res = await api<ProfileBody>('PUT', `/api/v1/boot/${machineId}/profile`, { body: profileForm({ kernel: randomFile(71_000), initrd: randomFile(51_000), kernel_args: '["two"]' }) });
     expect(res.status).toBe(200);
     expect(res.body.kernel.args).toEqual(['two']);
@@ -91,7 +76,7 @@ describe.each([
     const machineId = await createMachineId(stack.url);
     const created = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
     const before = await storedBlobIds();
-    proxy.loseAnswers('Commit', code);
+    through.proxy.loseAnswers('Commit', code);
     expect((await api('DELETE', `/api/v1/boot/${machineId}/profile`)).status).toBe(204);
     expect((await api('GET', `/api/v1/boot/${machineId}/profile`)).status).toBe(404);
     expect(await storedBlobIds()).toEqual(before.filter((id) => id !== created.body.kernel.id && id !== created.body.initrd.id));
@@ -112,10 +97,10 @@ describe.each([
       await put.arrayBuffer();
       expect(put.status).toBe(200);
     }
-    const commits = proxy.calls('Commit');
-    proxy.loseAnswers('Commit', code);
+    const commits = through.proxy.calls('Commit');
+    through.proxy.loseAnswers('Commit', code);
     const res = await api<ProfileBody>('POST', `/api/v1/uploads/${opened.body.id}/finalize`);
-    expect(proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
+    expect(through.proxy.calls('Commit')).toBeGreaterThan(commits + 1); // the client did run it again
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       machine_id: machineId,
@@ -134,7 +119,7 @@ describe.each([
 
   it('DELETE /api/v1/machines/{id}: 204, not 404', async () => {
     const machineId = await createMachineId(stack.url);
-    proxy.loseAnswers('Commit', code);
+    through.proxy.loseAnswers('Commit', code);
     expect((await api('DELETE', `/api/v1/machines/${machineId}`)).status).toBe(204);
     expect((await api('GET', `/api/v1/machines/${machineId}`)).status).toBe(404);
   });
@@ -145,9 +130,9 @@ describe('every answer lost', () => {
   // call itself, which it retries on UNAVAILABLE for up to 10 minutes.
   it('POST /api/v1/profiles fails with 500, but the profile that did commit keeps its blobs', async () => {
     const machineId = await createMachineId(stack.url);
-    proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 100);
+    through.proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 100);
     const res = await postProfile(stack.url, profileForm({ machine_id: machineId, kernel: randomFile(70_000), initrd: randomFile(50_000) }));
-    proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 0);
+    through.proxy.loseAnswers('Commit', grpcStatus.DEADLINE_EXCEEDED, 0);
     expect(res.status).toBe(500);
     // The first commit went through: the profile exists, and its blobs were not deleted on the way out.
     const read = await api<ProfileBody>('GET', `/api/v1/boot/${machineId}/profile`);

@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Firestore } from '@google-cloud/firestore';
+import { describe, expect, it } from 'vitest';
 import { FirestoreInventory } from '../shared/inventory/firestore-inventory';
 import { FirestoreRateLimitStore, rateLimitCollections } from '../shared/ratelimit';
 import { spillAfter } from '../shared/ratelimit/firestore-store';
 import { BootTimeline } from '../shared/lifecycle/timeline';
 import { newBootToken } from '../shared/lifecycle/tokens';
 import { aMac, aMachine } from './helpers/fixtures';
-import { firestoreThrough, startFaultyGrpcProxy, type FaultyGrpcProxy } from './helpers/faulty-grpc';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
-import { request, setEnv, useLocalStack } from './helpers/stack';
+import { request, setEnv, useLocalStackThroughProxy } from './helpers/stack';
 
 /**
  * The boot path batches its database calls per turn of the event loop (shared/batching.ts):
@@ -16,30 +14,11 @@ import { request, setEnv, useLocalStack } from './helpers/stack';
  * increments (one Commit). The inventory and the rate-limit store talk to the emulator
  * through a proxy that counts the calls.
  */
-let proxy: FaultyGrpcProxy;
-let viaProxy: Firestore | undefined;
-beforeAll(async () => {
-  proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
+const through = useLocalStackThroughProxy({}, (parts, firestore) => {
+  const inventory = new FirestoreInventory(firestore);
+  return { ...parts, inventory, ledger: inventory, rateLimitStore: new FirestoreRateLimitStore(firestore) };
 });
-const stack = useLocalStack(
-  {},
-  {
-    decorate: (parts) => {
-      viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
-      const inventory = new FirestoreInventory(viaProxy);
-      return { ...parts, inventory, ledger: inventory, rateLimitStore: new FirestoreRateLimitStore(viaProxy) };
-    },
-  },
-);
-afterAll(async () => {
-  await viaProxy?.terminate();
-  await proxy?.close();
-});
-
-const proxied = (): Firestore => {
-  if (!viaProxy) throw new Error('the stack is not started');
-  return viaProxy;
-};
+const { stack } = through;
 type Fleet = Awaited<ReturnType<typeof machineWithProfile>>[];
 
 const bootScript = async (mac: string) => {
@@ -72,54 +51,54 @@ describe('boot scripts asked for at once', () => {
   it('one turn of the event loop: one BatchGetDocuments for every MAC and profile, one Commit and one read for every counter, one Commit for every boot record', async () => {
     const fleet: Fleet = [];
     for (let i = 0; i < 6; i++) fleet.push(await machineWithProfile('console=ttyS0'));
-    const inventory = new FirestoreInventory(proxied());
-    let reads = proxy.calls('BatchGetDocuments');
+    const inventory = new FirestoreInventory(through.firestore);
+    let reads = through.proxy.calls('BatchGetDocuments');
     const targets = await Promise.all([...fleet.map((m) => inventory.findBootTarget(m.mac)), inventory.findBootTarget(aMac()), ...fleet.map((m) => inventory.getProfile(m.profileId))]);
-    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(through.proxy.calls('BatchGetDocuments') - reads).toBe(1);
     expect(targets.slice(0, 6).map((t) => (t as { machineId: string }).machineId)).toEqual(fleet.map((m) => m.id));
     expect(targets[6]).toBeNull();
     expect(targets.slice(7).map((p) => (p as { profile: { id: string } }).profile.id)).toEqual(fleet.map((m) => m.profileId));
 
-    const store = new FirestoreRateLimitStore(proxied());
+    const store = new FirestoreRateLimitStore(through.firestore);
     const expireAt = new Date(Date.now() + 120_000);
     const key = `boot-mac:batch-${aMac()}`;
-    reads = proxy.calls('BatchGetDocuments');
-    let commits = proxy.calls('Commit');
+    reads = through.proxy.calls('BatchGetDocuments');
+    let commits = through.proxy.calls('Commit');
     const totals = await Promise.all([
       ...Array.from({ length: 5 }, () => store.increment([{ id: key, shards: 1, expireAt }])),
       store.increment([{ id: `${key}-other`, shards: 1, expireAt }]),
     ]);
-    expect(proxy.calls('Commit') - commits).toBe(1);
-    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(through.proxy.calls('Commit') - commits).toBe(1);
+    expect(through.proxy.calls('BatchGetDocuments') - reads).toBe(1);
     // Numbered in order, as if counted one after another.
     expect(totals).toEqual([[1], [2], [3], [4], [5], [1]]);
 
-    const timeline = new BootTimeline(proxied(), 3_600_000, () => Date.now());
-    commits = proxy.calls('Commit');
+    const timeline = new BootTimeline(through.firestore, 3_600_000, () => Date.now());
+    commits = through.proxy.calls('Commit');
     const tokens = fleet.map((m) => newBootToken(m.id));
     await Promise.all(tokens.map((token, i) => timeline.start(token, { mac: fleet[i]?.mac ?? '', action: 'profile', profile_id: fleet[i]?.profileId ?? null, netboot: 'enabled', once_round: null }, { at: new Date(), client_address: '10.0.0.1' })));
-    expect(proxy.calls('Commit') - commits).toBe(1);
+    expect(through.proxy.calls('Commit') - commits).toBe(1);
     for (const token of tokens) expect((await timeline.verify(token)).machine_id).toBe(token.machineId);
   });
 
   it('sharded counters below spillAfter (a fleet of addresses) are read in the same BatchGetDocuments, with no aggregation per counter; past it they spread and stay exact', async () => {
-    const store = new FirestoreRateLimitStore(proxied());
+    const store = new FirestoreRateLimitStore(through.firestore);
     const expireAt = new Date(Date.now() + 120_000);
     // A turn of 40 machines, each from its own address: 40 per-address counters of 20 shards (600 a minute).
     const perAddress = Array.from({ length: 40 }, (_, i) => `boot-ip:spill-${aMac()}-${i}`);
-    let reads = proxy.calls('BatchGetDocuments');
-    let aggregations = proxy.calls('RunAggregationQuery');
-    const commits = proxy.calls('Commit');
+    let reads = through.proxy.calls('BatchGetDocuments');
+    let aggregations = through.proxy.calls('RunAggregationQuery');
+    const commits = through.proxy.calls('Commit');
     const first = await Promise.all(perAddress.map((id) => store.increment([{ id, shards: 20, expireAt }])));
     expect(first).toEqual(perAddress.map(() => [1]));
-    expect(proxy.calls('Commit') - commits).toBe(1);
-    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
-    expect(proxy.calls('RunAggregationQuery') - aggregations).toBe(0);
+    expect(through.proxy.calls('Commit') - commits).toBe(1);
+    expect(through.proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(through.proxy.calls('RunAggregationQuery') - aggregations).toBe(0);
 
     // One counter taken past spillAfter, turn by turn, by this store and by another instance in
     // turns of its own (a store of its own, which learns of the spill only from what it reads):
     // every total exact.
-    const other = new FirestoreRateLimitStore(proxied());
+    const other = new FirestoreRateLimitStore(through.firestore);
     const [id] = perAddress as [string];
     const totals: number[] = [1];
     for (let turn = 0; turn < 10; turn++) {
@@ -127,7 +106,7 @@ describe('boot scripts asked for at once', () => {
       totals.push(...counted.map(([t]) => t as number));
     }
     expect(totals.sort((a, b) => a - b)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
-    const shards = await proxied().collection(rateLimitCollections.counters).where('counter', '==', id).get();
+    const shards = await through.firestore.collection(rateLimitCollections.counters).where('counter', '==', id).get();
     const byShard = new Map(shards.docs.map((d) => [Number(d.id.slice(id.length + 1)), d.get('n') as number]));
     expect([...byShard.values()].reduce((a, b) => a + b, 0)).toBe(51);
     // Shard 0 stopped near spillAfter (each instance writes it at most once after the count got there); the rest spread.
@@ -136,17 +115,17 @@ describe('boot scripts asked for at once', () => {
     expect(byShard.size).toBeGreaterThan(2);
 
     // Once spilled, a turn reads that counter with one aggregation; the others stay in the one BatchGetDocuments.
-    reads = proxy.calls('BatchGetDocuments');
-    aggregations = proxy.calls('RunAggregationQuery');
+    reads = through.proxy.calls('BatchGetDocuments');
+    aggregations = through.proxy.calls('RunAggregationQuery');
     const again = await Promise.all(perAddress.map((c) => store.increment([{ id: c, shards: 20, expireAt }])));
     expect(again).toEqual(perAddress.map((c) => [c === id ? 52 : 2]));
-    expect(proxy.calls('BatchGetDocuments') - reads).toBe(1);
-    expect(proxy.calls('RunAggregationQuery') - aggregations).toBe(1);
+    expect(through.proxy.calls('BatchGetDocuments') - reads).toBe(1);
+    expect(through.proxy.calls('RunAggregationQuery') - aggregations).toBe(1);
   });
 
   it('a counter that spilled in the last window spreads from the first hit of the next (no burst on shard 0), and its totals stay exact across instances', async () => {
-    const store = new FirestoreRateLimitStore(proxied());
-    const other = new FirestoreRateLimitStore(proxied()); // knows nothing of the last window
+    const store = new FirestoreRateLimitStore(through.firestore);
+    const other = new FirestoreRateLimitStore(through.firestore); // knows nothing of the last window
     const expireAt = new Date(Date.now() + 120_000);
     const family = `boot-global:storm-${aMac()}`;
     // Window 7: past spillAfter, so this store has seen the family spill.
@@ -159,7 +138,7 @@ describe('boot scripts asked for at once', () => {
       totals.push(...counted.map(([t]) => t as number));
     }
     expect(totals.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-    const shards = await proxied().collection(rateLimitCollections.counters).where('counter', '==', id).get();
+    const shards = await through.firestore.collection(rateLimitCollections.counters).where('counter', '==', id).get();
     const zero = shards.docs.find((d) => d.id === `${id}:0`);
     // Shard 0 holds the mark and only the first batch of the instance that did not know (5
     // hits); reading the mark, it spread from its next batch on. Without the rule shard 0 would
@@ -181,7 +160,7 @@ describe('boot scripts asked for at once', () => {
     expect(served).toBeGreaterThanOrEqual(1);
     expect(answers.filter((a) => a.status === 429)).toHaveLength(12 - served);
     // Every request counted, in the window's counter document(s).
-    const counters = await proxied().collection(rateLimitCollections.counters).get();
+    const counters = await through.firestore.collection(rateLimitCollections.counters).get();
     const total = counters.docs.filter((d) => String(d.get('counter')).startsWith('boot-mac:')).reduce((sum, d) => sum + Number(d.get('n')), 0);
     expect(total).toBeGreaterThanOrEqual(12);
     setEnv({ RATE_LIMIT_BOOT_PER_MAC: undefined });

@@ -1,10 +1,9 @@
-import type { Firestore } from '@google-cloud/firestore';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aMac, aMachine } from './helpers/fixtures';
-import { firestoreThrough, grpcStatus, startFaultyGrpcProxy, type FaultyGrpcProxy } from './helpers/faulty-grpc';
+import { grpcStatus } from './helpers/faulty-grpc';
 import { expectProblem } from './helpers/problem';
 import { postProfile, profileForm, randomFile } from './helpers/profiles';
-import { request, useLocalStack } from './helpers/stack';
+import { request, useLocalStackThroughProxy } from './helpers/stack';
 
 /**
  * Issue 21: a `once` machine must be able to report the boot it is served, or it would
@@ -12,24 +11,8 @@ import { request, useLocalStack } from './helpers/stack';
  * waits and asks again), never an installer without a token. The boot records alone go
  * through a proxy that answers a Commit with an error.
  */
-let proxy: FaultyGrpcProxy;
-let viaProxy: Firestore | undefined;
-beforeAll(async () => {
-  proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
-});
-const stack = useLocalStack(
-  {},
-  {
-    decorate: (parts) => {
-      viaProxy ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
-      return { ...parts, clients: { ...parts.clients, firestore: viaProxy } };
-    },
-  },
-);
-afterAll(async () => {
-  await viaProxy?.terminate();
-  await proxy?.close();
-});
+const through = useLocalStackThroughProxy({}, (parts, firestore) => ({ ...parts, clients: { ...parts.clients, firestore } }));
+const { stack } = through;
 const api = <T = Record<string, unknown>>(method: string, path: string, init?: Parameters<typeof request>[3]) => request<T>(stack.url, method, path, init);
 
 async function machineWithProfile(netboot: string, args = '["console=ttyS0"]'): Promise<string> {
@@ -43,10 +26,10 @@ async function machineWithProfile(netboot: string, args = '["console=ttyS0"]'): 
 describe('a boot that cannot be recorded', () => {
   it('once: 503 with Retry-After, never an installer it cannot report; the next attempt boots with a token', async () => {
     const mac = await machineWithProfile('once');
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
     const refused = expectProblem(await api('GET', `/boot.ipxe?mac=${mac}`), 503, 'service-unavailable');
     expect(refused.retry_after).toBe(5);
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
     const served = await api('GET', `/boot.ipxe?mac=${mac}`);
     expect(served.status).toBe(200);
     expect(served.text).toMatch(/\/boot\/report\?token=/);
@@ -54,16 +37,16 @@ describe('a boot that cannot be recorded', () => {
 
   it('a profile that hands out {{metadata_url}}: 503 too (no seed without its record)', async () => {
     const mac = await machineWithProfile('enabled', '["ds=nocloud;s={{metadata_url}}"]');
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
     expectProblem(await api('GET', `/boot.ipxe?mac=${mac}`), 503, 'service-unavailable');
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
   });
 
   it('enabled, no secrets: served without a token, as before (booting matters more than the timeline)', async () => {
     const mac = await machineWithProfile('enabled');
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 5);
     const served = await api('GET', `/boot.ipxe?mac=${mac}`);
-    proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
+    through.proxy.loseAnswers('Commit', grpcStatus.UNAVAILABLE, 0);
     expect(served.status).toBe(200);
     expect(served.text).not.toMatch(/\/boot\/report\?token=/);
   });

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../emulators/stack';
 import type { Root, RootParts } from '../../shared/root';
 import { mintLocalToken } from '../../emulators/local-issuer';
 import { assertKeepsContract } from '../../shared/api/check';
+import { firestoreThrough, startFaultyGrpcProxy, type FaultyGrpcProxy } from './faulty-grpc';
 
 export interface StackHandle {
   /** Base URL of the local gateway. */
@@ -80,6 +82,49 @@ export function useLocalStack(env: Record<string, string> = {}, options: { decor
       return inject('emulatorKind');
     },
     root: currentRoot,
+  };
+}
+
+/** A file's stack whose chosen parts reach Firestore through a proxy that counts and can lose answers. */
+export interface StackThroughProxy {
+  stack: StackHandle;
+  /** The proxy (after the file's set-up). */
+  readonly proxy: FaultyGrpcProxy;
+  /** The Firestore client that talks through it (after the stack started). */
+  readonly firestore: Firestore;
+}
+
+/**
+ * `useLocalStack` with a faulty gRPC proxy (test/helpers/faulty-grpc.ts) in front of the
+ * emulator; `wire` hands the proxied client to the parts that should use it.
+ */
+export function useLocalStackThroughProxy(env: Record<string, string>, wire: (parts: RootParts, firestore: Firestore) => RootParts): StackThroughProxy {
+  let proxy: FaultyGrpcProxy | undefined;
+  let firestore: Firestore | undefined;
+  beforeAll(async () => {
+    proxy = await startFaultyGrpcProxy(inject('firestoreHost'));
+  });
+  const stack = useLocalStack(env, {
+    decorate: (parts) => {
+      if (!proxy) throw new Error('the proxy is not started');
+      firestore ??= firestoreThrough(proxy.host, process.env.GOOGLE_CLOUD_PROJECT as string);
+      return wire(parts, firestore);
+    },
+  });
+  afterAll(async () => {
+    await firestore?.terminate();
+    await proxy?.close();
+  });
+  return {
+    stack,
+    get proxy() {
+      if (!proxy) throw new Error('the proxy is not started');
+      return proxy;
+    },
+    get firestore() {
+      if (!firestore) throw new Error('the stack is not started');
+      return firestore;
+    },
   };
 }
 
