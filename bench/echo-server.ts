@@ -3,6 +3,7 @@
 //   GET /pipe?u=U  U fetched with node:http and piped to the client (what any proxy process manages)
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { serveAsChild } from './proc';
 
 const body = Buffer.from('#!ipxe\n\nkernel /asset/x/kernel initrd=initrd\ninitrd --name initrd /asset/x/initrd\nboot\n');
 const server = http.createServer((req, res) => {
@@ -20,14 +21,4 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
   res.end(body);
 });
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  process.send?.({ type: 'ready', url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
-});
-const stop = () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.on('disconnect', stop);
+serveAsChild(server);

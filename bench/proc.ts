@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '..');
@@ -9,6 +11,23 @@ const children = new Set<ChildProcess>();
 
 /** Messages the bench children send over IPC once they are listening. */
 export type ReadyMessage = { type: 'ready'; firestoreHost: string; storageHost: string } | { type: 'ready'; url: string } | { type: 'ready'; cli: true };
+
+/**
+ * The child side for an HTTP server: listens on loopback, reports `{ type: 'ready', url }`, and
+ * stops on SIGTERM, SIGINT or when the parent goes (its IPC channel closes).
+ */
+export function serveAsChild(server: Server): void {
+  const stop = () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+  server.listen(0, '127.0.0.1', () => {
+    process.send?.({ type: 'ready', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  });
+}
 
 export interface Child {
   proc: ChildProcess;

@@ -9,10 +9,10 @@
 // Env: STORM_INSTANCES (JSON array of instance base URLs), STORM_PENDING_TIMEOUT_MS.
 // IPC: { type: 'stats', reset?: boolean } -> { type: 'stats', stats: BalancerStats }.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveRoute } from '../../shared/routes';
+import { serveAsChild } from '../proc';
 
 export interface BalancerStats {
   /** Per instance: requests forwarded, by function name. */
@@ -155,13 +155,4 @@ process.on('message', (msg: { type?: string; reset?: boolean }) => {
   // Reset: the storm's own counts start now (registration went through here too).
   if (msg.reset) Object.assign(stats, { perInstance: instances.map(() => ({})), refusedNoInstance: 0, maxQueueMs: 0, queuedRequests: 0 });
 });
-const stop = () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.on('disconnect', stop);
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ type: 'ready', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-});
+serveAsChild(server);
