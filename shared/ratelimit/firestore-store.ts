@@ -90,9 +90,10 @@ export class FirestoreRateLimitStore implements RateLimitStore {
       else perCounter.set(hit.id, { hit, n: 1 });
     }
     const batch = this.db.batch();
-    const counters: CounterHit[] = [];
+    // Where each counter's total is read from follows where this batch wrote it.
+    const spilled: CounterHit[] = [];
+    const inOneDocument: CounterHit[] = [];
     for (const { hit, n } of perCounter.values()) {
-      counters.push(hit);
       if (hit.shards > 1 && !this.spilled.has(hit.id) && this.spilledLastWindow(hit.id)) {
         // Spread at once, and say so on shard 0 in the same Commit: an instance that reads shard 0
         // and sees the mark aggregates, so shard 0 stays the total only while nothing else was
@@ -100,7 +101,9 @@ export class FirestoreRateLimitStore implements RateLimitStore {
         batch.set(this.counters().doc(`${hit.id}:0`), { counter: hit.id, spread: true, expire_at: hit.expireAt }, { merge: true });
         this.markSpilled(hit);
       }
-      const shard = hit.shards > 1 && this.spilled.has(hit.id) ? 1 + randomInt(hit.shards - 1) : 0;
+      const spread = hit.shards > 1 && this.spilled.has(hit.id);
+      (spread ? spilled : inOneDocument).push(hit);
+      const shard = spread ? 1 + randomInt(hit.shards - 1) : 0;
       batch.set(this.counters().doc(`${hit.id}:${shard}`), { counter: hit.id, n: FieldValue.increment(n), expire_at: hit.expireAt }, { merge: true });
     }
     await batch.commit();
@@ -109,8 +112,6 @@ export class FirestoreRateLimitStore implements RateLimitStore {
       const sum = await this.counters().where('counter', '==', hit.id).aggregate({ n: AggregateField.sum('n') }).get();
       totals.set(hit.id, Number(sum.data().n ?? 0));
     };
-    const spilled = counters.filter((hit) => hit.shards > 1 && this.spilled.has(hit.id));
-    const inOneDocument = counters.filter((hit) => !spilled.includes(hit));
     await Promise.all([
       inOneDocument.length > 0
         ? this.db.getAll(...inOneDocument.map((hit) => this.counters().doc(`${hit.id}:0`))).then((snaps) =>
