@@ -109,8 +109,11 @@ export function probeDoorChain(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promi
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** The PEM certificates of a text in order, ignoring anything else (`openssl s_client -showcerts` prints them among its report). */
-export function doorChainFromPem(text: string, source: string): string[] {
+/**
+ * The PEM certificates of a text in order, ignoring anything else (a `--trust` bundle, or the
+ * chain `openssl s_client -showcerts` prints among its report); none is a usage error.
+ */
+export function pemCertificates(text: string, source: string): string[] {
   const blocks = text.match(PEM_BLOCK) ?? [];
   if (blocks.length === 0) throw new IpxeBuildError(`${source}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it`, 'usage');
   return blocks;

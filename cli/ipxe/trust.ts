@@ -5,7 +5,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainCert, ipxeChainVerdict, isCrossSignedFormOf, isSelfSigned, type ChainCert } from './anchors';
-import { doorChainFromPem, probeDoorChain } from './door';
+import { pemCertificates, probeDoorChain } from './door';
 import { IpxeBuildError } from './errors';
 
 export interface TrustedRoot {
@@ -40,16 +40,13 @@ export const GOOGLE_ROOT_SUBJECTS: readonly string[] = [
   'OU=GlobalSign ECC Root CA - R4, O=GlobalSign, CN=GlobalSign',
 ];
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 function subjectOf(cert: X509Certificate): string {
   return cert.subject.split('\n').join(', ');
 }
 
 /** Every certificate in a PEM text (a bundle may hold several), in order. */
 export function parsePemBundle(text: string, source: string): TrustedRoot[] {
-  const blocks = text.match(PEM_BLOCK) ?? [];
-  if (blocks.length === 0) throw new IpxeBuildError(`${source}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it`, 'usage');
+  const blocks = pemCertificates(text, source);
   return blocks.map((pem, i) => {
     let cert: X509Certificate;
     try {
@@ -161,7 +158,7 @@ export async function planTrust(opts: Parameters<typeof selectTrust>[0] & { door
   let pems: string[];
   let source: string;
   if (opts.door.kind === 'pem') {
-    pems = doorChainFromPem(opts.door.text, opts.door.source);
+    pems = pemCertificates(opts.door.text, opts.door.source);
     source = opts.door.source;
   } else {
     source = `probe ${opts.door.url}`;
