@@ -33,8 +33,17 @@ export const BOOT_GATEWAY_ENV = { TRUSTED_PROXY_HOPS: '2' };
 export function bootRequests(gatewayUrl: string, macs: readonly string[]): { urls: string[]; headers: Record<string, string>[] } {
   return {
     urls: macs.map((mac) => `${gatewayUrl}/boot.ipxe?mac=${encodeURIComponent(mac)}`),
-    headers: macs.map((_, i) => ({ 'x-forwarded-for': `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` })),
+    headers: macs.map((_, i) => fromMachine(i)),
   };
+}
+
+/** One URL asked by `machines` machines in turn, each from its own address (as bootRequests). */
+export function fleetRequests(url: string, machines: number): { urls: string[]; headers: Record<string, string>[] } {
+  return { urls: Array.from({ length: machines }, () => url), headers: Array.from({ length: machines }, (_, i) => fromMachine(i)) };
+}
+
+function fromMachine(i: number): Record<string, string> {
+  return { 'x-forwarded-for': `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` };
 }
 
 export interface BootPathResult {
