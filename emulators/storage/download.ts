@@ -1,7 +1,7 @@
 // Object downloads streamed from disk: the JSON API's alt=media and the XML-API-style
 // GET /{bucket}/{object} of signed URLs. Mirrors the headers of firebase-tools' sendFileBytes(),
 // which instead reads the whole file into memory.
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -16,6 +16,18 @@ function crc32cBase64(decimal: string): string {
 }
 
 export async function sendObject(req: IncomingMessage, res: ServerResponse, md: StoredFileMetadata, diskPath: string): Promise<void> {
+  // Opened now, in the same tick as the caller read `md`: a write that replaces the object (or a
+  // delete) unlinks this file, and the download still gets these bytes whole, not a vanished file.
+  const fd = openSync(diskPath, "r");
+  let streamOwnsFd = false;
+  try {
+    await sendOpenObject(req, res, md, fd, () => (streamOwnsFd = true));
+  } finally {
+    if (!streamOwnsFd) closeSync(fd);
+  }
+}
+
+async function sendOpenObject(req: IncomingMessage, res: ServerResponse, md: StoredFileMetadata, fd: number, handOver: () => void): Promise<void> {
   const size = Number(md.size);
   // Decompressive transcoding, as GCS does for gzip objects and clients that do not accept gzip (Range ignored then).
   const gunzip = md.contentEncoding === "gzip" && !(header(req, "accept-encoding") ?? "").includes("gzip");
@@ -30,7 +42,8 @@ export async function sendObject(req: IncomingMessage, res: ServerResponse, md: 
   res.setHeader("x-goog-generation", String(md.generation));
   res.setHeader("x-goog-metageneration", String(md.metageneration));
   res.setHeader("x-goog-storage-class", md.storageClass);
-  res.setHeader("x-goog-hash", `crc32c=${crc32cBase64(md.crc32c)},md5=${md.md5Hash}`);
+  // A composite object has no MD5 (GCS sends its crc32c alone).
+  res.setHeader("x-goog-hash", md.md5Hash ? `crc32c=${crc32cBase64(md.crc32c)},md5=${md.md5Hash}` : `crc32c=${crc32cBase64(md.crc32c)}`);
   res.setHeader("x-goog-stored-content-length", String(size));
 
   let start = 0;
@@ -60,7 +73,8 @@ export async function sendObject(req: IncomingMessage, res: ServerResponse, md: 
   }
   // 1 MiB reads: a quarter of the reads and socket writes of 256 KiB ones, about 15-25 % less
   // emulator CPU per large download (measured with 150 MiB objects); one piece in memory at a time.
-  const file = createReadStream(diskPath, { start, end, highWaterMark: 1024 * 1024 });
+  const file = createReadStream("", { fd, start, end, highWaterMark: 1024 * 1024 }); // closes fd when done
+  handOver();
   try {
     await (gunzip ? pipeline(file, createGunzip(), res) : pipeline(file, res));
   } catch {

@@ -1,10 +1,11 @@
 // Mixin over firebase-tools' StorageEmulator (15.34.2): serves resumable sessions, one-shot
-// uploads and media downloads streamed to and from disk in front of its own app, and loads/saves
+// uploads, compose and media downloads streamed to and from disk in front of its own app, and loads/saves
 // dataDir/storage. See router.ts for the routes taken over.
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { firebaseStorageInternals, type StorageEmulatorInternals, type StorageLayer } from "./internals";
+import { KernelCopier } from "./kernel-copy";
 import { exportState, importState } from "./persist";
 import { ResumableSessions } from "./resumable";
 import { createFrontHandler } from "./router";
@@ -63,6 +64,7 @@ function destroyer(server: Server): () => Promise<void> {
 export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts: StreamingStorageOptions = {}) {
   return class StreamingStorageEmulator extends Base {
     private sessions?: ResumableSessions;
+    private copier?: KernelCopier;
 
     override async start(): Promise<void> {
       const emu = this as unknown as StorageEmulatorInternals;
@@ -75,11 +77,13 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const sessions = (this.sessions = new ResumableSessions(emu));
       const { host, port } = this.getInfo();
       const listenName = host.includes(":") ? `[${host}]` : host;
+      const copier = (this.copier = new KernelCopier());
+      copier.start();
       const front = createFrontHandler(emu, sessions, {
         signers: new Map((opts.trustedSigners ?? []).map((s) => [s.email, s])),
         // The listen address too, a wildcard included: a stack on 0.0.0.0 signs for 0.0.0.0.
         hostAliases: [...new Set([...LOOPBACK_NAMES, listenName])],
-      });
+      }, copier);
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
       // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a
       // pooled socket just as a client reuses it ("socket hang up" on a read, seen under load).
@@ -100,6 +104,7 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const emu = this as unknown as StorageEmulatorInternals;
       await emu.destroyServer?.();
       await this.sessions?.closeAll();
+      await this.copier?.close();
       if (opts.dataDir) await exportState(emu, join(opts.dataDir, "storage"));
       await emu._persistence.deleteAll();
     }

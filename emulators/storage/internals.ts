@@ -26,9 +26,10 @@ export interface StoredFileMetadata {
   generation: number;
   metageneration: number;
   size: number;
-  md5Hash: string;
+  md5Hash?: string; // absent on composite objects (set by compose, see object-store.ts)
   crc32c: string;
   etag: string;
+  componentCount?: number; // composite objects only: an own field this directory adds
   storageClass: string;
   contentType?: string;
   contentDisposition?: string;
@@ -105,6 +106,19 @@ export function firebaseStorageInternals(): FirebaseStorageInternals {
       "StoredFileMetadata" | "CloudStorageObjectMetadata"
     >;
     const server = require("firebase-tools/lib/emulator/storage/server") as Pick<FirebaseStorageInternals, "createApp">;
+    // The object resource of a composite object carries componentCount (and has no md5Hash, which
+    // the base class leaves out when undefined). Replaced on the module: its API handlers
+    // (apis/gcloud.js) look the class up there at each request.
+    const Base = metadata.CloudStorageObjectMetadata;
+    if (!(Base as { withComponentCount?: boolean }).withComponentCount) {
+      metadata.CloudStorageObjectMetadata = class extends Base {
+        static withComponentCount = true;
+        constructor(md: StoredFileMetadata) {
+          super(md);
+          if (md.componentCount !== undefined) this.componentCount = md.componentCount;
+        }
+      };
+    }
     cached = {
       StoredFile: files.StoredFile,
       StoredFileMetadata: metadata.StoredFileMetadata,

@@ -1,4 +1,4 @@
-import { firebaseStorageInternals, type StorageEmulatorInternals, type StoredFileMetadata } from "./internals";
+import { firebaseStorageInternals, type StorageEmulatorInternals, type StoredFileMetadata, type StoredFileMetadataOpts } from "./internals";
 import type { StagedFile } from "./staging";
 
 /** Request preconditions of the JSON API (query parameters). */
@@ -61,29 +61,78 @@ function nextGeneration(): number {
   return lastGeneration;
 }
 
+/** What an object's metadata says of its bytes; a composite object has a component count and no MD5. */
+export interface ComputedContent {
+  size: number;
+  crc32c: number;
+  md5Hash?: string;
+  componentCount?: number;
+}
+
+// firebase-tools' StoredFileMetadata insists on an MD5 (its constructor and clone() throw
+// without one): composite objects are built with this stand-in, then lose it.
+const NO_MD5 = "composite-object-has-no-md5";
+
+function markComposite(md: StoredFileMetadata, componentCount: number): StoredFileMetadata {
+  Reflect.deleteProperty(md, "md5Hash");
+  md.componentCount = componentCount; // an own field: exported with the metadata, answered by CloudStorageObjectMetadata
+  const protoClone = (Object.getPrototypeOf(md) as { clone(this: StoredFileMetadata): StoredFileMetadata }).clone;
+  Object.defineProperty(md, "clone", {
+    enumerable: false,
+    configurable: true,
+    value(this: StoredFileMetadata): StoredFileMetadata {
+      this.md5Hash = NO_MD5;
+      try {
+        const c = protoClone.call(this);
+        return markComposite(c, this.componentCount ?? componentCount);
+      } finally {
+        Reflect.deleteProperty(this, "md5Hash");
+      }
+    },
+  });
+  return md;
+}
+
+function newStoredMetadata(emu: StorageEmulatorInternals, opts: Omit<StoredFileMetadataOpts, "md5Hash">, content: ComputedContent): StoredFileMetadata {
+  const { StoredFileMetadata } = firebaseStorageInternals();
+  if (content.md5Hash) return new StoredFileMetadata({ ...opts, md5Hash: content.md5Hash }, emu._cloudFunctions);
+  const md = new StoredFileMetadata({ ...opts, md5Hash: NO_MD5 }, emu._cloudFunctions);
+  return markComposite(md, content.componentCount ?? 1);
+}
+
+/** StoredFileMetadata.fromJSON, which also takes the saved metadata of a composite object (no md5Hash). */
+export function storedMetadataFromJSON(emu: StorageEmulatorInternals, json: string): StoredFileMetadata {
+  const { StoredFileMetadata } = firebaseStorageInternals();
+  const opts = JSON.parse(json) as StoredFileMetadataOpts & { componentCount?: number };
+  if (opts.md5Hash || typeof opts.componentCount !== "number") return StoredFileMetadata.fromJSON(json, emu._cloudFunctions);
+  return markComposite(new StoredFileMetadata({ ...opts, md5Hash: NO_MD5 }, emu._cloudFunctions), opts.componentCount);
+}
+
 export type CommitResult = { ok: true; metadata: StoredFileMetadata; resource: Record<string, unknown> } | { ok: false; status: 412 };
 
 /**
  * Makes a fully staged file the live object: checks the preconditions against the object as it is
  * now (synchronously, so no other write can slip in between), then registers the file under the
- * object's key in the emulator's own maps. Metadata comes from the running hashes, never from
- * re-reading the bytes.
+ * object's key in the emulator's own maps. Metadata comes from the running hashes (or, for a
+ * composed object, from `given`: combined from the sources'), never from re-reading the bytes.
  */
 export async function commitObject(
   emu: StorageEmulatorInternals,
   target: { bucket: string; name: string; resource: IncomingResource; preconditions: Preconditions },
   staged: StagedFile,
+  given?: ComputedContent,
 ): Promise<CommitResult> {
   await staged.close();
-  const { StoredFile, StoredFileMetadata, CloudStorageObjectMetadata } = firebaseStorageInternals();
+  const { StoredFile, CloudStorageObjectMetadata } = firebaseStorageInternals();
   const layer = emu.adminStorageLayer;
   if (!preconditionsHold(target.preconditions, layer.getMetadata(target.bucket, target.name))) {
     await staged.discard();
     return { ok: false, status: 412 };
   }
-  const hash = staged.hasher.result();
+  const hash = given ?? staged.hasher.result();
   const r = target.resource;
-  const metadata = new StoredFileMetadata(
+  const metadata = newStoredMetadata(
+    emu,
     {
       name: target.name,
       bucket: target.bucket,
@@ -95,10 +144,9 @@ export async function commitObject(
       cacheControl: r.cacheControl,
       customMetadata: r.metadata,
       size: hash.size,
-      md5Hash: hash.md5Hash,
       crc32c: String(hash.crc32c),
     },
-    emu._cloudFunctions,
+    hash,
   );
   const key = layer.path(target.bucket, target.name);
   layer.createBucket(target.bucket);

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { firebaseStorageInternals, type StorageEmulatorInternals } from "./internals";
+import { storedMetadataFromJSON } from "./object-store";
 
 async function linkOrCopy(src: string, dst: string): Promise<void> {
   try {
@@ -20,7 +21,7 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
 /** Loads the objects saved in `dir` (dataDir/storage); nothing if it holds no export. */
 export async function importState(emu: StorageEmulatorInternals, dir: string): Promise<void> {
   if (!existsSync(join(dir, "buckets.json"))) return;
-  const { StoredFile, StoredFileMetadata } = firebaseStorageInternals();
+  const { StoredFile } = firebaseStorageInternals();
   const layer = emu.adminStorageLayer;
   const { buckets } = JSON.parse(await readFile(join(dir, "buckets.json"), "utf8")) as { buckets: { id: string }[] };
   for (const b of buckets) layer.createBucket(b.id);
@@ -28,7 +29,7 @@ export async function importState(emu: StorageEmulatorInternals, dir: string): P
   const entries = existsSync(metadataDir) ? await readdir(metadataDir) : [];
   for (const entry of entries) {
     if (!entry.endsWith(".json")) continue;
-    const md = StoredFileMetadata.fromJSON(await readFile(join(metadataDir, entry), "utf8"), emu._cloudFunctions);
+    const md = storedMetadataFromJSON(emu, await readFile(join(metadataDir, entry), "utf8"));
     const blob = join(dir, "blobs", decodeURIComponent(entry.slice(0, -".json".length)));
     if (!existsSync(blob)) continue; // metadata without bytes: not an object
     const diskName = randomUUID();

@@ -1,8 +1,10 @@
 // Routes served in front of the firebase-tools storage app; everything else falls through to it.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { composeObject } from "./compose";
 import { sendObject } from "./download";
 import { allowCors, BodyTooLargeError, header, sendError, type Next } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
+import type { KernelCopier } from "./kernel-copy";
 import { oneShotUpload } from "./one-shot";
 import type { ResumableSessions } from "./resumable";
 import { checkSignedUrl, isSignedRequest, xmlError } from "./signed-url-check";
@@ -19,6 +21,7 @@ const JSON_OBJECT = /^\/(?:b|storage\/v1\/b|download\/storage\/v1\/b)\/([^/]+)\/
 // GET routes the firebase-tools app matches before its GET /:bucketId/:objectId(**) (apis/gcloud.js).
 const FIREBASE_GET_FIRST = [/^\/b\/?$/, /^\/(?:storage\/v1\/)?b\/[^/]+\/o\/?$/, JSON_OBJECT, /^\/v0(?:\/|$)/];
 const SIGNED = /^\/([^/]+)\/(.+)$/;
+const COMPOSE = /^\/(?:storage\/v1\/)?b\/([^/]+)\/o\/([^/]+)\/compose\/?$/;
 
 function decode(s: string): string | undefined {
   try {
@@ -28,7 +31,7 @@ function decode(s: string): string | undefined {
   }
 }
 
-export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy) {
+export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy, copier: KernelCopier) {
   const download = async (req: IncomingMessage, res: ServerResponse, next: Next, bucket: string, object: string) => {
     const md = emu.adminStorageLayer.getMetadata(bucket, object);
     const diskFile = md && emu._persistence.getDiskFileName(emu.adminStorageLayer.path(bucket, object));
@@ -54,6 +57,14 @@ export function createFrontHandler(emu: StorageEmulatorInternals, sessions: Resu
       if (method === "PUT" && uploadId) return sessions.put(req, res, uploadId);
       if (method === "DELETE" && uploadId) return sessions.cancel(res, uploadId);
       return next();
+    }
+    const compose = method === "POST" ? COMPOSE.exec(path) : null;
+    if (compose) {
+      const bucket = decode(compose[1] as string);
+      const object = decode(compose[2] as string);
+      if (bucket === undefined || object === undefined) return next();
+      allowCors(req, res);
+      return composeObject(emu, copier, req, res, bucket, object, q);
     }
     if (method !== "GET" && method !== "HEAD") return next();
 

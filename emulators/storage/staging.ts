@@ -29,6 +29,12 @@ export class StagedFile {
     return join(this.dir, this.diskName);
   }
 
+  /** The open file's descriptor (for a copy made outside this class, as compose's). */
+  get fd(): number {
+    if (!this.fh) throw new Error("staged file not open");
+    return this.fh.fd;
+  }
+
   /** Bytes on disk, all hashed: what a status query reports. */
   get persisted(): number {
     return this.hasher.size;
