@@ -254,7 +254,8 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
     startupMs,
     ms,
     phases: {
-      hashedMs: at(/^initrd: \/.* \d+ bytes sha256 [0-9a-f]{64}$/),
+      // Hashed before the session (cache hit or transfer resumable), or declared by size alone and hashed while sent (transfer parts).
+      hashedMs: at(/^initrd: \/.* \d+ bytes( sha256 [0-9a-f]{64}| \(hashed while it is sent\))$/),
       sessionOpenedMs: at(/^upload session \S+ opened/),
       sentMs: at(/^initrd: (sent \d+ bytes|Storage already held|the service already has it)/, true),
       finalizedMs: statsLine?.at ?? NaN,

@@ -226,9 +226,22 @@ export function describeNetworkError(err: unknown): string {
 export interface SessionFile {
   blob_id: string;
   size: number;
-  sha256: string;
-  upload: { url: string; method: string; chunk_multiple: number } | null;
+  /** null: sent in parts without a SHA-256 declared at open (finalize declares it). */
+  sha256: string | null;
+  upload: { url: string; method: string; chunk_multiple: number } | PartsUpload | null;
+  /** Parts files: the leading bytes the service has hashed. */
+  verified_bytes?: number;
 }
+
+/** transfer "parts": each part its own resumable session; the service hashes them as they land. */
+export interface PartsUpload {
+  transfer: 'parts';
+  method: string;
+  part_size: number;
+  parts: { number: number; offset: number; size: number; blob_id: string; url: string }[];
+}
+
+export const isPartsUpload = (upload: SessionFile['upload']): upload is PartsUpload => upload !== null && 'transfer' in upload && upload.transfer === 'parts';
 
 export interface UploadSession {
   id: string;

@@ -289,8 +289,13 @@ export function buildProgram(argv?: readonly string[]): Command {
     .option('--arg <arg>', 'a kernel argument (repeatable, in order; {{machine_id}} {{mac}} {{hostname}} {{base_url}} {{arch}} {{platform}} are rendered per boot)', collect)
     .option('--user-data <file>', 'cloud-init user-data (#cloud-config YAML, a #! script or a MIME archive; at most 64 KiB), served at /metadata/MAC/user-data')
     .option('--vendor-data <file>', 'cloud-init vendor-data (same formats and limit as --user-data), served at /metadata/MAC/vendor-data')
+    .addOption(
+      new Option('--transfer <how>', 'parts: send files not sent before at once, in parts the service hashes as they land (this side hashes alongside); resumable: hash every file first, then one upload each')
+        .choices(['parts', 'resumable'])
+        .default('parts'),
+    )
     .addOption(new Option('--chunk-size <bytes>', 'upload chunk size (multiple of 262144)').env('NETBOOT_CHUNK_SIZE').hideHelp())
-    .action(async (machineId: string, o: { kernel: string; initrd: string; arch?: string[]; arg?: string[]; userData?: string; vendorData?: string; chunkSize?: string }, cmd: Command) => {
+    .action(async (machineId: string, o: { kernel: string; initrd: string; arch?: string[]; arg?: string[]; userData?: string; vendorData?: string; chunkSize?: string; transfer: 'parts' | 'resumable' }, cmd: Command) => {
       const archs = archTriples(o.arch);
       const api = client(cmd);
       const userData = o.userData === undefined ? undefined : readUserData(o.userData);
@@ -303,7 +308,7 @@ export function buildProgram(argv?: readonly string[]): Command {
       const progress = lazy.progress().createProgress({ tty: Boolean(process.stdout.isTTY && process.stderr.isTTY), intervalMs: progressInterval() });
       stopOnExit = () => progress.stop();
       try {
-        const r = await lazy.profileSet().profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, archs, kernelArgs: o.arg ?? [], userData, vendorData, chunkSize, progress });
+        const r = await lazy.profileSet().profileSet(api, { machineId, kernel: o.kernel, initrd: o.initrd, archs, kernelArgs: o.arg ?? [], userData, vendorData, chunkSize, transfer: o.transfer, progress });
         progress.stop();
         err(`netboot: upload stats ${JSON.stringify({ session_id: r.session_id, mode: r.mode, resumed: r.resumed, files: r.files })}`);
         if (globals(cmd).json) printJson(r.profile);

@@ -10,6 +10,11 @@ import { hashFile, type FileDigest } from './hash';
 import { formatBytes, type ProgressReporter } from './progress';
 import { CHUNK_MULTIPLE, SessionGoneError, uploadResumable } from './resumable';
 import { StateStore, stateKey } from './state';
+import { DigestCache, fileIdentity } from './digest-cache';
+import { isPartsUpload, type PartsUpload } from './api';
+
+/** Parts in flight at once: the next part's request is under way while one ends, so the link never idles between parts. */
+const PART_CONCURRENCY = 2;
 
 /** The architectures a profile may hold images of its own for (the service checks the same list: shared/domain/profile.ts). */
 export const EXTRA_ARCHITECTURES = ['arm32', 'arm64', 'riscv32', 'riscv64', 'loong64'] as const;
@@ -36,8 +41,15 @@ export interface ProfileSetOptions {
   /** cloud-init vendor-data (the text of --vendor-data FILE), sent as the session's `vendor_data`. */
   vendorData?: string;
   chunkSize?: number;
+  /**
+   * parts (the default): files the digest cache does not know are sent at once, in parts the service
+   * hashes as they land, while this side hashes them alongside (declared at finalize); resumable:
+   * every file hashed first, then one resumable session each (the protocol before parts).
+   */
+  transfer?: 'parts' | 'resumable';
   progress: ProgressReporter;
   state?: StateStore;
+  digestCache?: DigestCache;
 }
 
 export interface FileStats {
@@ -160,30 +172,53 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
   // Create or replace is known before hashing (the preflight asked); used by the first openSession.
   const mode = await preflight(api, opts, paths, FILES, options);
   let earlyMode: Promise<'create' | 'replace'> | undefined = Promise.resolve(mode);
-  const digests = {} as Record<FileName, FileDigest>;
-  const hashed = await Promise.all(
-    FILES.map((name) =>
-      hashFile(paths[name] as string).catch((err: NodeJS.ErrnoException) => {
-        // Checked readable a moment ago: it changed meanwhile.
-        throw new Error(`cannot read ${options[name]} ${paths[name]}: ${err.code ?? err.message} (it changed while netboot read it)`);
-      }),
-    ),
-  );
-  for (const [i, name] of FILES.entries()) {
-    const digest = hashed[i] as FileDigest;
-    digests[name] = digest;
-    opts.progress.log(`${name}: ${paths[name]} ${digest.size} bytes sha256 ${digest.sha256}`);
+  const transfer = opts.transfer ?? 'parts';
+  const cache = opts.digestCache ?? new DigestCache();
+  const hashOf = (name: FileName) =>
+    hashFile(paths[name] as string).catch((err: NodeJS.ErrnoException) => {
+      // Checked readable a moment ago: it changed meanwhile.
+      throw new Error(`cannot read ${options[name]} ${paths[name]}: ${err.code ?? err.message} (it changed while netboot read it)`);
+    });
+  // Known digests (the cache's, or hashed first); with transfer parts the others are hashed while they are sent.
+  const identities = Object.fromEntries(await Promise.all(FILES.map(async (name) => [name, await fileIdentity(paths[name] as string)] as const))) as Record<FileName, string>;
+  const known = {} as Record<FileName, FileDigest | undefined>;
+  for (const name of FILES) known[name] = await cache.get(identities[name] as string);
+  const pending = {} as Record<FileName, Promise<FileDigest>>;
+  for (const name of FILES) if (!known[name]) pending[name] = hashOf(name);
+  if (transfer === 'resumable') for (const name of FILES) known[name] ??= await pending[name];
+  for (const name of Object.keys(pending)) void pending[name]?.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
+  const sizes = {} as Record<FileName, number>;
+  for (const name of FILES) {
+    const digest = known[name];
+    sizes[name] = digest?.size ?? (await stat(paths[name] as string)).size;
+    opts.progress.log(digest ? `${name}: ${paths[name]} ${digest.size} bytes sha256 ${digest.sha256}` : `${name}: ${paths[name]} ${sizes[name]} bytes (hashed while it is sent)`);
   }
+  // Resumable state is keyed by content where it is known, by the file's identity where it is not yet.
+  const keyOf = (name: FileName) => known[name]?.sha256 ?? `file:${identities[name]}`;
   const key = stateKey({
     url: api.base,
     machineId: opts.machineId,
-    kernelSha256: (digests.kernel as FileDigest).sha256,
-    initrdSha256: (digests.initrd as FileDigest).sha256,
+    kernelSha256: keyOf('kernel'),
+    initrdSha256: keyOf('initrd'),
     kernelArgs: opts.kernelArgs,
     userDataSha256: opts.userData === undefined ? undefined : sha256Of(opts.userData),
     vendorDataSha256: opts.vendorData === undefined ? undefined : sha256Of(opts.vendorData),
-    archFiles: Object.fromEntries(FILES.filter((name) => name.includes('.')).map((name) => [name, (digests[name] as FileDigest).sha256])),
+    archFiles: Object.fromEntries(FILES.filter((name) => name.includes('.')).map((name) => [name, keyOf(name)])),
   });
+  /** Every file's digest: the known ones, the others once their hashing ends (remembered in the cache). */
+  const allDigests = async (): Promise<Record<FileName, FileDigest>> => {
+    const out = {} as Record<FileName, FileDigest>;
+    const fresh = new Map<string, FileDigest>();
+    for (const name of FILES) {
+      out[name] = known[name] ?? (await (pending[name] as Promise<FileDigest>));
+      if (!known[name]) fresh.set(identities[name] as string, out[name]);
+    }
+    if ((await Promise.all(FILES.map((name) => fileIdentity(paths[name] as string)))).some((id, i) => id !== identities[FILES[i] as FileName])) {
+      throw new Error('a file changed while netboot read it; run the command again');
+    }
+    await cache.put(fresh);
+    return out;
+  };
 
   const stats = {} as Record<FileName, FileStats>;
   let resumed = false;
@@ -201,6 +236,7 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
       } else if (got.body.state === 'finalized' && got.body.profile) {
         // Killed after finalizing, before cleaning up: the work is done.
         await store.remove(key);
+        const digests = await allDigests();
         for (const name of FILES) {
           const digest = digests[name] as FileDigest;
           stats[name] = { ...digest, held: true, resumed_from: digest.size, sent: 0, seconds: 0 };
@@ -224,15 +260,20 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
       if (!session) {
         const early = earlyMode;
         earlyMode = undefined; // a later attempt decides again (the profile may have changed)
-        session = await openSession(api, store, key, opts, digests, early);
+        session = await openSession(api, store, key, opts, transfer, Object.fromEntries(FILES.map((name) => [name, { size: sizes[name] as number, ...(known[name] ? { sha256: (known[name] as FileDigest).sha256 } : {}) }])), early);
       }
-      for (const name of FILES) {
-        const file = session.files[name];
-        if (!file) throw new Error(`upload session ${session.id} has no ${name}`);
-        stats[name] = await sendFile(name, file, paths[name] as string, opts);
-      }
+      const open = session;
+      for (const name of FILES) if (!open.files[name]) throw new Error(`upload session ${open.id} has no ${name}`);
+      const sendStats = await sendFiles(api, open, FILES, paths, opts);
+      // Files sent in parts without a declared SHA-256 declare it now: the service compares it with what it hashed.
+      const digests = await allDigests();
+      const late = FILES.filter((name) => open.files[name]?.sha256 === null && isPartsUpload(open.files[name]?.upload ?? null));
+      for (const name of FILES) stats[name] = { ...(sendStats[name] as Omit<FileStats, 'sha256'>), sha256: (digests[name] as FileDigest).sha256 };
       // Finalize may run twice (an answer lost on the way): the second returns the same profile.
-      const fin = await api.request<Record<string, unknown>>('POST', `/api/v1/uploads/${encodeURIComponent(session.id)}/finalize`, { idempotent: true });
+      const fin = await api.request<Record<string, unknown>>('POST', `/api/v1/uploads/${encodeURIComponent(open.id)}/finalize`, {
+        idempotent: true,
+        ...(late.length ? { json: { files: Object.fromEntries(late.map((name) => [name, { sha256: (digests[name] as FileDigest).sha256 }])) } } : {}),
+      });
       await store.remove(key);
       // 201/200 from the mode, not the answer: a finalize asked again after a lost answer gets 200 for a profile it created.
       return { profile: fin.body, status: session.mode === 'create' ? 201 : 200, mode: session.mode, session_id: session.id, resumed, files: stats };
@@ -266,17 +307,18 @@ function isSessionGone(err: unknown): boolean {
   return err instanceof ApiProblemError && ['upload-session-expired', 'upload-session-cancelled', 'upload-session-not-found'].includes(err.slug);
 }
 
-async function openSession(api: ApiClient, store: StateStore, key: string, opts: ProfileSetOptions, digests: Record<FileName, FileDigest>, earlyMode?: Promise<'create' | 'replace'>): Promise<UploadSession> {
+async function openSession(api: ApiClient, store: StateStore, key: string, opts: ProfileSetOptions, transfer: 'parts' | 'resumable', files: Record<FileName, { size: number; sha256?: string }>, earlyMode?: Promise<'create' | 'replace'>): Promise<UploadSession> {
   const mode = await (earlyMode ?? decideMode(api, opts.machineId));
   const res = await api.request<UploadSession>('POST', '/api/v1/uploads', {
     json: {
       machine_id: opts.machineId,
       mode,
+      ...(transfer === 'parts' ? { transfer } : {}),
       kernel_args: opts.kernelArgs,
       ...(opts.userData === undefined ? {} : { user_data: opts.userData }),
       ...(opts.vendorData === undefined ? {} : { vendor_data: opts.vendorData }),
-      // kernel, initrd, kernel.<arch>, initrd.<arch>: { size, sha256 }
-      ...Object.fromEntries(Object.entries(digests).map(([name, d]) => [name, { size: d.size, sha256: d.sha256 }])),
+      // kernel, initrd, kernel.<arch>, initrd.<arch>: { size, sha256 } (sha256 left out: declared at finalize)
+      ...files,
     },
   });
   const session = res.body;
@@ -296,16 +338,125 @@ export async function decideMode(api: ApiClient, machineId: string): Promise<'cr
   }
 }
 
-/** undefined (the default): each file as one request; chunks only when asked for (--chunk-size). */
+/** undefined (the default): each file (or part) as one request; chunks only when asked for (--chunk-size). */
 function chunkSizeFor(file: SessionFile, wanted: number | undefined): number | undefined {
   if (wanted === undefined) return undefined;
-  const multiple = file.upload?.chunk_multiple || CHUNK_MULTIPLE;
+  const multiple = (file.upload && !isPartsUpload(file.upload) ? file.upload.chunk_multiple : 0) || CHUNK_MULTIPLE;
   return Math.max(multiple, Math.floor(wanted / multiple) * multiple);
 }
 
-async function sendFile(name: FileName, file: SessionFile, path: string, opts: ProfileSetOptions): Promise<FileStats> {
-  const base = { size: file.size, sha256: file.sha256 };
-  if (!file.upload) {
+type SendStats = Omit<FileStats, 'sha256'>;
+
+/** Sends what the session lacks: whole files one after another, then every parts file's parts. */
+async function sendFiles(api: ApiClient, session: UploadSession, FILES: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions): Promise<Record<FileName, SendStats>> {
+  const stats = {} as Record<FileName, SendStats>;
+  const parted: FileName[] = [];
+  for (const name of FILES) {
+    const file = session.files[name] as SessionFile;
+    if (isPartsUpload(file.upload)) parted.push(name);
+    else stats[name] = await sendFile(name, file, paths[name] as string, opts);
+  }
+  if (parted.length > 0) Object.assign(stats, await sendParts(api, session, parted, paths, opts));
+  return stats;
+}
+
+/**
+ * The parts of every parts file, PART_CONCURRENCY at a time (in file and part order), each through
+ * its own resumable session (so a broken part resumes where Storage stopped); after each part the
+ * service is asked to hash what has landed, so that finalize has only the last parts left.
+ */
+async function sendParts(api: ApiClient, session: UploadSession, names: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions): Promise<Record<FileName, SendStats>> {
+  const began = Date.now();
+  const verifier = new PartsVerifier(api, session.id, opts.progress);
+  interface Sending {
+    file: SessionFile;
+    positions: number[];
+    sent: number;
+    resumedFrom: number;
+    bar?: ReturnType<ProgressReporter['file']>;
+  }
+  const files = new Map<FileName, Sending>(names.map((name) => {
+    const file = session.files[name] as SessionFile;
+    return [name, { file, positions: (file.upload as PartsUpload).parts.map(() => 0), sent: 0, resumedFrom: 0 }];
+  }));
+  const queue = names.flatMap((name) => (files.get(name)?.file.upload as PartsUpload).parts.map((part, index) => ({ name, part, index })));
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { name, part, index } = next;
+      const state = files.get(name) as Sending;
+      const result = await uploadResumable({
+        uri: part.url,
+        path: paths[name] as string,
+        total: part.size,
+        fileOffset: part.offset,
+        fileSize: state.file.size,
+        chunkSize: chunkSizeFor(state.file, opts.chunkSize),
+        onProgress: (p) => {
+          state.positions[index] = p.position;
+          state.bar ??= opts.progress.file(name, state.file.size, 0);
+          state.bar.update(state.positions.reduce((a, b) => a + b, 0));
+        },
+        onRetry: ({ attempt, delayMs, error }) => opts.progress.log(`${name} part ${part.number}: ${error}; retry ${attempt} in ${delayMs} ms`),
+      });
+      state.sent += result.sent;
+      state.resumedFrom += result.resumedFrom;
+      if (queue.length > 0) verifier.poke(); // after the last part finalize hashes what is left
+    }
+  };
+  await Promise.all(Array.from({ length: PART_CONCURRENCY }, worker));
+  await verifier.settle();
+  const seconds = (Date.now() - began) / 1000;
+  const stats = {} as Record<FileName, SendStats>;
+  for (const [name, state] of files) {
+    const { parts } = state.file.upload as PartsUpload;
+    state.bar ??= opts.progress.file(name, state.file.size, state.file.size);
+    state.bar.done(state.sent === 0 ? `Storage already held all ${state.file.size} bytes, sent 0` : `sent ${state.sent} bytes in ${parts.length} parts (Storage held ${state.resumedFrom} of ${state.file.size}) in ${seconds.toFixed(1)} s`);
+    stats[name] = { size: state.file.size, held: false, resumed_from: state.resumedFrom, sent: state.sent, seconds };
+  }
+  return stats;
+}
+
+/** POST .../verify after parts land: one call at a time; a part landing meanwhile asks for one more. Failures are left to finalize. */
+class PartsVerifier {
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly sessionId: string,
+    private readonly progress: ProgressReporter,
+  ) {}
+
+  poke(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** Waits for the call in flight; no further one starts. */
+  async settle(): Promise<void> {
+    this.again = false;
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.api.request('POST', `/api/v1/uploads/${encodeURIComponent(this.sessionId)}/verify`, { idempotent: true });
+      } catch (err) {
+        this.progress.log(`verifying landed parts failed (${err instanceof Error ? err.message : String(err)}); finalize will hash them`);
+        return;
+      }
+    } while (this.again);
+  }
+}
+
+async function sendFile(name: FileName, file: SessionFile, path: string, opts: ProfileSetOptions): Promise<SendStats> {
+  const base = { size: file.size };
+  if (!file.upload || isPartsUpload(file.upload)) {
     opts.progress.log(`${name}: the service already has it (${formatBytes(file.size)}), nothing to send`);
     return { ...base, held: true, resumed_from: file.size, sent: 0, seconds: 0 };
   }

@@ -29,8 +29,12 @@ export interface ResumableUploadOptions {
   /** The session URI (`upload.url`). */
   uri: string;
   path: string;
-  /** Declared size: the file must still have it. */
+  /** Declared size of the object: the file must still have it (or `fileSize`, for a part). */
   total: number;
+  /** A part of the file: the object's first byte is the file's byte `fileOffset` (default 0: the whole file). */
+  fileOffset?: number;
+  /** The whole file's declared size when the object is a part of it (default `total`). */
+  fileSize?: number;
   /** Multiple of 262144; default: no chunks, the rest of the file in one request. */
   chunkSize?: number;
   /** Consecutive failed attempts without progress before giving up (default 6). */
@@ -217,8 +221,10 @@ export async function uploadResumable(opts: ResumableUploadOptions): Promise<Res
   const retries = opts.retries ?? 6;
   const backoffMs = opts.backoffMs ?? 500;
   const timeoutMs = opts.timeoutMs ?? 120_000;
+  const fileOffset = opts.fileOffset ?? 0;
+  const fileSize = opts.fileSize ?? total;
   const size = (await stat(path)).size;
-  if (size !== total) throw new Error(`${path} is ${size} bytes now, ${total} when it was hashed: it changed`);
+  if (size !== fileSize) throw new Error(`${path} is ${size} bytes now, ${fileSize} when it was declared: it changed`);
 
   let sent = 0;
   let failures = 0;
@@ -249,7 +255,7 @@ export async function uploadResumable(opts: ResumableUploadOptions): Promise<Res
         const range = `bytes ${offset}-${offset + length - 1}/${last ? total : '*'}`;
         const start = offset;
         let written = 0;
-        const res = await put(uri, range, { path, start, length }, timeoutMs, (n) => {
+        const res = await put(uri, range, { path, start: fileOffset + start, length }, timeoutMs, (n) => {
           written += n;
           sent += n;
           report(start + written);

@@ -39,6 +39,7 @@ import { ipxeUploadsFinalize } from './ipxe/uploads-finalize';
 import { uploadsCreate } from './uploads/create';
 import { uploadsFinalize } from './uploads/finalize';
 import { uploadsGet } from './uploads/get';
+import { uploadsVerify } from './uploads/verify';
 
 export const definitions: readonly FunctionDefinition[] = [
   machinesCreate,
@@ -62,6 +63,7 @@ export const definitions: readonly FunctionDefinition[] = [
   uploadsCreate,
   uploadsGet,
   uploadsFinalize,
+  uploadsVerify,
   uploadsCancel,
   ipxeList,
   ipxeUploadsCreate,

@@ -46,6 +46,7 @@ const modules: { readonly [F in FunctionName]: () => FunctionDefinition } = {
   uploadsCreate: () => (require('./uploads/create') as typeof import('./uploads/create')).uploadsCreate,
   uploadsGet: () => (require('./uploads/get') as typeof import('./uploads/get')).uploadsGet,
   uploadsFinalize: () => (require('./uploads/finalize') as typeof import('./uploads/finalize')).uploadsFinalize,
+  uploadsVerify: () => (require('./uploads/verify') as typeof import('./uploads/verify')).uploadsVerify,
   uploadsCancel: () => (require('./uploads/cancel') as typeof import('./uploads/cancel')).uploadsCancel,
   ipxeList: () => (require('./ipxe/list') as typeof import('./ipxe/list')).ipxeList,
   ipxeUploadsCreate: () => (require('./ipxe/uploads-create') as typeof import('./ipxe/uploads-create')).ipxeUploadsCreate,

@@ -135,6 +135,17 @@ export const sizing = {
       'runs at roughly 100-200 MB/s on 1 vCPU, so 4 concurrent finalizes of 1 GiB fit in 600 s; 512 MiB covers ' +
       'the runtime plus 4 read streams.',
   },
+  uploadsVerify: {
+    memory: '512Mi',
+    cpu: '1',
+    concurrency: 4,
+    timeoutSeconds: 300,
+    maxInstances: 5,
+    why:
+      'Hash the landed parts of an upload session (transfer parts): streams each part (at most 32 MiB, INITRD_MAX_BYTES / 32) ' +
+      'from Cloud Storage through SHA-256 carried in a 116-byte state, then one small Firestore transaction per part. ' +
+      'Sized like finalize, which it relieves: 4 concurrent calls hash 4 read streams.',
+  },
   uploadsCancel: adminCrud('Cancel an upload session (one transaction, GCS session cancels)'),
   ipxeList: adminCrud('List the published iPXE binaries (at most four documents)'),
   ipxeUploadsCreate: adminCrud('Open an iPXE upload session (content index reads, one GCS resumable session per binary still needed)'),

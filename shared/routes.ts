@@ -41,6 +41,7 @@ export const routes = [
   { fn: 'uploadsCreate', methods: ['POST'], path: '/api/v1/uploads', audience: 'admin', summary: 'Open an upload session (large kernel/initrd straight to Cloud Storage)' },
   { fn: 'uploadsGet', methods: ['GET'], path: '/api/v1/uploads/{id}', audience: 'admin', summary: 'Get an upload session' },
   { fn: 'uploadsFinalize', methods: ['POST'], path: '/api/v1/uploads/{id}/finalize', audience: 'admin', summary: "Verify an upload session's files and commit its boot profile" },
+  { fn: 'uploadsVerify', methods: ['POST'], path: '/api/v1/uploads/{id}/verify', audience: 'admin', summary: "Hash the parts of an upload session's files that have landed (transfer parts)" },
   { fn: 'uploadsCancel', methods: ['DELETE'], path: '/api/v1/uploads/{id}', audience: 'admin', summary: 'Cancel an upload session' },
   { fn: 'ipxeList', methods: ['GET'], path: '/api/v1/ipxe', audience: 'admin', summary: 'The published iPXE binaries (what GET /ipxe/{file} serves)' },
   { fn: 'ipxeUploadsCreate', methods: ['POST'], path: '/api/v1/ipxe/uploads', audience: 'admin', summary: 'Open an upload session for iPXE binaries (straight to Cloud Storage, content-addressed)' },

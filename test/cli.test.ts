@@ -222,6 +222,39 @@ describe('netboot profile set (upload sessions, end to end)', () => {
     expect(await readdir(join(dir, 'state', 'netboot', 'uploads'))).toEqual([]);
   }, 300_000);
 
+  it('transfer parts hashes while it sends and remembers the digest; --transfer resumable hashes first; a rewritten file is hashed again', async () => {
+    const kernel = await seededFile(join(dir, 'k-transfer'), 't-kernel', MiB + 1);
+    const initrd = await seededFile(join(dir, 'i-transfer'), 't-initrd', 20 * MiB + 3);
+    const session = async (run: Run) => {
+      const id = JSON.parse(/netboot: upload stats (\{.*\})/.exec(run.stderr)?.[1] ?? '{}').session_id as string;
+      return (await request<{ files: Record<string, { sha256: string | null; verified_bytes?: number }> }>(stack.url, 'GET', `/api/v1/uploads/${id}`)).body;
+    };
+    const machine = async () => (JSON.parse((await netboot(['machine', 'add', '--mac', aMac(), '--json'])).stdout) as { id: string }).id;
+
+    const parts = await netboot(['profile', 'set', await machine(), '--kernel', kernel.path, '--initrd', initrd.path, '--json']);
+    expect(parts.code, parts.stderr).toBe(0);
+    expect(parts.stderr).toContain(`initrd: ${initrd.path} ${20 * MiB + 3} bytes (hashed while it is sent)`);
+    expect(parts.stderr).toMatch(/initrd: sent 20971523 bytes in 3 parts/);
+    expect(JSON.parse(parts.stdout)).toMatchObject({ initrd: { sha256: initrd.sha256 } });
+    // Declared at finalize, verified by the service: the session shows the SHA-256 it committed.
+    expect((await session(parts)).files.initrd).toMatchObject({ sha256: initrd.sha256, verified_bytes: 20 * MiB + 3 });
+
+    // Remembered: declared at open, and the service holds it, so nothing is sent.
+    const again = await netboot(['profile', 'set', await machine(), '--kernel', kernel.path, '--initrd', initrd.path, '--transfer', 'resumable', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`initrd: ${initrd.path} ${20 * MiB + 3} bytes sha256 ${initrd.sha256}`);
+    expect(uploadStats(again.stderr).files.initrd).toMatchObject({ held: true, sent: 0 });
+
+    // Rewritten (same size, new bytes): its ctime changed, so it is hashed again rather than declared from memory.
+    const rewritten = await seededFile(initrd.path, 't-initrd-2', 20 * MiB + 3);
+    const resumable = await netboot(['profile', 'set', await machine(), '--kernel', kernel.path, '--initrd', initrd.path, '--transfer', 'resumable', '--json']);
+    expect(resumable.code, resumable.stderr).toBe(0);
+    expect(resumable.stderr).toContain(`initrd: ${initrd.path} ${20 * MiB + 3} bytes sha256 ${rewritten.sha256}`);
+    expect(uploadStats(resumable.stderr).files.initrd).toMatchObject({ held: false, sent: 20 * MiB + 3 });
+    expect(JSON.parse(resumable.stdout)).toMatchObject({ initrd: { sha256: rewritten.sha256 } });
+    expect((await session(resumable)).files.initrd?.verified_bytes).toBeUndefined();
+  }, 120_000);
+
   it("a problem answer of the upload API: exit 1, the problem's title and detail on stderr", async () => {
     const kernel = await seededFile(join(dir, 'k-small'), 'p-kernel', 4096);
     const id = JSON.parse((await netboot(['machine', 'add', '--mac', aMac(), '--json'])).stdout) as { id: string };

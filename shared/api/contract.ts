@@ -6,6 +6,7 @@ import { anyBootProfileSchema, bootProfileSchema, defaultProfileSchema, extraArc
 import type { ProblemType } from '../http/problem';
 import type { Audience, FunctionName } from '../routes';
 import { sweepResultSchema, uploadRequestBodySchema, uploadSessionSchema } from './schemas';
+import { finalizeRequestSchema } from '../uploads/service';
 import { ipxeFiles, ipxeListSchema, ipxeUploadRequestSchema, ipxeUploadSessionSchema } from '../ipxe/files';
 import { bootListSchema, discoveryListSchema, installedSchema, machinePatchSchema } from '../lifecycle/schemas';
 
@@ -81,6 +82,8 @@ export type RequestBodyContract =
       /** The body's media type when not application/json (e.g. application/merge-patch+json). */
       mediaType?: string;
       description?: string;
+      /** The body may be left out (OpenAPI requestBody.required false). */
+      optional?: true;
     }
   | {
       multipart: z.ZodType;
@@ -377,6 +380,7 @@ export const contract: Record<FunctionName, OperationContract> = {
   },
   uploadsFinalize: {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
+    requestBody: { json: finalizeRequestSchema, optional: true, description: 'Optional: the SHA-256 of files sent in parts (transfer parts) that the session did not declare at open; declared, they are compared with what the service hashed' },
     responses: {
       200: { description: 'The profile replaced (mode replace), or the answer of an earlier finalize', body: { json: anyBootProfileSchema }, headers: rateLimitHeaders },
       201: { description: 'The profile created (mode create)', body: { json: anyBootProfileSchema }, headers: { Location: 'required', ...rateLimitHeaders } },
@@ -399,6 +403,13 @@ export const contract: Record<FunctionName, OperationContract> = {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
     responses: { 204: { description: 'Cancelled', headers: rateLimitHeaders } },
     problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized'],
+  },
+  uploadsVerify: {
+    pathParams: { id: uuidV7Param('id', 'The upload session') },
+    description:
+      'For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has only the last parts left to hash. Call it after each part; calls that overlap are safe (one advances, the other answers what is stored).',
+    responses: { 200: { description: 'The session; verified_bytes per parts file', body: { json: uploadSessionSchema }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
+    problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized', 'upload-session-cancelled', 'upload-session-expired', 'storage-error'],
   },
   ipxeList: {
     responses: { 200: { description: 'The published binaries (at most one per file name)', body: { json: ipxeListSchema }, headers: rateLimitHeaders } },

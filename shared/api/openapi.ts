@@ -146,7 +146,7 @@ function operationObject(route: Route, method: HttpMethod, op: OperationContract
     const rb = op.requestBody;
     o.requestBody =
       'json' in rb
-        ? { required: true, description: rb.description ?? 'JSON body', content: { [rb.mediaType ?? 'application/json']: { schema: schemaRef(rb.json, 'input') } } }
+        ? { required: rb.optional !== true, description: rb.description ?? 'JSON body', content: { [rb.mediaType ?? 'application/json']: { schema: schemaRef(rb.json, 'input') } } }
         : {
             required: true,
             description: rb.description ?? 'multipart/form-data',

@@ -16,18 +16,39 @@ const sha256 = z.string().regex(/^[\da-f]{64}$/);
 /** POST /api/v1/uploads as documented: the validating schema, with kernel_args (checked apart, 422) spelled out. */
 export const uploadRequestBodySchema = uploadRequestSchema.extend({ kernel_args: kernelArgsSchema.optional() });
 
+const partsTargetSchema = z
+  .strictObject({
+    transfer: z.literal('parts'),
+    method: z.literal('PUT'),
+    part_size: z.number().int().min(1).meta({ description: 'Every part but the last has this many bytes' }),
+    parts: z.array(
+      z.strictObject({
+        number: z.number().int().min(1),
+        offset: z.number().int().min(0).meta({ description: "The part's first byte in the file" }),
+        size: z.number().int().min(1),
+        blob_id: uuidV7.meta({ description: 'The object the part is written to (composed into the file at finalize, then deleted)' }),
+        url: z.string().meta({ description: "A GCS resumable upload session URI for exactly this part's bytes: a bearer credential for one object" }),
+      }),
+    ),
+  })
+  .meta({ description: 'transfer parts: PUT each part to its url (any order, several at once), POST .../verify after each; finalize composes them' });
+
 export const uploadFileSchema = z.strictObject({
   blob_id: uuidV7,
   size: z.number().int().min(1),
-  sha256,
+  sha256: sha256.nullable().meta({ description: 'null: a file sent in parts whose SHA-256 was not declared at open (finalize may declare it)' }),
   upload: z
-    .strictObject({
-      url: z.string().meta({ description: 'A GCS resumable upload session URI: a bearer credential for one object' }),
-      method: z.literal('PUT'),
-      chunk_multiple: z.number().int().min(1).meta({ description: 'Every chunk but the last must be a multiple of this many bytes' }),
-    })
+    .union([
+      z.strictObject({
+        url: z.string().meta({ description: 'A GCS resumable upload session URI: a bearer credential for one object' }),
+        method: z.literal('PUT'),
+        chunk_multiple: z.number().int().min(1).meta({ description: 'Every chunk but the last must be a multiple of this many bytes' }),
+      }),
+      partsTargetSchema,
+    ])
     .nullable()
     .meta({ description: 'null: the service already holds these bytes (nothing to send)' }),
+  verified_bytes: z.number().int().min(0).optional().meta({ description: 'Files sent in parts: how many leading bytes the service has hashed (POST .../verify)' }),
 });
 
 /** An upload session as the API answers it (shared/uploads/service.ts's UploadSessionView). */

@@ -1,4 +1,4 @@
-import { FieldValue, Timestamp, type DocumentData, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { FieldPath, FieldValue, Timestamp, type DocumentData, type DocumentReference, type DocumentSnapshot, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { sameTurnBatches } from '../batching';
 import {
   BootProfileExists,
@@ -18,7 +18,7 @@ import { macsOf, repeatedMac, type Machine, type MachineSpec, type NetbootMode }
 import { blobRefsOf, extraArchitectures, fileName, fileNames, type ArchitectureImages, type BlobRef, type BootProfile, type FileName, type ImageSet } from '../domain/profile';
 import { blobIdsInUse, type ProfileRecord, type RetainedVersion } from '../domain/profile-versions';
 import { summaryOf, type UserData } from '../fleet/user-data';
-import { defaultProfileOwner } from './inventory';
+import { defaultProfileOwner, isPartsTarget } from './inventory';
 import type {
   BlobLedger,
   BootTarget,
@@ -29,6 +29,7 @@ import type {
   MachinePage,
   MachineChanges,
   MachineRecord,
+  PartsProgress,
   ProfileContent,
   UploadFile,
   UploadSessionRecord,
@@ -500,7 +501,7 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     });
   }
 
-  async finalizeUpload(id: string, now: Date, retainUntil: Date): Promise<FinalizedUpload> {
+  async finalizeUpload(id: string, now: Date, retainUntil: Date, settled: Partial<Record<FileName, UploadFile>> = {}): Promise<FinalizedUpload> {
     // Fixed before the first attempt: a retried attempt recognises its own commit.
     const profileId = newId();
     const version = newId();
@@ -508,19 +509,24 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     return this.db.runTransaction(async (tx) => {
       const snap = await tx.get(this.sessionRef(id));
       if (!snap.exists) throw new UploadSessionNotFound(id);
-      const session = toSessionRecord(snap.data() as SessionDocument);
-      if (session.state === 'finalized' && session.profile) return { profile: session.profile, first: attempted };
-      if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
-      if (now.getTime() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
+      const stored = toSessionRecord(snap.data() as SessionDocument);
+      if (stored.state === 'finalized' && stored.profile) return { profile: stored.profile, first: attempted };
+      if (stored.state === 'cancelled') throw new UploadSessionCancelled(id);
+      if (now.getTime() >= stored.expiresAt.getTime()) throw new UploadSessionExpired(id, stored.expiresAt);
+      const session: UploadSessionRecord = { ...stored, files: { ...stored.files, ...settled } };
 
       // Reused files (every architecture's): the blob their index document names now; gone means released.
       const names = sessionFileNames(session);
       const reused = names.filter((name) => !session.files[name]?.upload);
-      const indexSnaps = reused.length ? await tx.getAll(...reused.map((name) => { const f = session.files[name] as UploadFile; return this.indexRef(blobIndexKey(f.sha256, f.size)); })) : [];
+      const sha256Of = (name: FileName, file: UploadFile): string => {
+        if (file.sha256 === null) throw new Error(`upload session ${id}: ${name} reached the commit without a verified SHA-256`);
+        return file.sha256;
+      };
+      const indexSnaps = reused.length ? await tx.getAll(...reused.map((name) => { const f = session.files[name] as UploadFile; return this.indexRef(blobIndexKey(sha256Of(name, f), f.size)); })) : [];
       const refs = {} as Record<FileName, BlobRef>;
       for (const name of names) {
         const file = session.files[name] as UploadFile;
-        refs[name] = { id: file.blob_id, sha256: file.sha256, size: file.size };
+        refs[name] = { id: file.blob_id, sha256: sha256Of(name, file), size: file.size };
         const i = reused.indexOf(name);
         if (i >= 0) {
           const index = indexSnaps[i];
@@ -554,8 +560,21 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
       attempted = true;
       write?.();
       index();
-      tx.update(this.sessionRef(id), { state: 'finalized', profile, finalized_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
+      tx.update(this.sessionRef(id), { state: 'finalized', profile, files: session.files, finalized_at: FieldValue.serverTimestamp(), updated_at: FieldValue.serverTimestamp() });
       return { profile, first: true };
+    });
+  }
+
+  async recordPartsProgress(id: string, name: FileName, from: PartsProgress | undefined, to: PartsProgress): Promise<boolean> {
+    return this.db.runTransaction(async (tx) => {
+      const snap = await tx.get(this.sessionRef(id));
+      if (!snap.exists) throw new UploadSessionNotFound(id);
+      const session = toSessionRecord(snap.data() as SessionDocument);
+      const current = session.files[name]?.verified;
+      if (session.state !== 'open' || (current?.parts ?? 0) !== (from?.parts ?? 0)) return false;
+      // A file name may hold a dot (kernel.arm64): a FieldPath, not a dotted string.
+      tx.update(this.sessionRef(id), new FieldPath('files', name, 'verified'), to, 'updated_at', FieldValue.serverTimestamp());
+      return true;
     });
   }
 
@@ -564,7 +583,11 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     const snap = await this.db.collection(collections.uploadSessions).where('state', '==', 'open').get();
     for (const doc of snap.docs) {
       const session = toSessionRecord(doc.data() as SessionDocument);
-      if (session.expiresAt.getTime() > since.getTime()) for (const file of Object.values(session.files)) ids.add(file.blob_id);
+      if (session.expiresAt.getTime() <= since.getTime()) continue;
+      for (const file of Object.values(session.files)) {
+        ids.add(file.blob_id);
+        if (isPartsTarget(file.upload)) for (const part of file.upload.parts) ids.add(part.blob_id);
+      }
     }
     return ids;
   }

@@ -108,9 +108,48 @@ export type UploadMode = 'create' | 'replace';
 export interface UploadFile {
   blob_id: string;
   size: number;
-  sha256: string;
-  upload: { url: string; method: 'PUT'; chunk_multiple: number } | null;
+  /** Declared at open; null for a file sent in parts whose client declares it at finalize, or not at all (the service's own hash then names it). */
+  sha256: string | null;
+  upload: ResumableTarget | PartsTarget | null;
+  /** Parts only: how far the service has hashed the parts, in order (internal; the view shows `verified_bytes`). */
+  verified?: PartsProgress;
 }
+
+/** `transfer: "resumable"`: one GCS resumable session for the whole `blobs/{blob_id}`. */
+export interface ResumableTarget {
+  url: string;
+  method: 'PUT';
+  chunk_multiple: number;
+}
+
+/**
+ * `transfer: "parts"`: the file in consecutive parts, each its own object (`blobs/{part.blob_id}`,
+ * a GCS resumable session of exactly `size` bytes), hashed by the service as they land and
+ * composed into `blobs/{blob_id}` at finalize.
+ */
+export interface PartsTarget {
+  transfer: 'parts';
+  method: 'PUT';
+  part_size: number;
+  parts: UploadPart[];
+}
+
+export interface UploadPart {
+  number: number;
+  offset: number;
+  size: number;
+  blob_id: string;
+  url: string;
+}
+
+/** The hashed prefix of a parts file: `parts` parts, `bytes` bytes, and the SHA-256 state after them (hash-wasm's save(), base64). */
+export interface PartsProgress {
+  parts: number;
+  bytes: number;
+  state: string;
+}
+
+export const isPartsTarget = (upload: UploadFile['upload']): upload is PartsTarget => upload !== null && 'transfer' in upload && upload.transfer === 'parts';
 
 /** An upload session as stored; `expired` is never stored, it is `open` past `expiresAt`. */
 export interface UploadSessionRecord {
@@ -170,8 +209,16 @@ export interface BlobLedger {
    * Reused files reference whatever blob their index document names at commit time.
    * UploadSessionNotFound, UploadSessionExpired, UploadSessionCancelled, BlobUnavailable,
    * UnknownMachine, BootProfileExists, BootProfileNotFound. A finalized session answers its profile.
+   * `settled`: files whose entry the caller has settled since the session was read (a parts file's
+   * verified SHA-256, or its switch to a held blob); they replace the stored entries in the commit.
    */
-  finalizeUpload(id: string, now: Date, retainUntil: Date): Promise<FinalizedUpload>;
+  finalizeUpload(id: string, now: Date, retainUntil: Date, settled?: Partial<Record<FileName, UploadFile>>): Promise<FinalizedUpload>;
+  /**
+   * Parts files: records that the hashed prefix of `name` advanced from `from` (undefined: nothing
+   * hashed yet) to `to`, only if the stored progress is still `from` and the session open
+   * (compare-and-set: two callers hashing the same part cannot move it twice). False when it was not.
+   */
+  recordPartsProgress(id: string, name: FileName, from: PartsProgress | undefined, to: PartsProgress): Promise<boolean>;
   /** Blob ids of sessions still open whose expiry is after `since`: references for the sweeper. */
   openSessionBlobIds(since: Date): Promise<Set<string>>;
   /** Sessions still open past their expiry at `now` whose GCS upload sessions have not been cancelled yet. */

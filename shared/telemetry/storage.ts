@@ -98,5 +98,6 @@ export function tracedUploadStorage(storage: UploadStorage, telemetry: Telemetry
     stat: (blobId) => inSpan(tracer, 'storage.stat', { 'netboot.blob_id': blobId }, () => storage.stat(blobId)),
     received: (uri) => inSpan(tracer, 'storage.session_status', {}, () => storage.received(uri)),
     cancel: (uri) => inSpan(tracer, 'storage.cancel_session', {}, () => storage.cancel(uri)),
+    compose: (sources, blobId) => inSpan(tracer, 'storage.compose', { 'netboot.blob_id': blobId, 'netboot.sources': sources.length }, () => storage.compose(sources, blobId)),
   };
 }

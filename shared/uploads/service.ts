@@ -5,13 +5,19 @@ import { newId, parseUuidV7 } from '../domain/ids';
 import { extraArchitectures, fileName, fileNames, kernelArgsSchema, parseFileName, type AssetKind, type BootProfile, type FileName } from '../domain/profile';
 import { ProblemError, validationError, type InvalidField } from '../http/problem';
 import { invalidFieldsOf, parseOrThrow } from '../http/validate';
-import { defaultProfileOwner, type BlobLedger, type Inventory, type UploadFile, type UploadMode, type UploadSessionRecord } from '../inventory/inventory';
+import { defaultProfileOwner, isPartsTarget, type BlobLedger, type Inventory, type PartsProgress, type PartsTarget, type UploadFile, type UploadMode, type UploadSessionRecord } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
-import type { BlobStore } from '../storage/blobs';
+import type { BlobRange, BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { digestOf, type Digest } from './digest';
+import { hashLandedParts, partLayout, type PartsHashed } from './parts';
 import { chunkMultiple, type UploadStorage } from './storage';
+
+const sha256Schema = z
+  .string({ error: 'must be a string' })
+  .regex(/^[0-9a-fA-F]{64}$/, { error: 'must be 64 hexadecimal digits (SHA-256)' })
+  .transform((v) => v.toLowerCase());
 
 const fileSchema = z.strictObject(
   {
@@ -20,10 +26,8 @@ const fileSchema = z.strictObject(
       .int({ error: 'must be an integer' })
       .positive({ error: 'must be a positive integer' })
       .max(Number.MAX_SAFE_INTEGER, { error: 'must be a safe integer' }),
-    sha256: z
-      .string({ error: 'must be a string' })
-      .regex(/^[0-9a-fA-F]{64}$/, { error: 'must be 64 hexadecimal digits (SHA-256)' })
-      .transform((v) => v.toLowerCase()),
+    // Optional only with transfer "parts" (checked in `create`): such a file may be declared at finalize.
+    sha256: sha256Schema.optional(),
   },
   { error: 'must be an object with size and sha256' },
 );
@@ -42,6 +46,10 @@ export const uploadRequestSchema = z.strictObject(
       })
       .meta({ description: 'The machine (UUIDv7), or "default" for the default profile' }),
     mode: z.enum(['create', 'replace'], { error: 'must be "create" or "replace"' }),
+    transfer: z
+      .enum(['resumable', 'parts'], { error: 'must be "resumable" or "parts"' })
+      .default('resumable')
+      .meta({ description: 'resumable (default): one GCS resumable session per file, hashed by finalize; parts: the file in parts the service hashes as they land (POST .../verify), composed at finalize' }),
     kernel_args: z.unknown().optional(),
     /** cloud-init user-data (shared/fleet/user-data.ts); checked apart (422 invalid-user-data, as in the multipart form). */
     user_data: z.string({ error: 'must be a string' }).optional(),
@@ -55,6 +63,19 @@ export const uploadRequestSchema = z.strictObject(
   { error: 'must be a JSON object' },
 );
 
+/** POST /api/v1/uploads/{id}/finalize's optional body: SHA-256 of parts files not declared at open. */
+export const finalizeRequestSchema = z.strictObject(
+  {
+    files: z
+      .record(z.string(), z.strictObject({ sha256: sha256Schema }, { error: 'must be an object with sha256' }), { error: 'must be an object of files' })
+      .meta({ description: 'Per file name (kernel, initrd, kernel.arm64, ...): its SHA-256, for files sent in parts whose SHA-256 was not declared at open' }),
+  },
+  { error: 'must be a JSON object' },
+);
+
+/** A session file as the API answers it: a parts file shows how far the service has hashed it. */
+export type UploadFileView = Omit<UploadFile, 'verified'> & { verified_bytes?: number };
+
 /** The session as the API answers it (snake_case, the shape the CLI reads). */
 export interface UploadSessionView {
   id: string;
@@ -66,7 +87,7 @@ export interface UploadSessionView {
   vendor_data?: UserDataSummary;
   created_at: string;
   expires_at: string;
-  files: UploadSessionRecord['files'];
+  files: Partial<Record<FileName, UploadFileView>>;
   profile?: BootProfile;
 }
 
@@ -100,8 +121,12 @@ export class UploadService {
     assertFileNames(body);
     const request = parseOrThrow(uploadRequestSchema, body);
     // The file members by name (the schema's per-architecture keys are built from fileNames).
-    const digests = request as unknown as Partial<Record<FileName, Digest>>;
+    const digests = request as unknown as Partial<Record<FileName, { size: number; sha256?: string }>>;
     const declared = fileNames.filter((name) => digests[name] !== undefined);
+    if (request.transfer === 'resumable') {
+      const unhashed = declared.filter((name) => digests[name]?.sha256 === undefined);
+      if (unhashed.length > 0) throw validationError(unhashed.map((name) => ({ field: `${name}.sha256`, reason: 'required field is missing: transfer "resumable" declares every file\'s SHA-256 at open (transfer "parts" may declare it at finalize)' })));
+    }
 
     // The checks of the multipart routes, in their order; finalize's transaction checks again.
     if (request.machine_id === defaultProfileOwner) {
@@ -130,19 +155,26 @@ export class UploadService {
     const files = {} as UploadSessionRecord['files'];
     try {
       for (const name of declared) {
-        const { size, sha256 } = digests[name] as Digest;
-        const held = await ledger.findBlob(sha256, size);
-        // Reused only when the bytes are really there (the index is written after they were hashed).
-        if (held && (await storage.stat(held.blobId)) === size) {
-          files[name] = { blob_id: held.blobId, size, sha256, upload: null };
+        const { size, sha256 } = digests[name] as { size: number; sha256?: string };
+        if (sha256 !== undefined) {
+          const held = await ledger.findBlob(sha256, size);
+          // Reused only when the bytes are really there (the index is written after they were hashed).
+          if (held && (await storage.stat(held.blobId)) === size) {
+            files[name] = { blob_id: held.blobId, size, sha256, upload: null };
+            continue;
+          }
+          // The same content twice in one session (e.g. one initrd for two architectures): one upload.
+          const twin = Object.values(files).find((f) => f.upload && f.sha256 === sha256 && f.size === size);
+          if (twin) {
+            files[name] = twin;
+            continue;
+          }
+        }
+        if (request.transfer === 'parts') {
+          files[name] = { blob_id: newId(), size, sha256: sha256 ?? null, upload: await this.startParts(size, started, origin) };
           continue;
         }
-        // The same content twice in one session (e.g. one initrd for two architectures): one upload.
-        const twin = Object.values(files).find((f) => f.upload && f.sha256 === sha256 && f.size === size);
-        if (twin) {
-          files[name] = twin;
-          continue;
-        }
+        if (sha256 === undefined) throw new Error('unreachable: resumable files are declared with their SHA-256');
         const blobId = newId();
         const url = await storage.startSession(blobId, size, origin);
         started.push(url);
@@ -172,6 +204,52 @@ export class UploadService {
     }
   }
 
+  /** A GCS resumable session per part (all at once: they are independent requests); their URIs join `started`. */
+  private async startParts(size: number, started: string[], origin?: string): Promise<PartsTarget> {
+    const { partSize, parts } = partLayout(size);
+    const targets = await Promise.all(parts.map(async (part) => {
+      const blobId = newId();
+      const url = await this.deps.storage.startSession(blobId, part.size, origin);
+      started.push(url);
+      return { ...part, blob_id: blobId, url };
+    }));
+    return { transfer: 'parts', method: 'PUT', part_size: partSize, parts: targets };
+  }
+
+  /**
+   * POST /api/v1/uploads/{id}/verify: hashes the parts that have landed since the last call, in
+   * order, so that finalize has only the tail left. Answers the session (`verified_bytes` per parts file).
+   */
+  async verify(id: string, log: Logger): Promise<UploadSessionView> {
+    const session = await this.deps.ledger.getUploadSession(id);
+    if (!session) throw new UploadSessionNotFound(id);
+    if (session.state === 'finalized') throw new UploadSessionFinalized(id, session.profile?.id ?? '');
+    if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
+    if (this.deps.clock() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
+    const names = namesOf(session).filter((name) => isPartsTarget(session.files[name]?.upload ?? null));
+    const hashed = await Promise.all(names.map((name) => this.hashParts(session, name)));
+    const files = { ...session.files };
+    names.forEach((name, i) => {
+      const progress = hashed[i]?.progress;
+      if (progress) files[name] = { ...(files[name] as UploadFile), verified: progress };
+    });
+    log.debug('upload parts verified', { upload_id: id, verified: Object.fromEntries(names.map((name, i) => [name, hashed[i]?.progress?.bytes ?? 0])) });
+    return this.view({ ...session, files });
+  }
+
+  /** Hashes a parts file's landed parts; a lost race (another caller advanced them) re-reads the stored progress and goes on. */
+  private async hashParts(session: UploadSessionRecord, name: FileName): Promise<PartsHashed> {
+    const reader = { stat: (blobId: string) => this.deps.storage.stat(blobId), read: (blobId: string, range: BlobRange) => this.deps.blobs.read(blobId, range) };
+    let file = session.files[name] as UploadFile;
+    for (let attempt = 0; ; attempt++) {
+      const hashed = await hashLandedParts(file.upload as PartsTarget, file.verified, reader, (from, to) => this.deps.ledger.recordPartsProgress(session.id, name, from, to));
+      if (!('raced' in hashed) || attempt === 3) return hashed;
+      const fresh = await this.deps.ledger.getUploadSession(session.id);
+      if (!fresh || fresh.state !== 'open') return hashed;
+      file = fresh.files[name] as UploadFile;
+    }
+  }
+
   /** GET /api/v1/uploads/{id}. */
   async get(id: string): Promise<UploadSessionView> {
     const session = await this.deps.ledger.getUploadSession(id);
@@ -180,11 +258,12 @@ export class UploadService {
   }
 
   /**
-   * POST /api/v1/uploads/{id}/finalize: every uploaded file is hashed from Storage; only
-   * when size and SHA-256 of both match what was declared is the profile committed.
+   * POST /api/v1/uploads/{id}/finalize: every uploaded file is hashed from Storage (a parts file:
+   * the parts `verify` has not hashed yet); only when size and SHA-256 of every file match what
+   * was declared (at open, or for parts files in `body`) is the profile committed.
    * `created`: this call created the profile (201), rather than replaced it or repeated an earlier finalize.
    */
-  async finalize(id: string, log: Logger): Promise<{ profile: BootProfile; created: boolean }> {
+  async finalize(id: string, log: Logger, body?: unknown): Promise<{ profile: BootProfile; created: boolean }> {
     const { ledger, storage, blobs, clock, retentionMs } = this.deps;
     const session = await ledger.getUploadSession(id);
     if (!session) throw new UploadSessionNotFound(id);
@@ -194,53 +273,111 @@ export class UploadService {
       this.deps.meters?.uploadSession('expired');
       throw new UploadSessionExpired(id, session.expiresAt);
     }
+    const lateDigests = declaredAtFinalize(session, body);
 
-    // 1. Is every byte there (every architecture's file)? Ask Storage, never the client.
+    // 1. Is every byte there (every architecture's file)? Ask Storage, never the client. Parts
+    // files have their landed parts hashed on the way.
     const names = namesOf(session);
     const fileOf = (name: FileName) => session.files[name] as UploadFile;
-    const sizes = await Promise.all(names.map((name) => storage.stat(fileOf(name).blob_id)));
-    for (const [i, name] of names.entries()) {
+    const whole = names.filter((name) => !isPartsTarget(fileOf(name).upload));
+    const parted = names.filter((name) => isPartsTarget(fileOf(name).upload));
+    const [sizes, partsHashed] = await Promise.all([Promise.all(whole.map((name) => storage.stat(fileOf(name).blob_id))), Promise.all(parted.map((name) => this.hashParts(session, name)))]);
+    const sizeOf = new Map(whole.map((name, i) => [name, sizes[i] as number | null]));
+    const hashedOf = new Map(parted.map((name, i) => [name, partsHashed[i] as PartsHashed]));
+    for (const name of whole) {
       // A reused blob's object is gone only if it was released meanwhile (the index goes first).
-      if (!fileOf(name).upload && sizes[i] !== fileOf(name).size) throw new BlobUnavailable(name, fileOf(name).blob_id);
+      if (!fileOf(name).upload && sizeOf.get(name) !== fileOf(name).size) throw new BlobUnavailable(name, fileOf(name).blob_id);
     }
     // A stored object of another size can never become the declared file: refused before any
     // byte is hashed (sessions are opened with the declared length, so only an object written
     // some other way gets here).
-    const wrongSize: Mismatch[] = names.flatMap((name, i) => {
-      const file = fileOf(name);
-      const stored = sizes[i];
-      return file.upload && stored !== null && stored !== undefined && stored !== file.size ? [{ field: name, declared: { size: file.size, sha256: file.sha256 }, actual: { size: stored } }] : [];
-    });
-    if (wrongSize.length > 0) return this.refuseMismatches(session, wrongSize, log);
-    if (names.some((name, i) => fileOf(name).upload && sizes[i] === null)) {
-      const received = await Promise.all(names.map((name, i) => {
+    const wrongSize: Mismatch[] = [
+      ...whole.flatMap((name) => {
         const file = fileOf(name);
-        return sizes[i] !== null ? Promise.resolve(sizes[i] as number) : storage.received(file.upload?.url ?? '');
-      }));
-      const files = Object.fromEntries(names.map((name, i) => [name, { size: fileOf(name).size, bytes_received: received[i], complete: sizes[i] !== null }]));
-      throw new ProblemError('upload-incomplete', `Not every file has been uploaded completely: ${names.filter((_, i) => sizes[i] === null).join(' and ')} missing`, { upload_id: id, files });
+        const stored = sizeOf.get(name);
+        return file.upload && stored !== null && stored !== undefined && stored !== file.size ? [{ field: name, declared: declaredOf(file), actual: { size: stored } }] : [];
+      }),
+      ...parted.flatMap((name) => {
+        const hashed = hashedOf.get(name) as PartsHashed;
+        return !hashed.complete && hashed.wrongSize !== undefined ? [{ field: name, declared: declaredOf(fileOf(name)), actual: { size: (hashed.progress?.bytes ?? 0) + hashed.wrongSize } }] : [];
+      }),
+    ];
+    if (wrongSize.length > 0) return this.refuseMismatches(session, wrongSize, log);
+    const missing = [...whole.filter((name) => fileOf(name).upload && sizeOf.get(name) === null), ...parted.filter((name) => !hashedOf.get(name)?.complete)];
+    if (missing.length > 0) {
+      const received = await Promise.all(names.map((name) => this.bytesReceived(fileOf(name), missing.includes(name) ? null : fileOf(name).size)));
+      const files = Object.fromEntries(names.map((name, i) => [name, { size: fileOf(name).size, bytes_received: received[i], complete: !missing.includes(name) }]));
+      throw new ProblemError('upload-incomplete', `Not every file has been uploaded completely: ${names.filter((name) => missing.includes(name)).join(' and ')} missing`, { upload_id: id, files });
     }
 
     // 2. Are they the declared bytes? Uploaded files are hashed here (each blob once); reused ones were hashed when indexed (see README).
     const mismatches: Mismatch[] = [];
+    const actualOf = new Map<FileName, Digest>();
     const hashed = new Map<string, Digest>();
     for (const name of names) {
       const file = fileOf(name);
       if (!file.upload) continue;
-      const actual = hashed.get(file.blob_id) ?? (await digestOf((range) => blobs.read(file.blob_id, range)));
+      const parts = hashedOf.get(name);
+      const actual = parts?.complete ? { size: parts.progress.bytes, sha256: parts.sha256 } : (hashed.get(file.blob_id) ?? (await digestOf((range) => blobs.read(file.blob_id, range))));
       hashed.set(file.blob_id, actual);
-      if (actual.size !== file.size || actual.sha256 !== file.sha256) mismatches.push({ field: name, declared: { size: file.size, sha256: file.sha256 }, actual });
+      actualOf.set(name, actual);
+      const declared = file.sha256 ?? lateDigests[name];
+      if (actual.size !== file.size || (declared !== undefined && actual.sha256 !== declared)) mismatches.push({ field: name, declared: { size: file.size, sha256: declared ?? null }, actual });
     }
     if (mismatches.length > 0) return this.refuseMismatches(session, mismatches, log);
 
-    // 3. One transaction: profile, blob index, session.
+    // 3. Parts files become one blob: one the service already holds with this content, or their parts composed.
+    const settled: Partial<Record<FileName, UploadFile>> = {};
+    for (const name of parted) {
+      const file = fileOf(name);
+      const actual = actualOf.get(name) as Digest;
+      const hashedParts = hashedOf.get(name) as Extract<PartsHashed, { complete: true }>;
+      settled[name] = await this.settleParts(file, actual, hashedParts.progress);
+    }
+
+    // 4. One transaction: profile, blob index, session. Composed parts are spent already (a
+    // finalize again finds the composed blob and the stored hash state), so they go meanwhile;
+    // the parts of a file that reuses a held blob only after the commit (should that blob be
+    // released before it, a finalize again composes them after all).
+    const composed = parted.filter((name) => settled[name]?.upload);
+    const deletingComposed = this.deleteParts(composed.map(fileOf), log);
     const now = clock();
-    const { profile, first } = await ledger.finalizeUpload(id, new Date(now), new Date(now + retentionMs));
+    const { profile, first } = await ledger.finalizeUpload(id, new Date(now), new Date(now + retentionMs), settled).finally(() => deletingComposed);
     if (first) {
-      log.info('upload session finalized', { upload_id: id, boot_profile_id: profile.id, mode: session.mode });
+      log.info('upload session finalized', { upload_id: id, boot_profile_id: profile.id, mode: session.mode, parts_files: parted.length });
       this.deps.meters?.uploadSession('finalized');
     }
+    await this.deleteParts(parted.filter((name) => !composed.includes(name)).map(fileOf), log);
     return { profile, created: first && session.mode === 'create' };
+  }
+
+  /** A verified parts file's entry at commit: a held blob with its content (reuse), or its parts composed into its own blob. */
+  private async settleParts(file: UploadFile, actual: Digest, progress: PartsProgress): Promise<UploadFile> {
+    const { ledger, storage } = this.deps;
+    const held = await ledger.findBlob(actual.sha256, actual.size);
+    if (held && held.blobId !== file.blob_id && (await storage.stat(held.blobId)) === actual.size) return { blob_id: held.blobId, size: actual.size, sha256: actual.sha256, upload: null };
+    const { parts } = file.upload as PartsTarget;
+    // Parts are immutable (each written once through its own session, ifGenerationMatch=0), so the composed bytes are the hashed ones.
+    if (!(await storage.compose(parts.map((part) => part.blob_id), file.blob_id)) && (await storage.stat(file.blob_id)) !== actual.size) {
+      throw new Error(`blob ${file.blob_id} exists with another size than its composed parts`);
+    }
+    return { ...file, sha256: actual.sha256, verified: progress };
+  }
+
+  /** Bytes Storage holds for a file: `known` when it is complete, else per object the session's status query. */
+  private async bytesReceived(file: UploadFile, known: number | null): Promise<number> {
+    if (known !== null) return known;
+    const { storage } = this.deps;
+    if (!isPartsTarget(file.upload)) return storage.received(file.upload?.url ?? '');
+    const perPart = await Promise.all(file.upload.parts.map(async (part) => (await storage.stat(part.blob_id)) ?? (await storage.received(part.url))));
+    return perPart.reduce((a, b) => a + b, 0);
+  }
+
+  private async deleteParts(files: readonly UploadFile[], log: Logger): Promise<void> {
+    const ids = files.flatMap((file) => (isPartsTarget(file.upload) ? file.upload.parts.map((part) => part.blob_id) : []));
+    const results = await Promise.allSettled(ids.map((blobId) => this.deps.blobs.delete(blobId)));
+    const failed = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: number }).code !== 404).length;
+    if (failed > 0) log.warn('could not delete every upload part; the sweeper will', { parts: ids.length, failed });
   }
 
   /**
@@ -262,7 +399,8 @@ export class UploadService {
       log.warn('could not cancel the session after a checksum mismatch; its blobs are left to the sweeper', { upload_id: id, err: String(err) });
       throw mismatchProblem(id, mismatches);
     }
-    const wrong = [...new Set(mismatches.map((m) => (session.files[m.field] as UploadFile).blob_id))];
+    // A parts file's own blob was never composed: its parts are what Storage holds.
+    const wrong = [...new Set(mismatches.flatMap((m) => storedObjectsOf(session.files[m.field] as UploadFile)))];
     const released = await ledger.releaseBlobs(wrong, new Date(clock())).catch((err: unknown) => {
       log.warn('could not release mismatched blobs; the sweeper will', { upload_id: id, err: String(err) });
       return new Set<string>();
@@ -280,7 +418,7 @@ export class UploadService {
   async cancel(id: string, log: Logger): Promise<void> {
     const session = await this.deps.ledger.cancelUploadSession(id);
     this.deps.meters?.uploadSession('cancelled');
-    await this.cancelSessions([...new Set(namesOf(session).flatMap((name) => session.files[name]?.upload?.url ?? []))], log);
+    await this.cancelSessions([...new Set(namesOf(session).flatMap((name) => sessionsOf(session.files[name] as UploadFile).map(([url]) => url)))], log);
   }
 
   /**
@@ -293,10 +431,7 @@ export class UploadService {
     const { ledger, storage, clock } = this.deps;
     let closed = 0;
     for (const session of await ledger.expiredSessionsWithLiveUploads(new Date(clock()))) {
-      const uploads = new Map(namesOf(session).flatMap((name) => {
-        const file = session.files[name] as UploadFile;
-        return file.upload ? [[file.upload.url, file.blob_id] as const] : [];
-      }));
+      const uploads = new Map(namesOf(session).flatMap((name) => sessionsOf(session.files[name] as UploadFile)));
       // A finished upload (its object exists) can write nothing more: only unfinished ones are cancelled.
       const results = await Promise.allSettled([...uploads].map(async ([url, blobId]) => ((await storage.stat(blobId)) === null ? storage.cancel(url) : undefined)));
       if (results.some((r) => r.status === 'rejected')) {
@@ -321,7 +456,11 @@ export class UploadService {
     const expired = session.state === 'open' && this.deps.clock() >= session.expiresAt.getTime();
     const state = expired ? 'expired' : session.state;
     // Upload URLs are credentials: handed out only while they can still lead somewhere.
-    const file = (f: UploadFile): UploadFile => (state === 'open' ? f : { ...f, upload: null });
+    const file = ({ verified, ...f }: UploadFile): UploadFileView => ({
+      ...f,
+      ...(isPartsTarget(f.upload) ? { verified_bytes: verified?.bytes ?? 0 } : {}),
+      ...(state === 'open' ? {} : { upload: null }),
+    });
     return {
       id: session.id,
       machine_id: session.machineId,
@@ -332,7 +471,7 @@ export class UploadService {
       ...(session.vendorData ? { vendor_data: summaryOf(session.vendorData) } : {}),
       created_at: session.createdAt.toISOString(),
       expires_at: session.expiresAt.toISOString(),
-      files: Object.fromEntries(namesOf(session).map((name) => [name, file(session.files[name] as UploadFile)])) as UploadSessionRecord['files'],
+      files: Object.fromEntries(namesOf(session).map((name) => [name, file(session.files[name] as UploadFile)])),
       ...(session.profile ? { profile: session.profile } : {}),
     };
   }
@@ -341,7 +480,8 @@ export class UploadService {
 /** A file whose stored bytes are not the declared ones; `actual.sha256` is absent when the size alone told. */
 interface Mismatch {
   field: FileName;
-  declared: Digest;
+  /** `sha256` null: a parts file nobody declared, refused for its size alone. */
+  declared: { size: number; sha256: string | null };
   actual: { size: number; sha256?: string };
 }
 
@@ -354,6 +494,41 @@ function mismatchProblem(uploadId: string, mismatches: Mismatch[]): ProblemError
     actual: first.actual,
     mismatches,
   });
+}
+
+function declaredOf(file: UploadFile): Mismatch['declared'] {
+  return { size: file.size, sha256: file.sha256 };
+}
+
+/** The objects a file's upload writes: its blob, or its parts' objects. */
+function storedObjectsOf(file: UploadFile): string[] {
+  return isPartsTarget(file.upload) ? file.upload.parts.map((part) => part.blob_id) : [file.blob_id];
+}
+
+/** The GCS resumable sessions of a file, each with the object it writes. */
+function sessionsOf(file: UploadFile): (readonly [string, string])[] {
+  if (!file.upload) return [];
+  if (isPartsTarget(file.upload)) return file.upload.parts.map((part) => [part.url, part.blob_id] as const);
+  return [[file.upload.url, file.blob_id] as const];
+}
+
+/**
+ * Finalize's optional body: SHA-256 of parts files that were not declared at open. A name the
+ * session has no parts file under, or a value other than one declared at open, is a 400.
+ */
+function declaredAtFinalize(session: UploadSessionRecord, body: unknown): Partial<Record<FileName, string>> {
+  if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return {};
+  const { files } = parseOrThrow(finalizeRequestSchema, body);
+  const invalid: InvalidField[] = [];
+  const out: Partial<Record<FileName, string>> = {};
+  for (const [key, { sha256 }] of Object.entries(files)) {
+    const file = session.files[key as FileName];
+    if (!file || !isPartsTarget(file.upload)) invalid.push({ field: `files.${key.slice(0, 64)}`, reason: 'not a file this session sends in parts' });
+    else if (file.sha256 !== null && file.sha256 !== sha256) invalid.push({ field: `files.${key}.sha256`, reason: `differs from the SHA-256 declared at open (${file.sha256})` });
+    else out[key as FileName] = sha256;
+  }
+  if (invalid.length > 0) throw validationError(invalid);
+  return out;
 }
 
 function kindOf(name: FileName): AssetKind {

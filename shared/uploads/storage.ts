@@ -22,6 +22,11 @@ export interface UploadStorage {
   received(sessionUri: string): Promise<number>;
   /** Cancels a session (GCS answers 499); errors are the caller's to log. */
   cancel(sessionUri: string): Promise<void>;
+  /**
+   * Composes `blobs/{sources...}` in order into a new `blobs/{blobId}` (ifGenerationMatch=0: never
+   * over an existing object); false when that object exists already (an earlier finalize composed it).
+   */
+  compose(sources: readonly string[], blobId: string): Promise<boolean>;
 }
 
 export class GcsUploadStorage implements UploadStorage {
@@ -58,6 +63,16 @@ export class GcsUploadStorage implements UploadStorage {
       return match ? Number(match[1]) + 1 : 0;
     } catch {
       return 0;
+    }
+  }
+
+  async compose(sources: readonly string[], blobId: string): Promise<boolean> {
+    try {
+      await this.bucket.combine(sources.map((id) => this.bucket.file(blobObjectName(id))), this.bucket.file(blobObjectName(blobId)), { ifGenerationMatch: 0 });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 412) return false;
+      throw err;
     }
   }
 

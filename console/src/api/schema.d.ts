@@ -296,6 +296,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hash the parts of an upload session's files that have landed (transfer parts)
+         * @description For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has only the last parts left to hash. Call it after each part; calls that overlap are safe (one advances, the other answers what is stored).
+         */
+        post: operations["uploadsVerify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/asset/{boot_profile_id}/initrd": {
         parameters: {
             query?: never;
@@ -1412,84 +1432,110 @@ export interface components {
         };
         UploadFile: {
             blob_id: string;
-            sha256: string;
+            /** @description null: a file sent in parts whose SHA-256 was not declared at open (finalize may declare it) */
+            sha256: string | null;
             size: number;
             /** @description null: the service already holds these bytes (nothing to send) */
-            upload: {
+            upload: ({
                 /** @description Every chunk but the last must be a multiple of this many bytes */
                 chunk_multiple: number;
                 /** @constant */
                 method: "PUT";
                 /** @description A GCS resumable upload session URI: a bearer credential for one object */
                 url: string;
-            } | null;
+            } | {
+                /** @constant */
+                method: "PUT";
+                /** @description Every part but the last has this many bytes */
+                part_size: number;
+                parts: {
+                    /** @description The object the part is written to (composed into the file at finalize, then deleted) */
+                    blob_id: string;
+                    number: number;
+                    /** @description The part's first byte in the file */
+                    offset: number;
+                    size: number;
+                    /** @description A GCS resumable upload session URI for exactly this part's bytes: a bearer credential for one object */
+                    url: string;
+                }[];
+                /** @constant */
+                transfer: "parts";
+            }) | null;
+            /** @description Files sent in parts: how many leading bytes the service has hashed (POST .../verify) */
+            verified_bytes?: number;
         };
         UploadRequest: {
             /** @description The default initrd */
             initrd: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The initrd for arm32 (with its pair) */
             "initrd.arm32"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The initrd for arm64 (with its pair) */
             "initrd.arm64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The initrd for loong64 (with its pair) */
             "initrd.loong64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The initrd for riscv32 (with its pair) */
             "initrd.riscv32"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The initrd for riscv64 (with its pair) */
             "initrd.riscv64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The default kernel (i386, x86_64, requests without arch) */
             kernel: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             kernel_args?: string[];
             /** @description The kernel for arm32 (with its pair) */
             "kernel.arm32"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The kernel for arm64 (with its pair) */
             "kernel.arm64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The kernel for loong64 (with its pair) */
             "kernel.loong64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The kernel for riscv32 (with its pair) */
             "kernel.riscv32"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The kernel for riscv64 (with its pair) */
             "kernel.riscv64"?: {
-                sha256: string;
+                sha256?: string;
                 size: number;
             };
             /** @description The machine (UUIDv7), or "default" for the default profile */
             machine_id: string;
             /** @enum {string} */
             mode: "create" | "replace";
+            /**
+             * @description resumable (default): one GCS resumable session per file, hashed by finalize; parts: the file in parts the service hashes as they land (POST .../verify), composed at finalize
+             * @default resumable
+             * @enum {string}
+             */
+            transfer: "resumable" | "parts";
             user_data?: string;
             vendor_data?: string;
         };
@@ -9012,7 +9058,19 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: the SHA-256 of files sent in parts (transfer parts) that the session did not declare at open; declared, they are compared with what the service hashed */
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description Per file name (kernel, initrd, kernel.arm64, ...): its SHA-256, for files sent in parts whose SHA-256 was not declared at open */
+                    files: {
+                        [key: string]: {
+                            sha256: string;
+                        };
+                    };
+                };
+            };
+        };
         responses: {
             /** @description The profile replaced (mode replace), or the answer of an earlier finalize */
             200: {
@@ -9285,6 +9343,341 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemUnknownMachine"] | components["schemas"]["ProblemChecksumMismatch"];
+                };
+            };
+            /** @description Problem: rate-limit-exceeded */
+            429: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset": number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRateLimitExceeded"];
+                };
+            };
+            /** @description Problem: request-header-fields-too-large */
+            431: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestHeaderFieldsTooLarge"];
+                };
+            };
+            /** @description Problem: internal-error, storage-error */
+            500: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemInternalError"] | components["schemas"]["ProblemStorageError"];
+                };
+            };
+            /** @description Problem: service-unavailable */
+            503: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemServiceUnavailable"];
+                };
+            };
+        };
+    };
+    uploadsVerify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload session (a UUIDv7, any case; id) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session; verified_bytes per parts file */
+            200: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description Problem: validation-error, invalid-json */
+            400: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemValidationError"] | components["schemas"]["ProblemInvalidJson"];
+                };
+            };
+            /** @description Problem: unauthorized */
+            401: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "WWW-Authenticate": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUnauthorized"];
+                };
+            };
+            /** @description Problem: forbidden */
+            403: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemForbidden"];
+                };
+            };
+            /** @description Problem: upload-session-not-found */
+            404: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUploadSessionNotFound"];
+                };
+            };
+            /** @description Problem: request-timeout */
+            408: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemRequestTimeout"];
+                };
+            };
+            /** @description Problem: upload-session-cancelled, upload-session-finalized */
+            409: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUploadSessionCancelled"] | components["schemas"]["ProblemUploadSessionFinalized"];
+                };
+            };
+            /** @description Problem: upload-session-expired */
+            410: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUploadSessionExpired"];
+                };
+            };
+            /** @description Problem: payload-too-large */
+            413: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemPayloadTooLarge"];
+                };
+            };
+            /** @description Problem: unsupported-media-type */
+            415: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemUnsupportedMediaType"];
+                };
+            };
+            /** @description Problem: expectation-failed */
+            417: {
+                headers: {
+                    /** @description Caching directives */
+                    "Cache-Control": string;
+                    /** @description The admin API version */
+                    "X-API-Version": "v1";
+                    /** @description Requests allowed in the window (or concurrent downloads) of the most constraining limit */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests (or download slots) left */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix time (seconds) when the window ends */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description The request id: the client's X-Request-Id when it is a safe token, else a new one; also `request_id` in problems */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemExpectationFailed"];
                 };
             };
             /** @description Problem: rate-limit-exceeded */
