@@ -100,7 +100,7 @@ export class ApiClient {
   }
 
   /** One API call; `idempotent` (default: GET, HEAD, PUT, DELETE) lets a transient failure be asked again. */
-  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string; idempotent?: boolean } = {}): Promise<ApiResponse<T>> {
+  async request<T = Record<string, unknown>>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string; idempotent?: boolean; signal?: AbortSignal } = {}): Promise<ApiResponse<T>> {
     const policy = retryPolicy;
     if (!(init.idempotent ?? idempotentMethods.has(method))) return this.once<T>(method, path, init);
     return backOff(() => this.once<T>(method, path, init), {
@@ -112,7 +112,7 @@ export class ApiClient {
       retry: async (err: unknown, attemptNumber: number) => {
         const reason = transientReason(err);
         // Also called after the last attempt: no notice, no wait.
-        if (reason === undefined || attemptNumber >= policy.attempts) return false;
+        if (reason === undefined || attemptNumber >= policy.attempts || init.signal?.aborted) return false;
         const retryAfterMs = err instanceof ApiProblemError ? err.retryAfterMs : undefined;
         if (retryAfterMs !== undefined && retryAfterMs > policy.maxRetryAfterMs) return false;
         this.options.onRetry?.({ method, path, attempt: attemptNumber, attempts: policy.attempts, reason: retryAfterMs ? `${reason}, Retry-After ${retryAfterMs / 1000} s` : reason });
@@ -122,7 +122,7 @@ export class ApiClient {
     });
   }
 
-  private async once<T>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string }): Promise<ApiResponse<T>> {
+  private async once<T>(method: string, path: string, init: { json?: unknown; auth?: boolean; contentType?: string; signal?: AbortSignal }): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
     if (init.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
@@ -133,7 +133,7 @@ export class ApiClient {
     let res: { status: number; statusText: string; headers: ResponseHeaders };
     let text: string;
     try {
-      ({ res, text } = await send(this.base + path, method, headers, body, this.options.timeoutMs ?? 60_000));
+      ({ res, text } = await send(this.base + path, method, headers, body, this.options.timeoutMs ?? 60_000, init.signal));
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code;
       // A certificate this client does not trust fails the same way every time: say how to trust it.
@@ -164,7 +164,7 @@ export class ApiClient {
  * `cause` has the socket error's `code`; a TimeoutError when no answer came in time), so the
  * callers and describeNetworkError read them the same way. Redirects are not followed.
  */
-function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ res: { status: number; statusText: string; headers: ResponseHeaders }; text: string }> {
+function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<{ res: { status: number; statusText: string; headers: ResponseHeaders }; text: string }> {
   return new Promise((done, fail) => {
     const target = new URL(url);
     // node:https (TLS, crypto) only for an https URL.
@@ -188,6 +188,8 @@ function send(url: string, method: string, headers: Record<string, string>, body
     });
     req.on('timeout', () => req.destroy(timedOut()));
     req.on('error', (e: Error) => fail(e.name === 'TimeoutError' ? e : Object.assign(new TypeError('fetch failed'), { cause: e })));
+    // Given up by the caller: the request ends now and holds the process no longer.
+    signal?.addEventListener('abort', () => req.destroy(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' })), { once: true });
     req.end(body);
   });
 }

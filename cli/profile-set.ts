@@ -15,6 +15,8 @@ import { isPartsUpload, type PartsUpload } from './api';
 
 /** Parts in flight at once: the next part's request is under way while one ends, so the link never idles between parts. */
 const PART_CONCURRENCY = 2;
+/** How long one verify call follows the upload (the API allows 120 s; the client's socket timeout is 60 s). */
+const FOLLOW_WAIT_SECONDS = 30;
 
 /** The architectures a profile may hold images of its own for (the service checks the same list: shared/domain/profile.ts). */
 export const EXTRA_ARCHITECTURES = ['arm32', 'arm64', 'riscv32', 'riscv64', 'loong64'] as const;
@@ -254,17 +256,21 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
 
   let redecided = false;
   let restarted = false;
+  /** The session was opened by this run and nothing has been sent to it yet. */
+  let freshSession = false;
   let resent = false;
   for (;;) {
     try {
       if (!session) {
         const early = earlyMode;
         earlyMode = undefined; // a later attempt decides again (the profile may have changed)
+        freshSession = true;
         session = await openSession(api, store, key, opts, transfer, Object.fromEntries(FILES.map((name) => [name, { size: sizes[name] as number, ...(known[name] ? { sha256: (known[name] as FileDigest).sha256 } : {}) }])), early);
       }
       const open = session;
       for (const name of FILES) if (!open.files[name]) throw new Error(`upload session ${open.id} has no ${name}`);
-      const sendStats = await sendFiles(api, open, FILES, paths, opts);
+      const sendStats = await sendFiles(api, open, FILES, paths, opts, freshSession);
+      freshSession = false;
       // Files sent in parts without a declared SHA-256 declare it now: the service compares it with what it hashed.
       const digests = await allDigests();
       const late = FILES.filter((name) => open.files[name]?.sha256 === null && isPartsUpload(open.files[name]?.upload ?? null));
@@ -348,7 +354,7 @@ function chunkSizeFor(file: SessionFile, wanted: number | undefined): number | u
 type SendStats = Omit<FileStats, 'sha256'>;
 
 /** Sends what the session lacks: whole files one after another, then every parts file's parts. */
-async function sendFiles(api: ApiClient, session: UploadSession, FILES: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions): Promise<Record<FileName, SendStats>> {
+async function sendFiles(api: ApiClient, session: UploadSession, FILES: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions, fresh: boolean): Promise<Record<FileName, SendStats>> {
   const stats = {} as Record<FileName, SendStats>;
   const parted: FileName[] = [];
   for (const name of FILES) {
@@ -356,18 +362,18 @@ async function sendFiles(api: ApiClient, session: UploadSession, FILES: FileName
     if (isPartsUpload(file.upload)) parted.push(name);
     else stats[name] = await sendFile(name, file, paths[name] as string, opts);
   }
-  if (parted.length > 0) Object.assign(stats, await sendParts(api, session, parted, paths, opts));
+  if (parted.length > 0) Object.assign(stats, await sendParts(api, session, parted, paths, opts, fresh));
   return stats;
 }
 
 /**
  * The parts of every parts file, PART_CONCURRENCY at a time (in file and part order), each through
- * its own resumable session (so a broken part resumes where Storage stopped); after each part the
- * service is asked to hash what has landed, so that finalize has only the last parts left.
+ * its own resumable session (so a broken part resumes where Storage stopped), while a verify call
+ * follows them: the service hashes each part as it lands.
  */
-async function sendParts(api: ApiClient, session: UploadSession, names: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions): Promise<Record<FileName, SendStats>> {
+async function sendParts(api: ApiClient, session: UploadSession, names: FileName[], paths: Record<FileName, string>, opts: ProfileSetOptions, fresh: boolean): Promise<Record<FileName, SendStats>> {
   const began = Date.now();
-  const verifier = new PartsVerifier(api, session.id, opts.progress);
+  const follower = new PartsFollower(api, session, opts.progress);
   interface Sending {
     file: SessionFile;
     positions: number[];
@@ -391,6 +397,7 @@ async function sendParts(api: ApiClient, session: UploadSession, names: FileName
         fileOffset: part.offset,
         fileSize: state.file.size,
         chunkSize: chunkSizeFor(state.file, opts.chunkSize),
+        fresh,
         onProgress: (p) => {
           state.positions[index] = p.position;
           state.bar ??= opts.progress.file(name, state.file.size, 0);
@@ -400,11 +407,15 @@ async function sendParts(api: ApiClient, session: UploadSession, names: FileName
       });
       state.sent += result.sent;
       state.resumedFrom += result.resumedFrom;
-      if (queue.length > 0) verifier.poke(); // after the last part finalize hashes what is left
     }
   };
-  await Promise.all(Array.from({ length: PART_CONCURRENCY }, worker));
-  await verifier.settle();
+  try {
+    await Promise.all(Array.from({ length: PART_CONCURRENCY }, worker));
+  } catch (err) {
+    follower.stop();
+    throw err;
+  }
+  await follower.done;
   const seconds = (Date.now() - began) / 1000;
   const stats = {} as Record<FileName, SendStats>;
   for (const [name, state] of files) {
@@ -416,41 +427,42 @@ async function sendParts(api: ApiClient, session: UploadSession, names: FileName
   return stats;
 }
 
-/** POST .../verify after parts land: one call at a time; a part landing meanwhile asks for one more. Failures are left to finalize. */
-class PartsVerifier {
-  private running: Promise<void> | undefined;
-  private again = false;
+/**
+ * POST .../verify?wait=30, one call after another while the parts are sent: the service hashes
+ * each part as it lands, so that by finalize it has hashed the whole file. Failures are left to
+ * finalize (which then hashes what is missing itself).
+ */
+class PartsFollower {
+  private readonly abort = new AbortController();
+  readonly done: Promise<void>;
 
   constructor(
     private readonly api: ApiClient,
-    private readonly sessionId: string,
+    private readonly session: UploadSession,
     private readonly progress: ProgressReporter,
-  ) {}
-
-  poke(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => (this.running = undefined));
+  ) {
+    this.done = this.follow();
   }
 
-  /** Waits for the call in flight; no further one starts. */
-  async settle(): Promise<void> {
-    this.again = false;
-    await this.running;
+  /** The parts will not all arrive (the send failed): the call in flight ends now. */
+  stop(): void {
+    this.abort.abort();
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
+  private async follow(): Promise<void> {
+    const path = `/api/v1/uploads/${encodeURIComponent(this.session.id)}/verify?wait=${FOLLOW_WAIT_SECONDS}`;
+    while (!this.abort.signal.aborted) {
       try {
-        await this.api.request('POST', `/api/v1/uploads/${encodeURIComponent(this.sessionId)}/verify`, { idempotent: true });
+        const asked = Date.now();
+        const { body } = await this.api.request<UploadSession>('POST', path, { idempotent: true, signal: this.abort.signal });
+        if (Object.values(body.files).every((file) => !file || !isPartsUpload(file.upload) || file.verified_bytes === file.size)) return;
+        // Back before its time without every part: a stored part it cannot take; finalize says which.
+        if (Date.now() - asked < (FOLLOW_WAIT_SECONDS - 1) * 1000) return;
       } catch (err) {
-        this.progress.log(`verifying landed parts failed (${err instanceof Error ? err.message : String(err)}); finalize will hash them`);
+        if (!this.abort.signal.aborted) this.progress.log(`following the upload failed (${err instanceof Error ? err.message : String(err)}); finalize will hash what is missing`);
         return;
       }
-    } while (this.again);
+    }
   }
 }
 

@@ -37,6 +37,8 @@ export interface ResumableUploadOptions {
   fileSize?: number;
   /** Multiple of 262144; default: no chunks, the rest of the file in one request. */
   chunkSize?: number;
+  /** A session started moments ago that nobody has written to: send from byte 0 without asking first (asked after a failure). */
+  fresh?: boolean;
   /** Consecutive failed attempts without progress before giving up (default 6). */
   retries?: number;
   /** First backoff delay in ms, doubled each time (default 500). */
@@ -232,10 +234,12 @@ export async function uploadResumable(opts: ResumableUploadOptions): Promise<Res
   let stalls = 0;
   const report = (position: number) => opts.onProgress?.({ position, total, sent });
 
+  let assumeEmpty = opts.fresh === true;
   for (;;) {
     let status: SessionStatus;
     try {
-      status = await querySession(uri, total, timeoutMs);
+      status = assumeEmpty ? { complete: false, offset: 0 } : await querySession(uri, total, timeoutMs);
+      assumeEmpty = false;
     } catch (err) {
       if (!(err instanceof RetryableError) || ++failures > retries) throw unwrap(err);
       await backoff(failures, err);

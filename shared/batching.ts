@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { outsideRequestDomain } from './request-domain';
 
 /**
  * Calls made in the same turn of the event loop, one database call for all of them: the
@@ -16,29 +17,3 @@ import DataLoader from 'dataloader';
 export function sameTurnBatches<K, V>(run: (keys: readonly K[]) => Promise<readonly (V | Error)[]>, maxBatchSize = 100): DataLoader<K, V> {
   return new DataLoader<K, V>(run, { cache: false, maxBatchSize, batchScheduleFn: (dispatch) => outsideRequestDomain(() => setImmediate(dispatch)) });
 }
-
-/** What functions-framework's per-request `domain` offers here (node:domain's documented `enter` / `exit`). */
-interface ActiveDomain {
-  enter(): void;
-  exit(): void;
-}
-
-/**
- * Runs `schedule` with no domain active, so that what it starts (a batch's Firestore call: its
- * timers, streams and promises) belongs to no request. functions-framework runs each request
- * in a `domain` (function_wrappers.js, 5.0.5), and every promise made inside one costs
- * async-hook work: 300,000 awaits take 1.4 s of CPU in a domain against 0.3 s outside one
- * (Node 24, measured). A batch serves many requests: its errors reach each caller as its
- * promise's rejection, never as one request's crash.
- */
-function outsideRequestDomain(schedule: () => void): void {
-  const active = (process as { domain?: ActiveDomain | null }).domain;
-  if (!active) return schedule();
-  active.exit();
-  try {
-    schedule();
-  } finally {
-    active.enter();
-  }
-}
-

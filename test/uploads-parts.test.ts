@@ -42,7 +42,7 @@ async function putPart(part: Part, data: Buffer): Promise<void> {
 }
 
 const partsOf = (file: PartsFile): Part[] => file.upload?.parts ?? [];
-const verify = (id: string) => api<Session>('POST', `/api/v1/uploads/${id}/verify`);
+const verify = (id: string, query = '') => api<Session>('POST', `/api/v1/uploads/${id}/verify${query}`);
 const finalize = (id: string, json?: unknown) => api<ProfileBody>('POST', `/api/v1/uploads/${id}/finalize`, json === undefined ? undefined : { json });
 
 describe('upload sessions in parts', () => {
@@ -177,6 +177,32 @@ describe('upload sessions in parts', () => {
     expect(differs.invalid_fields).toEqual([{ field: 'files.kernel.sha256', reason: expect.stringContaining('differs from the SHA-256 declared at open') }]);
     expectProblem(await api('POST', `/api/v1/uploads/${session.id}/finalize`, { headers: { 'content-type': 'text/plain' }, body: 'kernel' }), 415, 'unsupported-media-type');
     expect((await api<Session>('GET', `/api/v1/uploads/${session.id}`)).body.state).toBe('open');
+  });
+
+  it('one verify?wait call follows the upload: it answers once every part has landed and is hashed, and the SHA-256 it stored is what finalize commits', async () => {
+    const machineId = await createMachineId(stack.url);
+    const kernel = randomFile(MiB);
+    const initrd = randomFile(17 * MiB);
+    const { body: session } = await openParts(machineId, { kernel, initrd });
+    const asked = Date.now();
+    const following = verify(session.id, '?wait=20');
+    // The parts arrive one by one, slowly, while the call waits.
+    for (const [file, data] of [[session.files.kernel, kernel], [session.files.initrd, initrd]] as const) {
+      for (const part of partsOf(file)) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        await putPart(part, data);
+      }
+    }
+    const followed = await following;
+    expect(followed.status).toBe(200);
+    expect(Date.now() - asked).toBeLessThan(15_000);
+    expect(followed.body.files.initrd.verified_bytes).toBe(initrd.length);
+    expect(followed.body.files.kernel.verified_bytes).toBe(kernel.length);
+    const done = await finalize(session.id, { files: { initrd: { sha256: sha256(initrd) } } });
+    expect(done.status).toBe(201);
+    expect(done.body.initrd.sha256).toBe(sha256(initrd));
+
+    for (const wait of ['121', 'soon', '-1']) expectProblem(await verify(session.id, `?wait=${wait}`), 400, 'validation-error');
   });
 
   it("an open session's parts are references the sweeper keeps", async () => {

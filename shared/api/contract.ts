@@ -407,7 +407,8 @@ export const contract: Record<FunctionName, OperationContract> = {
   uploadsVerify: {
     pathParams: { id: uuidV7Param('id', 'The upload session') },
     description:
-      'For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has only the last parts left to hash. Call it after each part; calls that overlap are safe (one advances, the other answers what is stored).',
+      'For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has nothing left to hash. Call it after each part, or once with `wait` to follow the upload: the call goes on hashing parts as they land until every part is hashed or `wait` seconds have passed. Calls that overlap are safe (they take turns).',
+    query: { wait: { schema: z.string().regex(/^\d{1,3}$/), description: 'Seconds to go on hashing parts as they land, 0 to 120 (default 0: what has landed, then answer)', required: false } },
     responses: { 200: { description: 'The session; verified_bytes per parts file', body: { json: uploadSessionSchema }, headers: { 'Cache-Control': 'required', ...rateLimitHeaders } } },
     problems: ['validation-error', 'upload-session-not-found', 'upload-session-finalized', 'upload-session-cancelled', 'upload-session-expired', 'storage-error'],
   },

@@ -565,16 +565,16 @@ export class FirestoreInventory implements Inventory, BlobLedger, MachineChanges
     });
   }
 
-  async recordPartsProgress(id: string, name: FileName, from: PartsProgress | undefined, to: PartsProgress): Promise<boolean> {
-    return this.db.runTransaction(async (tx) => {
+  async recordPartsProgress(id: string, name: FileName, to: PartsProgress): Promise<void> {
+    await this.db.runTransaction(async (tx) => {
       const snap = await tx.get(this.sessionRef(id));
       if (!snap.exists) throw new UploadSessionNotFound(id);
       const session = toSessionRecord(snap.data() as SessionDocument);
       const current = session.files[name]?.verified;
-      if (session.state !== 'open' || (current?.parts ?? 0) !== (from?.parts ?? 0)) return false;
+      const forward = (current?.parts ?? 0) < to.parts || (to.sha256 !== undefined && current?.sha256 === undefined);
+      if (session.state !== 'open' || !forward) return;
       // A file name may hold a dot (kernel.arm64): a FieldPath, not a dotted string.
       tx.update(this.sessionRef(id), new FieldPath('files', name, 'verified'), to, 'updated_at', FieldValue.serverTimestamp());
-      return true;
     });
   }
 

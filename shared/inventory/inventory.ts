@@ -111,7 +111,7 @@ export interface UploadFile {
   /** Declared at open; null for a file sent in parts whose client declares it at finalize, or not at all (the service's own hash then names it). */
   sha256: string | null;
   upload: ResumableTarget | PartsTarget | null;
-  /** Parts only: how far the service has hashed the parts, in order (internal; the view shows `verified_bytes`). */
+  /** Parts only: how far the service has hashed the parts, in order (the view shows `verified_bytes`). */
   verified?: PartsProgress;
 }
 
@@ -142,11 +142,11 @@ export interface UploadPart {
   url: string;
 }
 
-/** The hashed prefix of a parts file: `parts` parts, `bytes` bytes, and the SHA-256 state after them (hash-wasm's save(), base64). */
+/** The hashed prefix of a parts file: `parts` parts, `bytes` bytes; `sha256` once every part is hashed. */
 export interface PartsProgress {
   parts: number;
   bytes: number;
-  state: string;
+  sha256?: string;
 }
 
 export const isPartsTarget = (upload: UploadFile['upload']): upload is PartsTarget => upload !== null && 'transfer' in upload && upload.transfer === 'parts';
@@ -214,11 +214,10 @@ export interface BlobLedger {
    */
   finalizeUpload(id: string, now: Date, retainUntil: Date, settled?: Partial<Record<FileName, UploadFile>>): Promise<FinalizedUpload>;
   /**
-   * Parts files: records that the hashed prefix of `name` advanced from `from` (undefined: nothing
-   * hashed yet) to `to`, only if the stored progress is still `from` and the session open
-   * (compare-and-set: two callers hashing the same part cannot move it twice). False when it was not.
+   * Parts files: records that the service has hashed `name` up to `to`, only forward (a caller
+   * that is behind another leaves the stored progress alone) and only while the session is open.
    */
-  recordPartsProgress(id: string, name: FileName, from: PartsProgress | undefined, to: PartsProgress): Promise<boolean>;
+  recordPartsProgress(id: string, name: FileName, to: PartsProgress): Promise<void>;
   /** Blob ids of sessions still open whose expiry is after `since`: references for the sweeper. */
   openSessionBlobIds(since: Date): Promise<Set<string>>;
   /** Sessions still open past their expiry at `now` whose GCS upload sessions have not been cancelled yet. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { outsideRequestDomain } from '../request-domain';
 import type { BlobRange } from '../storage/blobs';
 
 export interface Digest {
@@ -25,7 +26,7 @@ export async function digestOf(read: (range: BlobRange) => Readable): Promise<Di
   let size = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      const stream = read({ start: 0, end: Number.MAX_SAFE_INTEGER });
+      const stream = outsideRequestDomain(() => read({ start: 0, end: Number.MAX_SAFE_INTEGER }));
       stream.on('data', (piece: Buffer) => {
         size += piece.length;
         hash.update(piece);

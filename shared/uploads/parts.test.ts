@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { PartsProgress, PartsTarget } from '../inventory/inventory';
-import { hashLandedParts, maxParts, minPartSize, partLayout } from './parts';
+import { hashParts, maxParts, minPartSize, PartHashes, partLayout } from './parts';
 
 const MiB = 1024 * 1024;
 
@@ -30,7 +30,7 @@ describe('partLayout', () => {
   });
 });
 
-describe('hashLandedParts', () => {
+describe('PartHashes and hashParts', () => {
   const file = randomBytes(3 * 1000 + 17);
   const target: PartsTarget = {
     transfer: 'parts',
@@ -38,31 +38,48 @@ describe('hashLandedParts', () => {
     part_size: 1000,
     parts: [0, 1, 2, 3].map((i) => ({ number: i + 1, offset: i * 1000, size: Math.min(1000, file.length - i * 1000), blob_id: `p${i + 1}`, url: '' })),
   };
-  const reader = (landed: Set<string>, sizes: Record<string, number> = {}) => ({
-    stat: async (id: string) => (landed.has(id) ? (sizes[id] ?? (target.parts.find((p) => p.blob_id === id)?.size as number)) : null),
+  const sha = createHash('sha256').update(file).digest('hex');
+  const reads: string[] = [];
+  const reader = (landed: Set<string>, sizes: Record<string, number> = {}, failing?: string) => ({
     read: (id: string) => {
       const part = target.parts.find((p) => p.blob_id === id);
       if (!part) throw new Error(id);
-      // In small pieces, as a stream delivers them.
-      const bytes = file.subarray(part.offset, part.offset + part.size);
-      return Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]);
+      if (!landed.has(id)) return Readable.from((async function* () { yield* []; throw Object.assign(new Error('No such object'), { code: 404 }); })());
+      reads.push(id);
+      const bytes = file.subarray(part.offset, part.offset + (sizes[id] ?? part.size));
+      // In small pieces, as a stream delivers them; a failing read breaks after the first piece.
+      return id === failing ? Readable.from((async function* () { yield bytes.subarray(0, 7); throw new Error('connection reset'); })()) : Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]);
     },
   });
 
-  it('hashes in order across calls that carry the state, stopping at the first part not landed, to the SHA-256 of the whole file', async () => {
-    const stored: PartsProgress[] = [];
-    const record = async (_from: PartsProgress | undefined, to: PartsProgress) => (stored.push(to), true);
-    const first = await hashLandedParts(target, undefined, reader(new Set(['p1', 'p3'])), record);
-    expect(first).toMatchObject({ complete: false, waitingFor: 2, progress: { parts: 1, bytes: 1000 } });
-    const second = await hashLandedParts(target, first.progress, reader(new Set(['p1', 'p2', 'p3', 'p4'])), record);
-    expect(second).toEqual({ complete: true, progress: expect.objectContaining({ parts: 4, bytes: file.length }), sha256: createHash('sha256').update(file).digest('hex') });
-    expect(stored.map((p) => p.parts)).toEqual([1, 2, 3, 4]);
+  it('advances in order across calls, each part read once per instance, to the SHA-256 of the whole file (recorded last)', async () => {
+    reads.length = 0;
+    const recorded: PartsProgress[] = [];
+    const record = async (p: PartsProgress) => void recorded.push(p);
+    const hashes = new PartHashes();
+    expect(await hashes.advance('s/initrd', target, reader(new Set(['p1', 'p3'])), record)).toMatchObject({ complete: false, waitingFor: 2, progress: { parts: 1, bytes: 1000 } });
+    expect(await hashes.advance('s/initrd', target, reader(new Set(['p1', 'p2', 'p3', 'p4'])), record)).toEqual({ complete: true, progress: { parts: 4, bytes: file.length, sha256: sha }, sha256: sha });
+    expect(reads).toEqual(['p1', 'p2', 'p3', 'p4']);
+    // Once per call: where it stopped, then the finished SHA-256.
+    expect(recorded).toEqual([{ parts: 1, bytes: 1000 }, { parts: 4, bytes: file.length, sha256: sha }]);
+    // Another instance (no running hash) catches up from Storage; so does finalize's fresh hash.
+    expect((await new PartHashes().advance('s/initrd', target, reader(new Set(['p1', 'p2', 'p3', 'p4'])), record)).complete).toBe(true);
+    expect(await hashParts(target, undefined, reader(new Set(['p1', 'p2', 'p3', 'p4'])))).toMatchObject({ complete: true, sha256: sha });
   });
 
-  it('stops without advancing when the compare-and-set is lost, and refuses to hash a stored part of the wrong size', async () => {
-    const lost = await hashLandedParts(target, undefined, reader(new Set(['p1'])), async () => false);
-    expect(lost).toMatchObject({ complete: false, raced: true, progress: undefined });
-    const wrong = await hashLandedParts(target, undefined, reader(new Set(['p1']), { p1: 999 }), async () => true);
-    expect(wrong).toMatchObject({ complete: false, waitingFor: 1, wrongSize: 999 });
+  it('overlapping calls for one file run one after the other; a read that fails leaves the running hash where it was', async () => {
+    const hashes = new PartHashes();
+    const all = new Set(['p1', 'p2', 'p3', 'p4']);
+    const [a, b] = await Promise.all([hashes.advance('k', target, reader(all), async () => undefined), hashes.advance('k', target, reader(all), async () => undefined)]);
+    expect(a).toMatchObject({ complete: true, sha256: sha });
+    expect(b).toMatchObject({ complete: true, sha256: sha });
+
+    const flaky = new PartHashes();
+    await expect(flaky.advance('f', target, reader(all, {}, 'p2'), async () => undefined)).rejects.toThrow('connection reset');
+    expect(await flaky.advance('f', target, reader(all), async () => undefined)).toMatchObject({ complete: true, sha256: sha });
+  });
+
+  it('refuses to hash a stored part of the wrong size', async () => {
+    expect(await hashParts(target, undefined, reader(new Set(['p1']), { p1: 999 }))).toMatchObject({ complete: false, waitingFor: 1, wrongSize: 999 });
   });
 });

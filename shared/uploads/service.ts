@@ -11,13 +11,20 @@ import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
 import type { BlobRange, BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { digestOf, type Digest } from './digest';
-import { hashLandedParts, partLayout, type PartsHashed } from './parts';
+import { hashParts, partLayout, PartHashes, type PartsHashed } from './parts';
 import { chunkMultiple, type UploadStorage } from './storage';
 
 const sha256Schema = z
   .string({ error: 'must be a string' })
   .regex(/^[0-9a-fA-F]{64}$/, { error: 'must be 64 hexadecimal digits (SHA-256)' })
   .transform((v) => v.toLowerCase());
+
+/** How often a verify that waits asks Storage for the next part until one has landed (a part of 8 MiB takes 70 ms at 1 Gbit/s), and the bounds after. */
+const verifyPollMs = 50;
+const minVerifyPollMs = 20;
+const maxVerifyPollMs = 1000;
+/** The longest a verify may wait for parts (its function's timeout is 300 s). */
+export const maxVerifyWaitSeconds = 120;
 
 const fileSchema = z.strictObject(
   {
@@ -113,6 +120,11 @@ export interface UploadServiceDeps {
  * commits the profile through the inventory, exactly as the multipart routes would.
  */
 export class UploadService {
+  /** verify's running hashes, per file, in this instance. */
+  private readonly partHashes = new PartHashes();
+  /** When this instance last recorded each file's progress. */
+  private readonly recordedAt = new Map<string, number>();
+
   constructor(private readonly deps: UploadServiceDeps) {}
 
   /** POST /api/v1/uploads; `origin`: the browser page's (its Origin header), for the Storage sessions' CORS. */
@@ -218,16 +230,34 @@ export class UploadService {
 
   /**
    * POST /api/v1/uploads/{id}/verify: hashes the parts that have landed since the last call, in
-   * order, so that finalize has only the tail left. Answers the session (`verified_bytes` per parts file).
+   * order, so that finalize has nothing left to hash. With `waitMs`, goes on hashing parts as they
+   * land (asking Storage every `verifyPollMs`) until every part is hashed or the time is up: one
+   * call can follow a whole upload. Answers the session (`verified_bytes` per parts file).
    */
-  async verify(id: string, log: Logger): Promise<UploadSessionView> {
+  async verify(id: string, log: Logger, waitMs = 0): Promise<UploadSessionView> {
     const session = await this.deps.ledger.getUploadSession(id);
     if (!session) throw new UploadSessionNotFound(id);
     if (session.state === 'finalized') throw new UploadSessionFinalized(id, session.profile?.id ?? '');
     if (session.state === 'cancelled') throw new UploadSessionCancelled(id);
     if (this.deps.clock() >= session.expiresAt.getTime()) throw new UploadSessionExpired(id, session.expiresAt);
     const names = namesOf(session).filter((name) => isPartsTarget(session.files[name]?.upload ?? null));
-    const hashed = await Promise.all(names.map((name) => this.hashParts(session, name)));
+    const until = Date.now() + waitMs;
+    const bytesOf = (all: PartsHashed[]) => all.reduce((n, h) => n + h.progress.bytes, 0);
+    let hashed = await Promise.all(names.map((name) => this.hashParts(session, name)));
+    // Asked again at a quarter of the time the last part took to land: often on a fast link (the
+    // last part is hashed soon after it lands), rarely on a slow one (each ask is a Storage request).
+    let landedAt = Date.now();
+    let gapMs: number | undefined;
+    while (hashed.some((h) => !h.complete && h.wrongSize === undefined) && Date.now() < until) {
+      const pollMs = gapMs === undefined ? verifyPollMs : Math.min(maxVerifyPollMs, Math.max(minVerifyPollMs, gapMs / 4));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, until - Date.now())));
+      const before = bytesOf(hashed);
+      hashed = await Promise.all(names.map((name, i) => (hashed[i]?.complete ? (hashed[i] as PartsHashed) : this.hashParts(session, name))));
+      if (bytesOf(hashed) > before) {
+        gapMs = Date.now() - landedAt;
+        landedAt = Date.now();
+      }
+    }
     const files = { ...session.files };
     names.forEach((name, i) => {
       const progress = hashed[i]?.progress;
@@ -237,17 +267,33 @@ export class UploadService {
     return this.view({ ...session, files });
   }
 
-  /** Hashes a parts file's landed parts; a lost race (another caller advanced them) re-reads the stored progress and goes on. */
-  private async hashParts(session: UploadSessionRecord, name: FileName): Promise<PartsHashed> {
-    const reader = { stat: (blobId: string) => this.deps.storage.stat(blobId), read: (blobId: string, range: BlobRange) => this.deps.blobs.read(blobId, range) };
-    let file = session.files[name] as UploadFile;
-    for (let attempt = 0; ; attempt++) {
-      const hashed = await hashLandedParts(file.upload as PartsTarget, file.verified, reader, (from, to) => this.deps.ledger.recordPartsProgress(session.id, name, from, to));
-      if (!('raced' in hashed) || attempt === 3) return hashed;
-      const fresh = await this.deps.ledger.getUploadSession(session.id);
-      if (!fresh || fresh.state !== 'open') return hashed;
-      file = fresh.files[name] as UploadFile;
-    }
+  /**
+   * A parts file's landed parts, hashed: verify continues this instance's running hash; finalize
+   * (`fresh`, another function and so another instance in production) takes a SHA-256 verify
+   * finished, or else hashes every part itself.
+   */
+  private async hashParts(session: UploadSessionRecord, name: FileName, fresh = false): Promise<PartsHashed> {
+    const file = session.files[name] as UploadFile;
+    const target = file.upload as PartsTarget;
+    const finished = file.verified?.sha256;
+    if (finished && file.verified?.parts === target.parts.length) return { complete: true, progress: file.verified as PartsProgress, sha256: finished };
+    const reader = { read: (blobId: string, range: BlobRange) => this.deps.blobs.read(blobId, range) };
+    const record = (progress: PartsProgress) => this.recordProgress(session.id, name, progress);
+    return fresh ? hashParts(target, undefined, reader, record) : this.partHashes.advance(`${session.id}/${name}`, target, reader, record);
+  }
+
+  /**
+   * Progress is for the view and survives instances; the finished SHA-256 is what finalize relies
+   * on. A call that follows an upload would otherwise write once per part: at most once a second
+   * per file, and always the finished hash.
+   */
+  private async recordProgress(id: string, name: FileName, progress: PartsProgress): Promise<void> {
+    const key = `${id}/${name}`;
+    const now = Date.now();
+    if (progress.sha256 === undefined && now - (this.recordedAt.get(key) ?? 0) < 1000) return;
+    this.recordedAt.set(key, now);
+    if (this.recordedAt.size > 1024) this.recordedAt.delete(this.recordedAt.keys().next().value as string);
+    await this.deps.ledger.recordPartsProgress(id, name, progress);
   }
 
   /** GET /api/v1/uploads/{id}. */
@@ -281,7 +327,7 @@ export class UploadService {
     const fileOf = (name: FileName) => session.files[name] as UploadFile;
     const whole = names.filter((name) => !isPartsTarget(fileOf(name).upload));
     const parted = names.filter((name) => isPartsTarget(fileOf(name).upload));
-    const [sizes, partsHashed] = await Promise.all([Promise.all(whole.map((name) => storage.stat(fileOf(name).blob_id))), Promise.all(parted.map((name) => this.hashParts(session, name)))]);
+    const [sizes, partsHashed] = await Promise.all([Promise.all(whole.map((name) => storage.stat(fileOf(name).blob_id))), Promise.all(parted.map((name) => this.hashParts(session, name, true)))]);
     const sizeOf = new Map(whole.map((name, i) => [name, sizes[i] as number | null]));
     const hashedOf = new Map(parted.map((name, i) => [name, partsHashed[i] as PartsHashed]));
     for (const name of whole) {

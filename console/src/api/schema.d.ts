@@ -307,7 +307,7 @@ export interface paths {
         put?: never;
         /**
          * Hash the parts of an upload session's files that have landed (transfer parts)
-         * @description For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has only the last parts left to hash. Call it after each part; calls that overlap are safe (one advances, the other answers what is stored).
+         * @description For files sent in parts (transfer parts): hashes, in order, the parts whose upload has completed since the last call, so that finalize has nothing left to hash. Call it after each part, or once with `wait` to follow the upload: the call goes on hashing parts as they land until every part is hashed or `wait` seconds have passed. Calls that overlap are safe (they take turns).
          */
         post: operations["uploadsVerify"];
         delete?: never;
@@ -9437,7 +9437,10 @@ export interface operations {
     };
     uploadsVerify: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Seconds to go on hashing parts as they land, 0 to 120 (default 0: what has landed, then answer) */
+                wait?: string;
+            };
             header?: never;
             path: {
                 /** @description The upload session (a UUIDv7, any case; id) */
