@@ -1,22 +1,14 @@
 // The JSON API's objects.compose, through @google-cloud/storage (bucket.combine) and as raw requests.
 import { createHash } from "node:crypto";
-import { CRC32C, type File, type Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MiB, seededBytes, startStorage, type StorageFixture } from "./test-support";
+import { CRC32C, type File } from "@google-cloud/storage";
+import { describe, expect, it } from "vitest";
+import {MiB, seededBytes } from "./test-support";
+import { useStorageEmulator } from "./test-fixture";
 
-let fx: StorageFixture;
-let storage: Storage;
-beforeAll(async () => {
-  fx = await startStorage();
-  storage = fx.storage;
-});
-afterAll(async () => {
-  await fx?.emu.stop();
-  fx?.restoreEnv();
-});
+const fx = useStorageEmulator();
 
 const BUCKET = "demo-netboot-compose";
-const bucket = () => storage.bucket(BUCKET);
+const bucket = () => fx.storage.bucket(BUCKET);
 const crc32cOf = (...bufs: Buffer[]) => {
   const c = new CRC32C();
   for (const b of bufs) c.update(b);

@@ -10,9 +10,10 @@
 // MALLOC_MMAP_THRESHOLD_=131072 the same run gives ~56 MiB back after a GC). That is slack of the
 // runtime, in the test's client as much as in the emulator, not memory the emulator holds.
 import { createHash } from "node:crypto";
-import { CRC32C, type Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { liveMemory, MiB, report, rssSampler, seededBody, seededBytes, startStorage, type StorageFixture } from "./test-support";
+import { CRC32C } from "@google-cloud/storage";
+import { describe, expect, it } from "vitest";
+import {liveMemory, MiB, report, rssSampler, seededBody, seededBytes } from "./test-support";
+import { useStorageEmulator } from "./test-fixture";
 
 const TOTAL = 300 * MiB;
 const CHUNK = 8 * MiB;
@@ -23,19 +24,10 @@ const LIVE_BUDGET = 30 * MiB;
 // 8-12 s alone; 25-60 s measured with the machine's two cores at load 14-22 (other suites beside).
 const TRANSFER_TIMEOUT_MS = 150_000;
 
-let fx: StorageFixture;
-let storage: Storage;
-beforeAll(async () => {
-  fx = await startStorage();
-  storage = fx.storage;
-});
-afterAll(async () => {
-  await fx?.emu.stop();
-  fx?.restoreEnv();
-});
+const fx = useStorageEmulator();
 
 describe("a 300 MiB object", () => {
-  const file = () => storage.bucket("demo-netboot-large").file("blobs/initrd-300");
+  const file = () => fx.storage.bucket("demo-netboot-large").file("blobs/initrd-300");
   const sha = createHash("sha256");
   const md5 = createHash("md5");
   const crc = new CRC32C();

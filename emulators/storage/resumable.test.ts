@@ -1,22 +1,13 @@
 // The resumable-upload protocol of the GCS JSON API, as the embedded emulator answers it:
 // the server side through @google-cloud/storage, the client side with plain fetch.
 import { createHash } from "node:crypto";
-import type { Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KiB, MiB, report, seededBody, seededBytes, startStorage, type StorageFixture } from "./test-support";
+import { describe, expect, it } from "vitest";
+import {KiB, MiB, report, seededBody, seededBytes } from "./test-support";
+import { useStorageEmulator } from "./test-fixture";
 
-let fx: StorageFixture;
-let storage: Storage;
-beforeAll(async () => {
-  fx = await startStorage();
-  storage = fx.storage;
-});
-afterAll(async () => {
-  await fx?.emu.stop();
-  fx?.restoreEnv();
-});
+const fx = useStorageEmulator();
 
-const bucket = () => storage.bucket("demo-netboot-resumable");
+const bucket = () => fx.storage.bucket("demo-netboot-resumable");
 let n = 0;
 async function session(name = `blobs/s${++n}`) {
   const [uri] = await bucket().file(name).createResumableUpload({ metadata: { contentType: "application/octet-stream" }, preconditionOpts: { ifGenerationMatch: 0 } });

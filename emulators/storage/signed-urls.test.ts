@@ -2,23 +2,17 @@
 // expiry. URLs are signed by @google-cloud/storage itself, as the service signs them.
 import { request } from "node:http";
 import { Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateSigningCredentials, localSignerEmail } from "./signing-key";
-import { startStorage, type StorageFixture } from "./test-support";
+import { useStorageEmulator } from "./test-fixture";
 
 const BUCKET = "demo-netboot-signed";
 const NAME = "blobs/kernel-signed";
 const BODY = Buffer.from("0123456789abcdefghijklmnopqrstuvwxyz");
 
-let fx: StorageFixture;
-beforeAll(async () => {
-  fx = await startStorage();
-  await fx.storage.bucket(BUCKET).file(NAME).save(BODY, { resumable: false });
-  await fx.storage.bucket(BUCKET).file(`${NAME}-other`).save(Buffer.from("other"), { resumable: false });
-});
-afterAll(async () => {
-  await fx?.emu.stop();
-  fx?.restoreEnv();
+const fx = useStorageEmulator(async (started) => {
+  await started.storage.bucket(BUCKET).file(NAME).save(BODY, { resumable: false });
+  await started.storage.bucket(BUCKET).file(`${NAME}-other`).save(Buffer.from("other"), { resumable: false });
 });
 
 const sign = async (opts: { storage?: Storage; name?: string; expires?: number; host?: string } = {}) => {
@@ -123,11 +117,11 @@ describe("V4 signed URLs on the embedded Storage emulator", () => {
   it("checks the host the URL was signed for against the Host the request names", async () => {
     const emulator = new URL(fx.emu.storageHost);
     // Signed for another server: refused here even though it reached this one.
-    const elsewhere = await sign({ host: "http://storage.example.test" });
+    const elsewhere = await sign({ host: "http://fx.storage.example.test" });
     elsewhere.host = emulator.host;
     expect((await getWithHost(elsewhere, emulator.host)).status).toBe(403);
     // Sent with the Host it was signed for (a front door such as the HTTPS door passes the Host through): served.
-    expect((await getWithHost(elsewhere, `storage.example.test:${emulator.port}`)).status).toBe(200);
+    expect((await getWithHost(elsewhere, `fx.storage.example.test:${emulator.port}`)).status).toBe(200);
     // Signed for the emulator's own address and reached by another name of this machine (the
     // local gateway sends a QEMU guest to 10.0.2.2): served, a loopback signature stands for this server.
     const local = await sign();
