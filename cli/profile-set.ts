@@ -5,13 +5,12 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from './errors';
-import { ApiClient, ApiProblemError, type SessionFile, type UploadSession } from './api';
+import { ApiClient, ApiProblemError, isPartsUpload, type PartsUpload, type SessionFile, type UploadSession } from './api';
 import { hashFile, type FileDigest } from './hash';
 import { formatBytes, type ProgressReporter } from './progress';
 import { CHUNK_MULTIPLE, SessionGoneError, uploadResumable } from './resumable';
 import { StateStore, stateKey } from './state';
 import { DigestCache, fileIdentity } from './digest-cache';
-import { isPartsUpload, type PartsUpload } from './api';
 
 /** Parts in flight at once: the next part's request is under way while one ends, so the link never idles between parts. */
 const PART_CONCURRENCY = 2;

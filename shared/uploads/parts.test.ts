@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { PartsProgress, PartsTarget } from '../inventory/inventory';
-import { hashParts, maxParts, minPartSize, PartHashes, partLayout } from './parts';
+import { hashPartsInOrder, maxParts, minPartSize, PartHashes, partLayout } from './parts';
 
 const MiB = 1024 * 1024;
 
@@ -30,7 +30,7 @@ describe('partLayout', () => {
   });
 });
 
-describe('PartHashes and hashParts', () => {
+describe('PartHashes and hashPartsInOrder', () => {
   const file = randomBytes(3 * 1000 + 17);
   const target: PartsTarget = {
     transfer: 'parts',
@@ -64,7 +64,7 @@ describe('PartHashes and hashParts', () => {
     expect(recorded).toEqual([{ parts: 1, bytes: 1000 }, { parts: 4, bytes: file.length, sha256: sha }]);
     // Another instance (no running hash) catches up from Storage; so does finalize's fresh hash.
     expect((await new PartHashes().advance('s/initrd', target, reader(new Set(['p1', 'p2', 'p3', 'p4'])), record)).complete).toBe(true);
-    expect(await hashParts(target, undefined, reader(new Set(['p1', 'p2', 'p3', 'p4'])))).toMatchObject({ complete: true, sha256: sha });
+    expect(await hashPartsInOrder(target, undefined, reader(new Set(['p1', 'p2', 'p3', 'p4'])))).toMatchObject({ complete: true, sha256: sha });
   });
 
   it('overlapping calls for one file run one after the other; a read that fails leaves the running hash where it was', async () => {
@@ -80,6 +80,6 @@ describe('PartHashes and hashParts', () => {
   });
 
   it('refuses to hash a stored part of the wrong size', async () => {
-    expect(await hashParts(target, undefined, reader(new Set(['p1']), { p1: 999 }))).toMatchObject({ complete: false, waitingFor: 1, wrongSize: 999 });
+    expect(await hashPartsInOrder(target, undefined, reader(new Set(['p1']), { p1: 999 }))).toMatchObject({ complete: false, waitingFor: 1, wrongSize: 999 });
   });
 });

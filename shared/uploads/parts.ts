@@ -69,7 +69,7 @@ export class PartHashes {
       const state = this.running.get(key) ?? { parts: 0, bytes: 0, hash: createHash('sha256') };
       this.running.delete(key);
       try {
-        return await hashParts(target, state, reader, record);
+        return await hashPartsInOrder(target, state, reader, record);
       } finally {
         if (state.parts < target.parts.length) this.keep(key, state); // a finished file is not needed again
       }
@@ -94,7 +94,7 @@ export class PartHashes {
  * Hashes from `state` on while the parts' objects exist (a fresh state: from the first part).
  * A part is added to the state only once read whole, so a failed read leaves the state where it was.
  */
-export async function hashParts(target: PartsTarget, state: RunningHash = { parts: 0, bytes: 0, hash: createHash('sha256') }, reader: PartReader, record?: (progress: PartsProgress) => Promise<void>): Promise<PartsHashed> {
+export async function hashPartsInOrder(target: PartsTarget, state: RunningHash = { parts: 0, bytes: 0, hash: createHash('sha256') }, reader: PartReader, record?: (progress: PartsProgress) => Promise<void>): Promise<PartsHashed> {
   const start = state.parts;
   const stopped = async (waitingFor: number, wrongSize?: number): Promise<PartsHashed> => {
     const progress = { parts: state.parts, bytes: state.bytes };

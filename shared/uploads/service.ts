@@ -11,7 +11,7 @@ import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
 import type { BlobRange, BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { digestOf, type Digest } from './digest';
-import { hashParts, partLayout, PartHashes, type PartsHashed } from './parts';
+import { hashPartsInOrder, partLayout, PartHashes, type PartsHashed } from './parts';
 import { chunkMultiple, type UploadStorage } from './storage';
 
 const sha256Schema = z
@@ -231,8 +231,8 @@ export class UploadService {
   /**
    * POST /api/v1/uploads/{id}/verify: hashes the parts that have landed since the last call, in
    * order, so that finalize has nothing left to hash. With `waitMs`, goes on hashing parts as they
-   * land (asking Storage every `verifyPollMs`) until every part is hashed or the time is up: one
-   * call can follow a whole upload. Answers the session (`verified_bytes` per parts file).
+   * land until every part is hashed or the time is up: one call can follow a whole upload.
+   * Answers the session (`verified_bytes` per parts file).
    */
   async verify(id: string, log: Logger, waitMs = 0): Promise<UploadSessionView> {
     const session = await this.deps.ledger.getUploadSession(id);
@@ -243,7 +243,7 @@ export class UploadService {
     const names = namesOf(session).filter((name) => isPartsTarget(session.files[name]?.upload ?? null));
     const until = Date.now() + waitMs;
     const bytesOf = (all: PartsHashed[]) => all.reduce((n, h) => n + h.progress.bytes, 0);
-    let hashed = await Promise.all(names.map((name) => this.hashParts(session, name)));
+    let hashed = await Promise.all(names.map((name) => this.landedParts(session, name)));
     // Asked again at a quarter of the time the last part took to land: often on a fast link (the
     // last part is hashed soon after it lands), rarely on a slow one (each ask is a Storage request).
     let landedAt = Date.now();
@@ -252,7 +252,7 @@ export class UploadService {
       const pollMs = gapMs === undefined ? verifyPollMs : Math.min(maxVerifyPollMs, Math.max(minVerifyPollMs, gapMs / 4));
       await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, until - Date.now())));
       const before = bytesOf(hashed);
-      hashed = await Promise.all(names.map((name, i) => (hashed[i]?.complete ? (hashed[i] as PartsHashed) : this.hashParts(session, name))));
+      hashed = await Promise.all(names.map((name, i) => (hashed[i]?.complete ? (hashed[i] as PartsHashed) : this.landedParts(session, name))));
       if (bytesOf(hashed) > before) {
         gapMs = Date.now() - landedAt;
         landedAt = Date.now();
@@ -272,14 +272,14 @@ export class UploadService {
    * (`fresh`, another function and so another instance in production) takes a SHA-256 verify
    * finished, or else hashes every part itself.
    */
-  private async hashParts(session: UploadSessionRecord, name: FileName, fresh = false): Promise<PartsHashed> {
+  private async landedParts(session: UploadSessionRecord, name: FileName, fresh = false): Promise<PartsHashed> {
     const file = session.files[name] as UploadFile;
     const target = file.upload as PartsTarget;
     const finished = file.verified?.sha256;
     if (finished && file.verified?.parts === target.parts.length) return { complete: true, progress: file.verified as PartsProgress, sha256: finished };
     const reader = { read: (blobId: string, range: BlobRange) => this.deps.blobs.read(blobId, range) };
     const record = (progress: PartsProgress) => this.recordProgress(session.id, name, progress);
-    return fresh ? hashParts(target, undefined, reader, record) : this.partHashes.advance(`${session.id}/${name}`, target, reader, record);
+    return fresh ? hashPartsInOrder(target, undefined, reader, record) : this.partHashes.advance(`${session.id}/${name}`, target, reader, record);
   }
 
   /**
@@ -305,8 +305,9 @@ export class UploadService {
 
   /**
    * POST /api/v1/uploads/{id}/finalize: every uploaded file is hashed from Storage (a parts file:
-   * the parts `verify` has not hashed yet); only when size and SHA-256 of every file match what
-   * was declared (at open, or for parts files in `body`) is the profile committed.
+   * the SHA-256 verify stored once it had hashed every part, or else all its parts, here); only
+   * when size and SHA-256 of every file match what was declared (at open, or for parts files in
+   * `body`) is the profile committed.
    * `created`: this call created the profile (201), rather than replaced it or repeated an earlier finalize.
    */
   async finalize(id: string, log: Logger, body?: unknown): Promise<{ profile: BootProfile; created: boolean }> {
@@ -327,7 +328,7 @@ export class UploadService {
     const fileOf = (name: FileName) => session.files[name] as UploadFile;
     const whole = names.filter((name) => !isPartsTarget(fileOf(name).upload));
     const parted = names.filter((name) => isPartsTarget(fileOf(name).upload));
-    const [sizes, partsHashed] = await Promise.all([Promise.all(whole.map((name) => storage.stat(fileOf(name).blob_id))), Promise.all(parted.map((name) => this.hashParts(session, name, true)))]);
+    const [sizes, partsHashed] = await Promise.all([Promise.all(whole.map((name) => storage.stat(fileOf(name).blob_id))), Promise.all(parted.map((name) => this.landedParts(session, name, true)))]);
     const sizeOf = new Map(whole.map((name, i) => [name, sizes[i] as number | null]));
     const hashedOf = new Map(parted.map((name, i) => [name, partsHashed[i] as PartsHashed]));
     for (const name of whole) {
@@ -382,7 +383,7 @@ export class UploadService {
     }
 
     // 4. One transaction: profile, blob index, session. Composed parts are spent already (a
-    // finalize again finds the composed blob and the stored hash state), so they go meanwhile;
+    // finalize again finds the composed blob and the stored SHA-256), so they go meanwhile;
     // the parts of a file that reuses a held blob only after the commit (should that blob be
     // released before it, a finalize again composes them after all).
     const composed = parted.filter((name) => settled[name]?.upload);
