@@ -127,6 +127,8 @@ export async function uploadProfile(input: ProfileInput, report: (p: FileProgres
       progress(name, 'held', file.size);
       continue;
     }
+    // This page opens its sessions with transfer "resumable" (the default): one session URI per file.
+    if (!('url' in target)) throw new Error(`the service answered ${name} in parts, which this page does not send`);
     const from = await storedBytes(target.url, file.size);
     const meter = new Meter(file.size, from);
     progress(name, 'uploading', from, meter, from);
