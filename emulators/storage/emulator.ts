@@ -64,7 +64,6 @@ function destroyer(server: Server): () => Promise<void> {
 export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts: StreamingStorageOptions = {}) {
   return class StreamingStorageEmulator extends Base {
     private sessions?: ResumableSessions;
-    private copier?: KernelCopier;
 
     override async start(): Promise<void> {
       const emu = this as unknown as StorageEmulatorInternals;
@@ -77,13 +76,11 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const sessions = (this.sessions = new ResumableSessions(emu));
       const { host, port } = this.getInfo();
       const listenName = host.includes(":") ? `[${host}]` : host;
-      const copier = (this.copier = new KernelCopier());
-      copier.start();
       const front = createFrontHandler(emu, sessions, {
         signers: new Map((opts.trustedSigners ?? []).map((s) => [s.email, s])),
         // The listen address too, a wildcard included: a stack on 0.0.0.0 signs for 0.0.0.0.
         hostAliases: [...new Set([...LOOPBACK_NAMES, listenName])],
-      }, copier);
+      }, new KernelCopier());
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
       // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a
       // pooled socket just as a client reuses it ("socket hang up" on a read, seen under load).
@@ -104,7 +101,6 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
       const emu = this as unknown as StorageEmulatorInternals;
       await emu.destroyServer?.();
       await this.sessions?.closeAll();
-      await this.copier?.close();
       if (opts.dataDir) await exportState(emu, join(opts.dataDir, "storage"));
       await emu._persistence.deleteAll();
     }
