@@ -56,4 +56,46 @@ describe('upload session expiry', () => {
     expect(swept.body.deleted.sort()).toEqual([...ids].sort());
     expect(await storedBlobIds()).not.toEqual(expect.arrayContaining([ids[0]]));
   });
+
+  it('a session in parts: its landed parts are references until it expires, then its unfinished part sessions are cancelled and its parts swept', async () => {
+    const machineId = await createMachineId(stack.url);
+    const kernel = randomFile(256 * 1024);
+    const initrd = randomFile(9 * 1024 * 1024);
+    const opened = await api<PartsSession>('POST', '/api/v1/uploads', { json: { machine_id: machineId, mode: 'create', transfer: 'parts', kernel: { size: kernel.length }, initrd: { size: initrd.length } } });
+    expect(opened.status).toBe(201);
+    const session = opened.body;
+    const [kernelPart] = session.files.kernel.upload.parts as [Part];
+    const [first, second] = session.files.initrd.upload.parts as [Part, Part];
+    for (const [part, data] of [[kernelPart, kernel], [first, initrd]] as const) {
+      const res = await fetch(part.url, { method: 'PUT', body: new Uint8Array(data.subarray(part.offset, part.offset + part.size)) });
+      expect(res.status).toBe(200);
+    }
+    const landed = [kernelPart.blob_id, first.blob_id];
+
+    await sleep(graceSeconds * 1000 + 300);
+    expect((await api<{ deleted: string[] }>('POST', '/internal/blobs/sweep')).body.deleted).toEqual([]);
+    expect(await storedBlobIds()).toEqual(expect.arrayContaining(landed));
+
+    await sleep(Math.max(0, Date.parse(session.expires_at) - Date.now()) + 100);
+    expectProblem(await api('POST', `/api/v1/uploads/${session.id}/verify`), 410, 'upload-session-expired');
+    await sleep(graceSeconds * 1000 + 300);
+    const swept = await api<{ deleted: string[] }>('POST', '/internal/blobs/sweep');
+    expect(swept.body.deleted.sort()).toEqual([...landed].sort());
+    // The part that never arrived can arrive no more: its GCS session was cancelled.
+    const refused = await fetch(second.url, { method: 'PUT', body: new Uint8Array(initrd.subarray(second.offset, second.offset + second.size)) });
+    expect([404, 410, 499]).toContain(refused.status);
+    expect(await storedBlobIds()).not.toContain(second.blob_id);
+  });
 });
+
+interface Part {
+  offset: number;
+  size: number;
+  blob_id: string;
+  url: string;
+}
+interface PartsSession {
+  id: string;
+  expires_at: string;
+  files: Record<'kernel' | 'initrd', { blob_id: string; upload: { parts: Part[] } }>;
+}
