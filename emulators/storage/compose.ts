@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { crc32cCombine } from "./crc32c";
 import { readSmallBody, sendError, sendJson } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
-import type { KernelCopier } from "./kernel-copy";
+import { kernelConcat } from "./kernel-copy";
 import { commitObject, parsePreconditions, pickResource, preconditionFailed, preconditionsHold, type ComputedContent } from "./object-store";
 import { StagedFile } from "./staging";
 
@@ -55,7 +55,7 @@ function parseRequest(body: unknown): Parsed {
   return { sources, destination: b.destination };
 }
 
-export async function composeObject(emu: StorageEmulatorInternals, copier: KernelCopier, req: IncomingMessage, res: ServerResponse, bucket: string, name: string, query: URLSearchParams): Promise<void> {
+export async function composeObject(emu: StorageEmulatorInternals, req: IncomingMessage, res: ServerResponse, bucket: string, name: string, query: URLSearchParams): Promise<void> {
   const preconditions = parsePreconditions(query);
   if ("error" in preconditions) return sendError(res, 400, preconditions.error);
   const raw = await readSmallBody(req);
@@ -99,7 +99,7 @@ export async function composeObject(emu: StorageEmulatorInternals, copier: Kerne
     await staged.create();
     let committed = false;
     try {
-      if (content.size > 0) await copier.concat(staged.fd, fds);
+      if (content.size > 0) await kernelConcat(staged.fd, fds);
       const r = await commitObject(emu, { bucket, name, resource, preconditions }, staged, content);
       if (!r.ok) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
       committed = true;

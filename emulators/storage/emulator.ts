@@ -5,7 +5,6 @@ import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { firebaseStorageInternals, type StorageEmulatorInternals, type StorageLayer } from "./internals";
-import { KernelCopier } from "./kernel-copy";
 import { exportState, importState } from "./persist";
 import { ResumableSessions } from "./resumable";
 import { createFrontHandler } from "./router";
@@ -80,7 +79,7 @@ export function withStreamingStorage<B extends Ctor<EmulatorBase>>(Base: B, opts
         signers: new Map((opts.trustedSigners ?? []).map((s) => [s.email, s])),
         // The listen address too, a wildcard included: a stack on 0.0.0.0 signs for 0.0.0.0.
         hostAliases: [...new Set([...LOOPBACK_NAMES, listenName])],
-      }, new KernelCopier());
+      });
       const server = createServer((req, res) => front(req, res, () => app(req, res)));
       // Google's front ends keep idle connections open for minutes; Node's 5 s default closes a
       // pooled socket just as a client reuses it ("socket hang up" on a read, seen under load).

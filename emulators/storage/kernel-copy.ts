@@ -6,16 +6,14 @@
 // but outlived the emulator as a zombie when a signal reached the whole process group.
 import { spawn } from "node:child_process";
 
-export class KernelCopier {
-  /** Appends the files open as `sources` (in order) to `out`, from offset 0 of each. */
-  concat(out: number, sources: readonly number[]): Promise<void> {
-    if (sources.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const cat = spawn("cat", ["--", ...sources.map((fd) => `/proc/${process.pid}/fd/${fd}`)], { stdio: ["ignore", out, "pipe"] });
-      let stderr = "";
-      cat.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-2000)));
-      cat.once("error", reject);
-      cat.once("close", (code, signal) => (code === 0 ? resolve() : reject(new Error(`cat exited with ${signal ?? `status ${code}`}: ${stderr.trim().slice(-500)}`))));
-    });
-  }
+/** Appends the files open as `sources` (in order) to `out`, from offset 0 of each. */
+export function kernelConcat(out: number, sources: readonly number[]): Promise<void> {
+  if (sources.length === 0) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const cat = spawn("cat", ["--", ...sources.map((fd) => `/proc/${process.pid}/fd/${fd}`)], { stdio: ["ignore", out, "pipe"] });
+    let stderr = "";
+    cat.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-2000)));
+    cat.once("error", reject);
+    cat.once("close", (code, signal) => (code === 0 ? resolve() : reject(new Error(`cat exited with ${signal ?? `status ${code}`}: ${stderr.trim().slice(-500)}`))));
+  });
 }

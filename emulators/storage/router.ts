@@ -4,7 +4,6 @@ import { composeObject } from "./compose";
 import { sendObject } from "./download";
 import { allowCors, BodyTooLargeError, header, sendError, type Next } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
-import type { KernelCopier } from "./kernel-copy";
 import { oneShotUpload } from "./one-shot";
 import type { ResumableSessions } from "./resumable";
 import { checkSignedUrl, isSignedRequest, xmlError } from "./signed-url-check";
@@ -31,7 +30,7 @@ function decode(s: string): string | undefined {
   }
 }
 
-export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy, copier: KernelCopier) {
+export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy) {
   const download = async (req: IncomingMessage, res: ServerResponse, next: Next, bucket: string, object: string) => {
     const md = emu.adminStorageLayer.getMetadata(bucket, object);
     const diskFile = md && emu._persistence.getDiskFileName(emu.adminStorageLayer.path(bucket, object));
@@ -64,7 +63,7 @@ export function createFrontHandler(emu: StorageEmulatorInternals, sessions: Resu
       const object = decode(compose[2] as string);
       if (bucket === undefined || object === undefined) return next();
       allowCors(req, res);
-      return composeObject(emu, copier, req, res, bucket, object, q);
+      return composeObject(emu, req, res, bucket, object, q);
     }
     if (method !== "GET" && method !== "HEAD") return next();
 
