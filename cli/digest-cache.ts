@@ -23,10 +23,14 @@ export async function fileIdentity(path: string): Promise<string> {
 }
 
 export class DigestCache {
+  /** The file as this run first read it: one read for all of a run's lookups. */
+  private loaded?: Promise<Record<string, Entry>>;
+
   constructor(private readonly file = join(dirname(stateDir()), 'digests.json')) {}
 
   async get(identity: string): Promise<FileDigest | undefined> {
-    const entry = (await this.read())[identity];
+    this.loaded ??= this.read();
+    const entry = (await this.loaded)[identity];
     const valid = entry && Number.isSafeInteger(entry.size) && typeof entry.sha256 === 'string' && /^[\da-f]{64}$/.test(entry.sha256);
     return valid ? { size: entry.size, sha256: entry.sha256 } : undefined;
   }
@@ -35,6 +39,7 @@ export class DigestCache {
   async put(digests: ReadonlyMap<string, FileDigest>): Promise<void> {
     if (digests.size === 0) return;
     try {
+      // Read again, not the copy lookups used: another run may have written meanwhile.
       const entries = await this.read();
       const now = new Date().toISOString();
       for (const [identity, d] of digests) entries[identity] = { size: d.size, sha256: d.sha256, used_at: now };
