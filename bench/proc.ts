@@ -49,7 +49,8 @@ export async function startChild(
   timeoutMs = 60_000,
   stderr: 'inherit' | 'pipe' = 'inherit',
 ): Promise<Child> {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', resolve(__dirname, file)], {
+  // BENCH_CHILD_NODE_ARGS: node flags for every child, to look inside one run (e.g. `--cpu-prof --cpu-prof-dir=DIR`, `--perf-basic-prof-only-functions` for perf).
+  const proc = spawn(process.execPath, [...(process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...nodeArgs, '--import', 'tsx', resolve(__dirname, file)], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', stdout, stderr, 'ipc'],

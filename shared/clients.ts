@@ -1,6 +1,7 @@
 import { Firestore } from '@google-cloud/firestore';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import type { Config } from './config';
+import { GcsMediaReader } from './storage/gcs-media';
 
 /** The Google clients a process needs, made once by the composition root. */
 export interface Clients {
@@ -12,6 +13,8 @@ export interface Clients {
   bucket: Bucket;
   /** The blob bucket through a client that signs URLs: the runtime identity (IAM signBlob) unless a local key is configured. */
   signingBucket: Bucket;
+  /** Whole objects of the blob bucket read without the Storage client's streams (the service's own reads of upload parts). */
+  media: GcsMediaReader;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,8 @@ export function createClients(config: Config): Clients {
   const signingBucket = once(() =>
     signingKey ? new Storage({ projectId, credentials: JSON.parse(signingKey) as { client_email: string; private_key: string } }).bucket(BLOB_BUCKET) : bucket(),
   );
+  let mediaMade: GcsMediaReader | undefined;
+  const media = once(() => (mediaMade = new GcsMediaReader(bucket())));
   return {
     get firestore() {
       return firestore();
@@ -48,8 +53,11 @@ export function createClients(config: Config): Clients {
     get signingBucket() {
       return signingBucket();
     },
+    get media() {
+      return media();
+    },
     async close() {
-      await Promise.all(made.map((db) => db.terminate()));
+      await Promise.all([...made.map((db) => db.terminate()), mediaMade?.close()]);
     },
   };
 }

@@ -102,7 +102,7 @@ export function createRoot(config: Config, { clients: given, telemetry: givenTel
       logger: () => createLogger(config),
       inventory: firestoreInventory,
       ledger: firestoreInventory,
-      blobs: () => new GcsBlobStore(clients.bucket, clients.signingBucket, config.STORAGE_PUBLIC_URL),
+      blobs: () => new GcsBlobStore(clients.bucket, clients.media, clients.signingBucket, config.STORAGE_PUBLIC_URL),
       uploadStorage: () => new GcsUploadStorage(clients.bucket),
       rateLimitStore: () => new FirestoreRateLimitStore(clients.rateLimitFirestore),
       clock: () => () => Date.now(),

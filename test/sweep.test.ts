@@ -172,6 +172,9 @@ describe('sweepOrphanBlobs', () => {
       openWrite: () => {
         throw new Error('not used');
       },
+      readWhole: () => {
+        throw new Error('not used');
+      },
       read: () => {
         throw new Error('not used');
       },

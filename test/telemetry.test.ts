@@ -41,6 +41,9 @@ function switchable(real: Clients): Clients {
     },
     rateLimitFirestore: real.rateLimitFirestore,
     signingBucket: real.signingBucket,
+    get media() {
+      return real.media;
+    },
     close: () => real.close(),
   };
 }

@@ -19,6 +19,12 @@ export interface BlobStore {
   openWrite(id: string): { sink: Writable; done: Promise<void> };
   delete(id: string): Promise<void>;
   read(id: string, range?: BlobRange): Readable;
+  /**
+   * The whole object, each piece handed to `onPiece` as it arrives and not kept: its length, or
+   * null when there is no such object. For the service's own reads of whole objects (hashing
+   * upload parts), where a stream's per-piece machinery would cost more than the work.
+   */
+  readWhole(id: string, onPiece: (piece: Buffer) => void): Promise<number | null>;
   signedReadUrl(id: string, expiresAt: Date): Promise<string>;
   /** Every blob, oldest first as far as the store can tell; pages internally. */
   list(): AsyncIterable<BlobInfo>;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Bucket } from '@google-cloud/storage';
 import { blobObjectName, type BlobInfo, type BlobRange, type BlobStore } from './blobs';
+import type { GcsMediaReader } from './gcs-media';
 
 const prefix = 'blobs/';
 
@@ -9,6 +10,8 @@ const prefix = 'blobs/';
 export class GcsBlobStore implements BlobStore {
   constructor(
     private readonly bucket: Bucket,
+    /** The same bucket's whole objects, read lean (readWhole). */
+    private readonly media: GcsMediaReader,
     /** Bucket handle that signs URLs (its client holds the signing identity). */
     private readonly signingBucket: Bucket = bucket,
     /** Base URL clients reach Storage at, when it differs from the default endpoint (emulators, a VM's view of the host). */
@@ -35,6 +38,10 @@ export class GcsBlobStore implements BlobStore {
 
   read(id: string, range?: BlobRange): Readable {
     return this.bucket.file(blobObjectName(id)).createReadStream(range ? { start: range.start, end: range.end, validation: false } : {});
+  }
+
+  readWhole(id: string, onPiece: (piece: Buffer) => void): Promise<number | null> {
+    return this.media.readWhole(blobObjectName(id), onPiece);
   }
 
   async signedReadUrl(id: string, expiresAt: Date): Promise<string> {

@@ -65,6 +65,7 @@ export function tracedBlobStore(store: BlobStore, telemetry: Telemetry, bucket?:
       stream.once('close', () => end());
       return stream;
     },
+    readWhole: (id, onPiece) => inSpan(tracer, 'storage.read', { ...where, 'netboot.blob_id': id }, () => store.readWhole(id, onPiece)),
     signedReadUrl: (id, expiresAt) => inSpan(tracer, 'storage.sign', { ...where, 'netboot.blob_id': id }, () => store.signedReadUrl(id, expiresAt)),
     list(): AsyncIterable<BlobInfo> {
       return {

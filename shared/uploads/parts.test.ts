@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { PartsProgress, PartsTarget } from '../inventory/inventory';
 import { hashPartsInOrder, maxParts, minPartSize, PartHashes, partLayout } from './parts';
@@ -41,14 +40,17 @@ describe('PartHashes and hashPartsInOrder', () => {
   const sha = createHash('sha256').update(file).digest('hex');
   const reads: string[] = [];
   const reader = (landed: Set<string>, sizes: Record<string, number> = {}, failing?: string) => ({
-    read: (id: string) => {
+    readWhole: async (id: string, onPiece: (piece: Buffer) => void) => {
       const part = target.parts.find((p) => p.blob_id === id);
       if (!part) throw new Error(id);
-      if (!landed.has(id)) return Readable.from((async function* () { yield* []; throw Object.assign(new Error('No such object'), { code: 404 }); })());
+      if (!landed.has(id)) return null;
       reads.push(id);
       const bytes = file.subarray(part.offset, part.offset + (sizes[id] ?? part.size));
-      // In small pieces, as a stream delivers them; a failing read breaks after the first piece.
-      return id === failing ? Readable.from((async function* () { yield bytes.subarray(0, 7); throw new Error('connection reset'); })()) : Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]);
+      // In pieces, as a socket delivers them; a failing read breaks after the first piece.
+      onPiece(bytes.subarray(0, 7));
+      if (id === failing) throw new Error('connection reset');
+      onPiece(bytes.subarray(7));
+      return bytes.length;
     },
   });
 

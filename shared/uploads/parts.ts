@@ -1,8 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { PartsProgress, PartsTarget } from '../inventory/inventory';
 import { outsideRequestDomain } from '../request-domain';
-import type { BlobRange } from '../storage/blobs';
+import type { BlobStore } from '../storage/blobs';
 import { chunkMultiple } from './storage';
 
 const MiB = 1024 * 1024;
@@ -29,10 +28,8 @@ export function partLayout(size: number): { partSize: number; parts: PartSpan[] 
   return { partSize, parts };
 }
 
-/** What hashing parts reads from Storage: an object's bytes; a stream that fails with code 404 while its upload has not completed. */
-export interface PartReader {
-  read(blobId: string, range: BlobRange): Readable;
-}
+/** What hashing parts reads from Storage: a part's object whole, or null while its upload has not completed. */
+export type PartReader = Pick<BlobStore, 'readWhole'>;
 
 /** Where hashing stopped: every part hashed, a part not there yet, or a stored part of the wrong size. */
 export type PartsHashed = { complete: true; progress: PartsProgress; sha256: string } | { complete: false; progress: PartsProgress; waitingFor: number; wrongSize?: number };
@@ -105,7 +102,7 @@ export async function hashPartsInOrder(target: PartsTarget, state: RunningHash =
     const part = target.parts[i] as (typeof target.parts)[number];
     // Read without asking first: a part not there yet is a 404 (one request per part, not two).
     const attempt = state.hash.copy();
-    const read = await hashInto(attempt, outsideRequestDomain(() => reader.read(part.blob_id, { start: 0, end: Number.MAX_SAFE_INTEGER })));
+    const read = await outsideRequestDomain(() => reader.readWhole(part.blob_id, (piece) => attempt.update(piece)));
     if (read === null) return stopped(part.number);
     if (read !== part.size) return stopped(part.number, read);
     state.hash = attempt;
@@ -116,24 +113,4 @@ export async function hashPartsInOrder(target: PartsTarget, state: RunningHash =
   const progress: PartsProgress = { parts: state.parts, bytes: state.bytes, sha256: state.hash.copy().digest('hex') };
   await record?.(progress);
   return { complete: true, progress, sha256: progress.sha256 as string };
-}
-
-/**
- * Bytes read into `hash`; null when the object does not exist (404). An empty object cannot be
- * read as a range (416): 0. 'data' events rather than for-await: no promise per piece (see digest.ts).
- */
-function hashInto(hash: Hash, stream: Readable): Promise<number | null> {
-  let bytes = 0;
-  return new Promise<number | null>((resolve, reject) => {
-    stream.on('data', (piece: Buffer) => {
-      bytes += piece.length;
-      hash.update(piece);
-    });
-    stream.once('end', () => resolve(bytes));
-    stream.once('error', (err: { code?: number }) => {
-      if (err.code === 404 && bytes === 0) resolve(null);
-      else if (err.code === 416 && bytes === 0) resolve(0);
-      else reject(err as Error);
-    });
-  });
 }

@@ -8,7 +8,7 @@ import { invalidFieldsOf, parseOrThrow } from '../http/validate';
 import { defaultProfileOwner, isPartsTarget, type BlobLedger, type Inventory, type PartsProgress, type PartsTarget, type UploadFile, type UploadMode, type UploadSessionRecord } from '../inventory/inventory';
 import type { Logger } from '../logging';
 import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
-import type { BlobRange, BlobStore } from '../storage/blobs';
+import type { BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
 import { digestOf, type Digest } from './digest';
 import { hashPartsInOrder, partLayout, PartHashes, type PartsHashed } from './parts';
@@ -277,9 +277,8 @@ export class UploadService {
     const target = file.upload as PartsTarget;
     const finished = file.verified?.sha256;
     if (finished && file.verified?.parts === target.parts.length) return { complete: true, progress: file.verified as PartsProgress, sha256: finished };
-    const reader = { read: (blobId: string, range: BlobRange) => this.deps.blobs.read(blobId, range) };
     const record = (progress: PartsProgress) => this.recordProgress(session.id, name, progress);
-    return fresh ? hashPartsInOrder(target, undefined, reader, record) : this.partHashes.advance(`${session.id}/${name}`, target, reader, record);
+    return fresh ? hashPartsInOrder(target, undefined, this.deps.blobs, record) : this.partHashes.advance(`${session.id}/${name}`, target, this.deps.blobs, record);
   }
 
   /**
