@@ -110,7 +110,7 @@ const machineIdPattern = /^[\da-f]{8}-[\da-f]{4}-7[\da-f]{3}-[89ab][\da-f]{3}-[\
 /**
  * Everything that can be known before a byte is read, cheapest first: the id's form; each file
  * exists, is a regular file, readable and not empty (stat and access: nothing read); the machine
- * exists (one GET); whether it has a profile (one GET: create or replace). Then hashing may take
+ * exists and whether it has a profile (create or replace): two GETs side by side. Then hashing may take
  * minutes without ending in an answer it could have had at once.
  */
 async function preflight(api: ApiClient, opts: ProfileSetOptions, paths: Record<FileName, string>, FILES: FileName[], options: Record<FileName, string>): Promise<'create' | 'replace'> {
@@ -135,15 +135,21 @@ async function preflight(api: ApiClient, opts: ProfileSetOptions, paths: Record<
     if (!st.isFile()) throw new UsageError(`${what} is not a regular file (a pipe or device): its size must be known before sending; copy it to a file first`);
     if (st.size === 0) throw new UsageError(`${what} is empty (0 bytes); a ${name.split('.')[0]} image cannot be`);
   }
-  if (id !== 'default') {
-    try {
-      await api.request('GET', `/api/v1/machines/${encodeURIComponent(id)}`);
-    } catch (err) {
-      if (err instanceof ApiProblemError && err.status === 404) err.hint = `no machine ${id} is registered: \`netboot machine list\` shows the machines, \`netboot machine add --mac MAC\` registers one`;
-      throw err;
-    }
-  }
-  return decideMode(api, opts.machineId);
+  // Both questions at once (one round trip, not two); an unknown machine is the answer that explains the other's.
+  const machine =
+    id === 'default'
+      ? Promise.resolve()
+      : api.request('GET', `/api/v1/machines/${encodeURIComponent(id)}`).then(
+          () => undefined,
+          (err: unknown) => {
+            if (err instanceof ApiProblemError && err.status === 404) err.hint = `no machine ${id} is registered: \`netboot machine list\` shows the machines, \`netboot machine add --mac MAC\` registers one`;
+            throw err;
+          },
+        );
+  const [known, mode] = await Promise.allSettled([machine, decideMode(api, opts.machineId)]);
+  if (known.status === 'rejected') throw known.reason;
+  if (mode.status === 'rejected') throw mode.reason;
+  return mode.value;
 }
 
 /** A problem the service answered, in the user's terms: the files by their options and paths, the CLI's commands. */
