@@ -1,7 +1,6 @@
 // Upload sessions hold what they declared (issue 21): a session URI writes the declared length and
 // no more, expired sessions' URIs are cancelled by the sweeper, a wrong size is refused before any
 // hashing, and neither a cancel nor a refused finalize deletes bytes a committed profile names.
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../shared/storage/blobs';
@@ -103,7 +102,7 @@ describe('finalize', () => {
     // Written around the session (an admin, or a session opened without a declared length).
     await currentRoot().clients.bucket.file(`blobs/${session.files.kernel.blob_id}`).save(randomFile(300 * KiB), { resumable: false });
     const reads: string[] = [];
-    blobs.use(withOverrides(blobs.real, { read: (id, range) => (reads.push(id), blobs.real.read(id, range)) }));
+    blobs.use(withOverrides(blobs.real, { read: (id, range) => (reads.push(id), blobs.real.read(id, range)), readWhole: (id, onPiece) => (reads.push(id), blobs.real.readWhole(id, onPiece)) }));
 
     const res = expectProblem(await finalize(session.id), 422, 'checksum-mismatch');
     expect(res).toMatchObject({ field: 'kernel', declared: describeFile(kernel), actual: { size: 300 * KiB } });
@@ -128,16 +127,14 @@ describe('finalize', () => {
     let first = true;
     blobs.use(
       withOverrides(blobs.real, {
-        read: (id, range) => {
-          if (!first) return blobs.real.read(id, range);
+        readWhole: async (id, onPiece) => {
+          if (!first) return blobs.real.readWhole(id, onPiece);
           first = false;
           stalled();
-          return Readable.from(
-            (async function* () {
-              await released;
-              yield randomFile(kernel.length);
-            })(),
-          );
+          await released;
+          const wrong = randomFile(kernel.length);
+          onPiece(wrong);
+          return wrong.length;
         },
       }),
     );

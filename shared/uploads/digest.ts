@@ -11,8 +11,19 @@ export interface Digest {
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 /**
- * Size and SHA-256 of a stored object, streamed (never held in memory): what upload finalize
- * computes from the stored bytes, and what `npm run bench` times as the floor of that step.
+ * Size and SHA-256 of a whole stored object from a reader that hands its pieces on as they arrive
+ * and keeps none (BlobStore.readWhole): what upload finalize computes from the stored bytes, and
+ * what `npm run bench` times as the floor of that step. Null when there is no such object.
+ */
+export async function digestWhole(readWhole: (onPiece: (piece: Buffer) => void) => Promise<number | null>): Promise<Digest | null> {
+  const hash = createHash('sha256');
+  const size = await outsideRequestDomain(() => readWhole((piece) => hash.update(piece)));
+  return size === null ? null : { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Size and SHA-256 of a stored object from a read stream (never held in memory): iPXE binaries,
+ * read through the Storage client (a few MiB each).
  *
  * Read as the range "byte 0 to past the end", which Storage cuts to the whole object (RFC 9110
  * 14.1.2), because @google-cloud/storage then skips its own check of whole reads: a pure-JS

@@ -10,7 +10,7 @@ import type { Logger } from '../logging';
 import { fileTooLarge, type UploadLimits } from '../profiles/multipart';
 import type { BlobStore } from '../storage/blobs';
 import type { Meters } from '../telemetry/meters';
-import { digestOf, type Digest } from './digest';
+import { digestWhole, type Digest } from './digest';
 import { hashPartsInOrder, partLayout, PartHashes, type PartsHashed } from './parts';
 import { chunkMultiple, type UploadStorage } from './storage';
 
@@ -364,7 +364,12 @@ export class UploadService {
       const file = fileOf(name);
       if (!file.upload) continue;
       const parts = hashedOf.get(name);
-      const actual = parts?.complete ? { size: parts.progress.bytes, sha256: parts.sha256 } : (hashed.get(file.blob_id) ?? (await digestOf((range) => blobs.read(file.blob_id, range))));
+      let actual = parts?.complete ? { size: parts.progress.bytes, sha256: parts.sha256 } : hashed.get(file.blob_id);
+      if (!actual) {
+        const stored = await digestWhole((onPiece) => blobs.readWhole(file.blob_id, onPiece));
+        if (!stored) throw new BlobUnavailable(name, file.blob_id); // gone since its size was asked above
+        actual = stored;
+      }
       hashed.set(file.blob_id, actual);
       actualOf.set(name, actual);
       const declared = file.sha256 ?? lateDigests[name];
