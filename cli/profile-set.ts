@@ -212,6 +212,8 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
     vendorDataSha256: opts.vendorData === undefined ? undefined : sha256Of(opts.vendorData),
     archFiles: Object.fromEntries(FILES.filter((name) => name.includes('.')).map((name) => [name, keyOf(name)])),
   });
+  /** Writing fresh digests to the cache (which never fails a run) goes on beside finalize; awaited before the command returns. */
+  let remembering = Promise.resolve();
   /** Every file's digest: the known ones, the others once their hashing ends (remembered in the cache). */
   const allDigests = async (): Promise<Record<FileName, FileDigest>> => {
     const out = {} as Record<FileName, FileDigest>;
@@ -223,7 +225,7 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
     if ((await Promise.all(FILES.map((name) => fileIdentity(paths[name] as string)))).some((id, i) => id !== identities[FILES[i] as FileName])) {
       throw new Error('a file changed while netboot read it; run the command again');
     }
-    await cache.put(fresh);
+    remembering = cache.put(fresh);
     return out;
   };
 
@@ -248,6 +250,7 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
           const digest = digests[name] as FileDigest;
           stats[name] = { ...digest, held: true, resumed_from: digest.size, sent: 0, seconds: 0 };
         }
+        await remembering;
         return { profile: got.body.profile, status: got.body.mode === 'create' ? 201 : 200, mode: got.body.mode, session_id: got.body.id, resumed: true, files: stats };
       } else {
         opts.progress.log(`upload session ${saved.session_id} is ${got.body.state}: starting a new one`);
@@ -285,7 +288,7 @@ async function setProfile(api: ApiClient, opts: ProfileSetOptions, store: StateS
         idempotent: true,
         ...(late.length ? { json: { files: Object.fromEntries(late.map((name) => [name, { sha256: (digests[name] as FileDigest).sha256 }])) } } : {}),
       });
-      await store.remove(key);
+      await Promise.all([store.remove(key), remembering]);
       // 201/200 from the mode, not the answer: a finalize asked again after a lost answer gets 200 for a profile it created.
       return { profile: fin.body, status: session.mode === 'create' ? 201 : 200, mode: session.mode, session_id: session.id, resumed, files: stats };
     } catch (err) {
