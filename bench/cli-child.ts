@@ -5,6 +5,12 @@
 // `{ type: 'done', code }`, and stays until the parent has read its memory figures and
 // stops it (SIGTERM or disconnect): an exited process has no VmRSS / VmHWM to read.
 import { main } from '../cli/main';
+// What `profile set` loads on first use (cli/main.ts requires commands lazily): loaded here, so
+// that neither the timed run nor its RSS baseline includes loading them.
+import '../cli/hash';
+import '../cli/profile-set';
+import '../cli/progress';
+import '../cli/resumable';
 
 interface Go {
   type: 'go';

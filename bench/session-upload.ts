@@ -182,6 +182,8 @@ export interface CliRun {
   ms: number;
   /** Phases from the CLI's own stderr lines, timestamped as they arrived (ms from `go`). */
   phases: { hashedMs: number; sessionOpenedMs: number; sentMs: number; finalizedMs: number };
+  /** CPU (ms) of the CLI, the gateway and the emulators from `go` to each phase's end (read as the CLI's line for it arrived). */
+  phaseCpuMs: Record<'hashed' | 'sessionOpened' | 'sent' | 'finalized', { cli: number; gateway: number; emulators: number }>;
   /** From `netboot: upload stats`. */
   stats: { files: Record<string, { size: number; sent: number; held: boolean; seconds: number }> } | null;
   profile: { id?: string; initrd?: { sha256?: string; size?: number } } | null;
@@ -207,7 +209,8 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
   const child = await startChild('cli-child.ts', env, 'pipe', [], 60_000, 'pipe');
   const startupMs = performance.now() - spawned;
   let go = 0;
-  const lines: { at: number; text: string }[] = [];
+  let cpuAt = () => ({ cli: NaN, gateway: NaN, emulators: NaN });
+  const lines: { at: number; text: string; cpu: ReturnType<typeof cpuAt> }[] = [];
   let stdout = '';
   let partial = '';
   child.proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -215,7 +218,7 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
     partial += d;
     const parts = partial.split('\n');
     partial = parts.pop() ?? '';
-    for (const text of parts) lines.push({ at, text });
+    for (const text of parts) lines.push({ at, text, cpu: cpuAt() });
   });
   child.proc.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const exited = new Promise<void>((ok) => child.proc.once('exit', () => ok()));
@@ -224,6 +227,9 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
   const cliRss = new RssSampler(child.pid, 20);
   const gatewayRss = new RssSampler(opts.gatewayPid, 20);
   const meter = new CpuMeter({ cli: child.pid, gateway: opts.gatewayPid, emulators: opts.emulatorsPid });
+  const pids = { cli: child.pid, gateway: opts.gatewayPid, emulators: opts.emulatorsPid };
+  const cpuAtGo = { cli: cpuMsOf(pids.cli), gateway: cpuMsOf(pids.gateway), emulators: cpuMsOf(pids.emulators) };
+  cpuAt = () => ({ cli: cpuMsOf(pids.cli) - cpuAtGo.cli, gateway: cpuMsOf(pids.gateway) - cpuAtGo.gateway, emulators: cpuMsOf(pids.emulators) - cpuAtGo.emulators });
   go = performance.now();
   const done = new Promise<number>((ok, fail) => {
     child.proc.on('message', (m: { type?: string; code?: number }) => {
@@ -239,13 +245,21 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
   const gateway = growthOf(gatewayRss.stop());
   await child.stop();
   await exited;
-  if (partial) lines.push({ at: performance.now() - go, text: partial });
+  if (partial) lines.push({ at: performance.now() - go, text: partial, cpu: { cli: NaN, gateway: NaN, emulators: NaN } });
 
-  const at = (re: RegExp, last = false) => {
+  const lineOf = (re: RegExp, last = false) => {
     const hits = lines.filter((l) => re.test(l.text));
-    return (last ? hits.at(-1) : hits[0])?.at ?? NaN;
+    return last ? hits.at(-1) : hits[0];
   };
-  const statsLine = lines.find((l) => l.text.startsWith('netboot: upload stats '));
+  const marks = {
+    // Hashed before the session (cache hit or transfer resumable), or declared by size alone and hashed while sent (transfer parts).
+    hashed: lineOf(/^initrd: \/.* \d+ bytes( sha256 [0-9a-f]{64}| \(hashed while it is sent\))$/),
+    sessionOpened: lineOf(/^upload session \S+ opened/),
+    sent: lineOf(/^initrd: (sent \d+ bytes|Storage already held|the service already has it)/, true),
+    finalized: lineOf(/^netboot: upload stats /),
+  };
+  const none = { cli: NaN, gateway: NaN, emulators: NaN };
+  const statsLine = marks.finalized;
   let profile: CliRun['profile'] = null;
   try {
     profile = JSON.parse(stdout) as CliRun['profile'];
@@ -256,13 +270,8 @@ export async function cliProfileSet(opts: { url: string; token: string; stateDir
     exitCode,
     startupMs,
     ms,
-    phases: {
-      // Hashed before the session (cache hit or transfer resumable), or declared by size alone and hashed while sent (transfer parts).
-      hashedMs: at(/^initrd: \/.* \d+ bytes( sha256 [0-9a-f]{64}| \(hashed while it is sent\))$/),
-      sessionOpenedMs: at(/^upload session \S+ opened/),
-      sentMs: at(/^initrd: (sent \d+ bytes|Storage already held|the service already has it)/, true),
-      finalizedMs: statsLine?.at ?? NaN,
-    },
+    phases: { hashedMs: marks.hashed?.at ?? NaN, sessionOpenedMs: marks.sessionOpened?.at ?? NaN, sentMs: marks.sent?.at ?? NaN, finalizedMs: marks.finalized?.at ?? NaN },
+    phaseCpuMs: { hashed: marks.hashed?.cpu ?? none, sessionOpened: marks.sessionOpened?.cpu ?? none, sent: marks.sent?.cpu ?? none, finalized: marks.finalized?.cpu ?? none },
     stats: statsLine ? (JSON.parse(statsLine.text.slice('netboot: upload stats '.length)) as CliRun['stats']) : null,
     profile,
     cliRss: cli,

@@ -167,6 +167,18 @@ export interface ShapedRound {
   phases: CliRun['phases'];
   /** CPU during the session run, ms: the CLI (hash, send), the gateway (open, finalize's re-read and hash), the emulators (receive, serve the re-read), everything else on the machine. */
   sessionCpuMs: Record<string, number>;
+  /** The same CPU by phase (preflight, open, send, finalize), ms, for the CLI, the gateway and the emulators. */
+  phaseCpuMs: Record<Phase, { cli: number; gateway: number; emulators: number }>;
+}
+
+type Phase = 'preflight' | 'open' | 'send' | 'finalize';
+
+/** CliRun's cumulative CPU at each phase's end, as each phase's own. */
+function cpuByPhase(run: CliRun): ShapedRound['phaseCpuMs'] {
+  const c = run.phaseCpuMs;
+  const zero = { cli: 0, gateway: 0, emulators: 0 };
+  const minus = (a: typeof zero, b: typeof zero) => ({ cli: a.cli - b.cli, gateway: a.gateway - b.gateway, emulators: a.emulators - b.emulators });
+  return { preflight: minus(c.hashed, zero), open: minus(c.sessionOpened, c.hashed), send: minus(c.sent, c.sessionOpened), finalize: minus(c.finalized, c.sent) };
 }
 
 interface ClientAnswer {
@@ -228,10 +240,10 @@ async function clientMain(job: ClientJob): Promise<void> {
     }
     if (!direct || !session) throw new Error('a round ran neither upload');
     await Promise.all(direct.objects.map((name) => clients.bucket.file(name).delete()));
-    const r: ShapedRound = { order: directFirst ? 'direct first' : 'session first', directMs: direct.ms, sessionMs: session.ms, ratio: direct.ms / session.ms, phases: session.phases, sessionCpuMs: Object.fromEntries(Object.entries(session.cpuPercent).map(([k, v]) => [k, (v / 100) * session.ms])) };
+    const r: ShapedRound = { order: directFirst ? 'direct first' : 'session first', directMs: direct.ms, sessionMs: session.ms, ratio: direct.ms / session.ms, phases: session.phases, sessionCpuMs: Object.fromEntries(Object.entries(session.cpuPercent).map(([k, v]) => [k, (v / 100) * session.ms])), phaseCpuMs: cpuByPhase(session) };
     const p = r.phases;
     log(
-      `round ${i + 1} (${r.order}): direct ${mibPerSec(bytes, r.directMs)} MiB/s (${r.directMs.toFixed(0)} ms), session ${mibPerSec(bytes, r.sessionMs)} MiB/s (${r.sessionMs.toFixed(0)} ms: hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}); ratio ${r.ratio.toFixed(3)}; CPU during the session: ${cpuText(r.sessionCpuMs)}`,
+      `round ${i + 1} (${r.order}): direct ${mibPerSec(bytes, r.directMs)} MiB/s (${r.directMs.toFixed(0)} ms), session ${mibPerSec(bytes, r.sessionMs)} MiB/s (${r.sessionMs.toFixed(0)} ms: hash ${p.hashedMs.toFixed(0)}, open ${(p.sessionOpenedMs - p.hashedMs).toFixed(0)}, send ${(p.sentMs - p.sessionOpenedMs).toFixed(0)}, finalize ${(p.finalizedMs - p.sentMs).toFixed(0)}); ratio ${r.ratio.toFixed(3)}; CPU during the session: ${cpuText(r.sessionCpuMs)}; by phase ${phaseCpuText(r.phaseCpuMs)}`,
     );
     rounds.push(r);
   }
@@ -243,6 +255,10 @@ async function clientMain(job: ClientJob): Promise<void> {
 const mibPerSec = (bytes: number, ms: number) => (bytes / MiB / (ms / 1000)).toFixed(1);
 /** cpuPercent's names: `client` is the process that ran the CLI child (idle meanwhile), `other` what this bench did not start. */
 const cpuText = (c: Record<string, number>) => `CLI ${(c.cli ?? NaN).toFixed(0)} ms, gateway ${(c.gateway ?? NaN).toFixed(0)} ms, emulators ${(c.emulators ?? NaN).toFixed(0)} ms, not ours ${(c.other ?? NaN).toFixed(0)} ms`;
+
+/** `phase gateway/emulators/CLI` ms for each phase. */
+const phaseCpuText = (p: ShapedRound['phaseCpuMs']) =>
+  (Object.entries(p) as [Phase, { cli: number; gateway: number; emulators: number }][]).map(([phase, c]) => `${phase} ${c.gateway.toFixed(0)}/${c.emulators.toFixed(0)}/${c.cli.toFixed(0)}`).join(', ') + ' (gateway/emulators/CLI ms)';
 
 /** Runs clientMain in the namespace (this file, again, under `ip netns exec`); its children inherit the namespace. */
 function runClient(namespace: string, env: NodeJS.ProcessEnv, job: ClientJob): Promise<ClientAnswer> {
@@ -362,6 +378,7 @@ function rateLines(r: RateResult): string[] {
     `  direct ${r.directMibPerSec.toFixed(1)} MiB/s, session ${r.sessionMibPerSec.toFixed(1)} MiB/s (medians); session / direct ${r.ratio.toFixed(3)} [${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}] over ${ratios.length} round(s) (target >= 0.9: ${r.ratio >= 0.9 ? 'met' : 'NOT met'})`,
     `  session phases (median ms): hash ${ph((p) => p.hashedMs)}, open ${ph((p) => p.sessionOpenedMs - p.hashedMs)}, send ${ph((p) => p.sentMs - p.sessionOpenedMs)}, finalize ${ph((p) => p.finalizedMs - p.sentMs)}; direct ${median(r.rounds.map((x) => x.directMs)).toFixed(0)} ms`,
     `  CPU during the session (median ms): ${cpuText(Object.fromEntries(['cli', 'gateway', 'emulators', 'other'].map((k) => [k, median(r.rounds.map((x) => x.sessionCpuMs[k] ?? NaN))])))}`,
+    `  by phase (median): ${phaseCpuText(Object.fromEntries((['preflight', 'open', 'send', 'finalize'] as const).map((phase) => [phase, Object.fromEntries((['cli', 'gateway', 'emulators'] as const).map((k) => [k, median(r.rounds.map((x) => x.phaseCpuMs[phase][k]))]))])) as ShapedRound['phaseCpuMs'])}`,
   ];
 }
 
