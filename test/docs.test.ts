@@ -1,7 +1,8 @@
 /**
  * The documentation runs. Every shell block in README.md and docs/ is executed against a fresh
- * local stack (the real `npm start`, one per document), in the order of the page, in one bash
- * session per page, so a changed flag, route or output breaks this test rather than a reader.
+ * local stack (the real `npm start`, one per document that addresses it), in the order of the
+ * page, in one bash session per page, so a changed flag, route or output breaks this test rather
+ * than a reader.
  *
  * Blocks are marked in their info string (docs/development.md "Examples that run"):
  *   ```sh                runs
@@ -15,6 +16,10 @@
  *   ```text output       checked: each line appears in the previous block's stdout, in order
  *                        (`...` matches anything within a line)
  * `localhost:8080` and `10.0.2.2:8080` (the default port) are rewritten to the stack's port.
+ *
+ * `npx netboot ...` in a page runs this package's bin directly (a shell function, see
+ * npxShortcut), as docs/cli.md "Start-up" advises for scripts: npm's exec spends about 1.5 s of
+ * CPU per call finding the bin (42 calls here). One test still runs the real `npx netboot`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -72,6 +77,27 @@ function readPage(file: string): Page {
 
 const pages = markdownFiles().map(readPage);
 
+/** This package's commands, name to file (package.json "bin"): what `npx NAME` runs in the checkout. */
+function packageBins(): Record<string, string> {
+  const bin = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin ?? {};
+  return Object.fromEntries(Object.entries(bin).map(([name, file]) => [name, path.join(root, file)]));
+}
+
+/** Where npm's exec puts the checkout's installed commands, first on PATH (node: the pinned Node). */
+const localBinDir = path.join(root, 'node_modules/.bin');
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A bash function `npx` that runs this package's own commands as npm's exec ends up running them
+ * (the file itself, by its #! line, with node_modules/.bin first on PATH) and hands anything else
+ * to the real npx.
+ */
+function npxShortcut(bins: Record<string, string>): string {
+  const cases = Object.entries(bins).map(([name, file]) => `    ${shellQuote(name)}) shift; PATH=${shellQuote(localBinDir)}:"$PATH" ${shellQuote(file)} "$@" ;;`);
+  return ['npx() {', '  case "$1" in', ...cases, '    *) command npx "$@" ;;', '  esac', '}'].join('\n');
+}
+
 function isShell(block: Block): boolean {
   return SHELLS.has(block.lang);
 }
@@ -92,13 +118,16 @@ const OFFLINE_SUBSTITUTES: Record<string, (assets: { kernelPath: string; initrdP
 const BEGIN = (i: number) => `@@docs-block-${i}-begin@@`;
 const END = (i: number) => `@@docs-block-${i}-end@@`;
 
+/** The stack's address as the pages write it (npm start's default port). */
+const DEFAULT_ADDRESS = /\b(localhost|127\.0\.0\.1|10\.0\.2\.2):8080\b/;
+
 function withPort(text: string, port: string): string {
-  return text.replace(/\b(localhost|127\.0\.0\.1|10\.0\.2\.2):8080\b/g, `$1:${port}`);
+  return text.replace(new RegExp(DEFAULT_ADDRESS, 'g'), `$1:${port}`);
 }
 
 /** The page as one bash script; each runnable block's stdout between markers. */
 function pageScript(page: Page, port: string, assets: { kernelPath: string; initrdPath: string } | undefined): string {
-  const parts = ['set -eo pipefail'];
+  const parts = ['set -eo pipefail', npxShortcut(packageBins())];
   page.blocks.forEach((block, i) => {
     if (!isShell(block)) return;
     let text: string | undefined;
@@ -139,6 +168,15 @@ function stackArgs(page: Page): string[] {
   return m ? (m[1] as string).split(/\s+/) : [];
 }
 
+/**
+ * Whether a page can reach a stack at all: it finds one only by the default address (rewritten to
+ * the stack's free port) or asks for one started differently. Pages that do neither (building
+ * iPXE, checking Terraform) get none: a start costs about 3 s of CPU.
+ */
+function usesStack(page: Page): boolean {
+  return stackArgs(page).length > 0 || page.blocks.some((block) => DEFAULT_ADDRESS.test(block.text));
+}
+
 async function npmStart(dataDir: string, extraArgs: string[] = []): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'warn' };
   for (const name of ['FIRESTORE_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'GOOGLE_CLOUD_PROJECT', 'BLOB_BUCKET', 'NETBOOT_URL', 'NETBOOT_TOKEN']) Reflect.deleteProperty(env, name);
@@ -162,7 +200,15 @@ async function stopStack(stack: Stack): Promise<void> {
 }
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'netboot-docs-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+/**
+ * Stacks being stopped. A stack takes about 2 s to exit after SIGTERM, nearly all of it waiting
+ * (no CPU), so the next page starts meanwhile; the file ends only once every stack has exited.
+ */
+const stopping: Promise<void>[] = [];
+afterAll(async () => {
+  await Promise.all(stopping);
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('documentation', () => {
   it('the generated references are current (npm run generate)', () => {
@@ -203,6 +249,16 @@ describe('documentation', () => {
     expect(broken).toEqual([]);
   });
 
+  it('`npx netboot` runs the bin the pages\' examples are run with', () => {
+    const bin = packageBins().netboot;
+    expect(bin).toBeDefined();
+    const viaNpx = spawnSync('npx', ['netboot', '--help'], { cwd: root, encoding: 'utf8' });
+    const direct = spawnSync(bin as string, ['--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, PATH: `${localBinDir}:${process.env.PATH ?? ''}` } });
+    expect(viaNpx.status).toBe(0);
+    expect(viaNpx.stdout).toContain('Usage: netboot');
+    expect(viaNpx.stdout).toBe(direct.stdout);
+  }, 60_000);
+
   const runnable = pages.filter((page) => page.blocks.some(runs));
   const needsImages = runnable.some((page) => page.blocks.some((b) => b.tags.includes('download')));
   const prepared = needsImages ? prepareE2eAssets() : undefined;
@@ -216,9 +272,10 @@ describe('documentation', () => {
   for (const page of runnable) {
     const needsAssets = page.blocks.some((b) => b.tags.includes('download'));
     it.skipIf(needsAssets && !assets)(`${page.file}: every example runs and prints what the page says`, async () => {
-      const stack = await npmStart(path.join(scratch, page.file.replace(/\W/g, '_'), 'data'), stackArgs(page));
+      const stack = usesStack(page) ? await npmStart(path.join(scratch, page.file.replace(/\W/g, '_'), 'data'), stackArgs(page)) : undefined;
       try {
-        const port = new URL(stack.url).port;
+        // Without a stack the page names no address, so the port rewrites nothing.
+        const port = stack ? new URL(stack.url).port : '8080';
         const home = mkdtempSync(path.join(scratch, 'home-'));
         // A scratch HOME keeps the CLI's state and ~/netboot-images apart from the user's; the
         // iPXE build cache stays the user's (ccache-like, keyed by every input), as in the other tests.
@@ -251,7 +308,7 @@ describe('documentation', () => {
           expect(unmatchedPatterns(out, withPort(block.text, port)), `${page.file}:${block.line}: output not as the page says\n${tail(out)}`).toEqual([]);
         });
       } finally {
-        await stopStack(stack);
+        if (stack) stopping.push(stopStack(stack));
       }
     }, 600_000);
   }
