@@ -22,7 +22,7 @@ import { fetchParts, initrdUrls, partsRound, type PartsRound } from './parts';
 import { CpuMeter, startChild, stopAllChildren, type Child } from './proc';
 import { median, mib, ms, pct, table, type Row } from './report';
 import { cliOptions, cliProfileSet, directUpload, freshen, sessionRound, writeRandomFile, type CliRun, type FileSpec, type SessionRound } from './session-upload';
-import { shapedLines, shapedUploads } from './shaped-upload';
+import { DEFAULT_RATES as DEFAULT_SHAPED_RATES, shapedLines, shapedUploads } from './shaped-upload';
 import { settle, timedGet } from './stream';
 import { compareTls, tlsLines } from './tls';
 import { uploadRun, type UploadRun } from './upload';
@@ -42,7 +42,7 @@ const UPLOAD_RUNS = 3;
 const COLD_START_RUNS = QUICK ? 1 : 5;
 const COLD_START_BUDGET_MS = (QUICK ? 2 : 5) * 60_000;
 /** Upload sessions over a shaped link (bench/shaped-upload.ts): rates, rounds each (direct and session in turn), its time. */
-const SHAPED_RATES = ['1gbit', '100mbit'];
+const SHAPED_RATES = DEFAULT_SHAPED_RATES;
 const SHAPED_ROUNDS = QUICK ? 1 : 2;
 const SHAPED_BUDGET_MS = 3 * 60_000;
 const TOTAL_TIMEOUT_MS = 9 * 60_000 + COLD_START_BUDGET_MS + SHAPED_BUDGET_MS;
