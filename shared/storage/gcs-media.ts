@@ -17,9 +17,10 @@ export class MediaReadError extends Error {
  * ?alt=media`, the request the Storage client makes for a read stream) through undici, with the
  * client's own endpoint and credentials. The Storage client's read stream hands every 64 KiB
  * piece through a chain of streams, each piece copied once more by node:http's parser; for the
- * service's own reads of whole parts that machinery cost three times the SHA-256 it fed
- * (BENCHMARKS.md, "Reading parts"). undici hands each socket read on as a view, one keep-alive
- * pool per process.
+ * service's own reads of whole parts that machinery cost several times the SHA-256 it fed
+ * (docs/uploads.md, "The service reads what it hashes with undici"). undici hands each socket
+ * read on as a view, one keep-alive pool per process. No retry here: verify is asked again by its
+ * caller, and a failed finalize is retried whole (it is idempotent).
  */
 export class GcsMediaReader {
   private readonly dispatcher = new Agent({ keepAliveTimeout: 30_000 });
