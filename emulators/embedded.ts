@@ -18,6 +18,7 @@ import { localSigningCredentials, trustedSigner, type SigningCredentials } from 
 export interface EmbeddedEmulators {
   firestoreHost: string; // "127.0.0.1:PORT" (value for FIRESTORE_EMULATOR_HOST)
   storageHost: string; // "http://127.0.0.1:PORT" (value for STORAGE_EMULATOR_HOST)
+  storageDir: string; // where the Storage emulator keeps object bytes (a temporary directory): what tests look at
   stop(): Promise<void>; // stops both servers, idempotent, leaves no handles open
 }
 
@@ -163,6 +164,7 @@ export async function startEmbeddedEmulators(opts: EmbeddedEmulatorOptions = {})
   return {
     firestoreHost: `${hostPart}:${firestorePort}`,
     storageHost: `http://${hostPart}:${storagePort}`,
+    storageDir: blobDir,
     stop,
   };
 }

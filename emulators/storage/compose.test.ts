@@ -1,5 +1,7 @@
 // The JSON API's objects.compose, through @google-cloud/storage (bucket.combine) and as raw requests.
 import { createHash } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { CRC32C, type File } from "@google-cloud/storage";
 import { describe, expect, it } from "vitest";
 import {MiB, seededBytes } from "./test-support";
@@ -32,6 +34,29 @@ async function combine(sources: File[], dest: string, opts: { ifGenerationMatch?
   return [file, resource as ObjectResource];
 }
 const status = (e: unknown) => (e as { code?: number }).code;
+/** Bytes the emulator stores on disk: every regular file under its directory, each inode once (hard links share theirs). */
+function storedBytes(): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        const st = statSync(path);
+        if (seen.has(`${st.dev}:${st.ino}`)) continue;
+        seen.add(`${st.dev}:${st.ino}`);
+        total += st.size;
+      }
+    }
+  };
+  walk(fx.emu.storageDir);
+  return total;
+}
+const rangeOf = async (name: string, range: string) => {
+  const res = await fetch(`${fx.emu.storageHost}/storage/v1/b/${BUCKET}/o/${encodeURIComponent(name)}?alt=media`, { headers: { Range: range } });
+  return { status: res.status, contentRange: res.headers.get("content-range"), body: Buffer.from(await res.arrayBuffer()) };
+};
 const composeUrl = (dest: string, prefix = "/storage/v1") => `${fx.emu.storageHost}${prefix}/b/${BUCKET}/o/${encodeURIComponent(dest)}/compose`;
 const postJson = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 
@@ -133,6 +158,46 @@ describe("objects.compose", () => {
     const missing = await postJson(composeUrl("raw/m"), { sourceObjects: [{ name: "raw/nope" }] });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { errors: { reason: string }[] } }).error.errors[0]?.reason).toBe("notFound");
+  });
+
+  it("copies no byte, as Cloud Storage keeps a composite: its bytes are its sources', outlive them, read across them in any range, and go with it", async () => {
+    const parts = [seededBytes("link-a", 0, 2 * MiB), seededBytes("link-b", 0, MiB + 5), Buffer.alloc(0), seededBytes("link-c", 0, 3 * MiB)];
+    const whole = Buffer.concat(parts);
+    const start = storedBytes();
+    const files = await Promise.all(parts.map((p, i) => put(`linked/p${i}`, p)));
+    const sources = storedBytes();
+    expect(sources - start).toBe(whole.length);
+    const [dest] = await combine(files, "linked/whole", { ifGenerationMatch: 0 });
+    expect(storedBytes()).toBe(sources); // linked, not copied
+    await Promise.all(files.map((f) => f.delete()));
+    expect(storedBytes()).toBe(sources); // the composite holds the sources' bytes now
+    const [all] = await dest.download({ validation: "crc32c" });
+    expect(all.equals(whole)).toBe(true);
+    // Ranges inside a component, across the first boundary, across the empty source, open-ended, a suffix.
+    const edge = 2 * MiB;
+    for (const [range, from, to] of [
+      [`bytes=10-99`, 10, 99],
+      [`bytes=${edge - 7}-${edge + 7}`, edge - 7, edge + 7],
+      [`bytes=${edge + MiB}-${edge + MiB + 20}`, edge + MiB, edge + MiB + 20],
+      [`bytes=${whole.length - 100}-`, whole.length - 100, whole.length - 1],
+      [`bytes=-3`, whole.length - 3, whole.length - 1],
+    ] as const) {
+      const got = await rangeOf("linked/whole", range);
+      expect(got.status).toBe(206);
+      expect(got.contentRange).toBe(`bytes ${from}-${to}/${whole.length}`);
+      expect(got.body.equals(whole.subarray(from, to + 1))).toBe(true);
+    }
+    // A composite of a composite links the first one's components: still no copy.
+    const [twice] = await combine([dest, dest], "linked/twice", { ifGenerationMatch: 0 });
+    expect(storedBytes()).toBe(sources);
+    const [tb] = await twice.download({ validation: "crc32c" });
+    expect(tb.equals(Buffer.concat([whole, whole]))).toBe(true);
+    // firebase-tools' own readers (here its copy, through rewriteTo) read the components too.
+    const [copy] = await dest.copy(bucket().file("linked/copy"));
+    const [cb] = await copy.download({ validation: "crc32c" });
+    expect(cb.equals(whole)).toBe(true);
+    await Promise.all([dest.delete(), twice.delete(), copy.delete()]);
+    expect(storedBytes()).toBe(start); // deleting the composites unlinked their components
   });
 
   it("appends to a source in place, and a download under way keeps reading the replaced generation whole", async () => {

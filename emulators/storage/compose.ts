@@ -1,12 +1,12 @@
 // POST /storage/v1/b/{bucket}/o/{object}/compose: the destination becomes the concatenation of
-// 1 to 32 objects of the same bucket. Its CRC32C is combined from the sources' stored ones and the
-// bytes are copied by the kernel (kernel-copy.ts): none of them passes through this process.
-import { closeSync, openSync } from "node:fs";
+// 1 to 32 objects of the same bucket. Its CRC32C is combined from the sources' stored ones, and
+// its bytes are the sources' own, linked and not copied (composites.ts), as Cloud Storage keeps a
+// composite object.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Composites, type Component } from "./composites";
 import { crc32cCombine } from "./crc32c";
 import { readSmallBody, sendError, sendJson } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
-import { kernelConcat } from "./kernel-copy";
 import { commitObject, parsePreconditions, pickResource, preconditionFailed, preconditionsHold, type ComputedContent } from "./object-store";
 import { StagedFile } from "./staging";
 
@@ -72,42 +72,44 @@ export async function composeObject(emu: StorageEmulatorInternals, req: Incoming
     return sendError(res, 400, "Destination bucket of a compose request must be the bucket of the request path.");
   const resource = pickResource(destination);
 
-  // Sources checked, measured and opened in one synchronous stretch: what is copied is exactly the
-  // generations checked, even if they are replaced or deleted before the copy is done.
+  // Sources checked, measured and linked in one synchronous stretch: what is composed is exactly
+  // the generations checked, even if they are replaced or deleted right after.
   const layer = emu.adminStorageLayer;
-  const fds: number[] = [];
+  const composites = Composites.of(emu);
   const content: ComputedContent = { size: 0, crc32c: 0, componentCount: 0 };
-  try {
-    for (const s of parsed.sources) {
-      const md = layer.getMetadata(bucket, s.name);
-      const diskName = md && emu._persistence.getDiskFileName(layer.path(bucket, s.name));
-      // A generation names one generation of the source; without versioning only the live one exists.
-      if (!md || !diskName || (s.generation !== undefined && md.generation !== s.generation))
-        return sendError(res, 404, `No such object: ${bucket}/${s.name}`, "notFound");
-      if (s.ifGenerationMatch !== undefined && md.generation !== s.ifGenerationMatch)
-        return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
-      const size = Number(md.size);
-      content.crc32c = crc32cCombine(content.crc32c, Number(md.crc32c), size);
-      content.size += size;
-      content.componentCount = (content.componentCount ?? 0) + (md.componentCount ?? 1);
-      fds.push(openSync(emu._persistence.getDiskPath(layer.path(bucket, s.name)), "r"));
-    }
-    // Checked again at commit; failing here spares the copy.
-    if (!preconditionsHold(preconditions, layer.getMetadata(bucket, name))) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
+  const sources: { diskName: string; diskPath: string; size: number }[] = [];
+  for (const s of parsed.sources) {
+    const md = layer.getMetadata(bucket, s.name);
+    const diskName = md && emu._persistence.getDiskFileName(layer.path(bucket, s.name));
+    // A generation names one generation of the source; without versioning only the live one exists.
+    if (!md || !diskName || (s.generation !== undefined && md.generation !== s.generation))
+      return sendError(res, 404, `No such object: ${bucket}/${s.name}`, "notFound");
+    if (s.ifGenerationMatch !== undefined && md.generation !== s.ifGenerationMatch)
+      return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
+    const size = Number(md.size);
+    content.crc32c = crc32cCombine(content.crc32c, Number(md.crc32c), size);
+    content.size += size;
+    content.componentCount = (content.componentCount ?? 0) + (md.componentCount ?? 1);
+    sources.push({ diskName, diskPath: emu._persistence.getDiskPath(layer.path(bucket, s.name)), size });
+  }
+  // Checked again at commit; failing here links nothing.
+  if (!preconditionsHold(preconditions, layer.getMetadata(bucket, name))) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
+  const components: Component[] = composites.link(sources);
 
-    const staged = new StagedFile(emu._persistence.dirPath);
-    await staged.create();
-    let committed = false;
-    try {
-      if (content.size > 0) await kernelConcat(staged.fd, fds);
-      const r = await commitObject(emu, { bucket, name, resource, preconditions }, staged, content);
-      if (!r.ok) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
-      committed = true;
-      return sendJson(res, 200, r.resource);
-    } finally {
-      if (!committed) await staged.discard();
-    }
+  // The composite's own file stays empty: its bytes are the components.
+  const staged = new StagedFile(emu._persistence.dirPath);
+  await staged.create();
+  composites.register(staged.diskName, components);
+  let committed = false;
+  try {
+    const r = await commitObject(emu, { bucket, name, resource, preconditions }, staged, content);
+    if (!r.ok) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
+    committed = true;
+    return sendJson(res, 200, r.resource);
   } finally {
-    for (const fd of fds) closeSync(fd);
+    if (!committed) {
+      await staged.discard();
+      composites.forget(staged.diskName);
+    }
   }
 }

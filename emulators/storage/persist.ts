@@ -1,13 +1,16 @@
 // dataDir persistence of the Storage emulator, in firebase-tools' own export layout
 // (buckets.json, blobs/<disk name>, metadata/<disk name>.json), which `firebase emulators:start
 // --import` reads too. Not its StorageLayer.export/import: import copies every blob synchronously
-// and both report analytics; here blobs are hard-linked (copied across filesystems) and the
-// export replaces the previous one whole, so objects deleted meanwhile do not come back.
+// and both report analytics; here blobs are hard-linked (copied across filesystems; a composite's
+// components concatenated into one file) and the export replaces the previous one whole, so
+// objects deleted meanwhile do not come back.
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Composites, type Component } from "./composites";
 import { firebaseStorageInternals, type StorageEmulatorInternals } from "./internals";
+import { kernelConcat } from "./kernel-copy";
 import { storedMetadataFromJSON } from "./object-store";
 
 async function linkOrCopy(src: string, dst: string): Promise<void> {
@@ -15,6 +18,17 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
     await link(src, dst);
   } catch {
     await copyFile(src, dst); // another filesystem, or no hard links there
+  }
+}
+
+async function concatenate(components: readonly Component[], dst: string): Promise<void> {
+  const out = openSync(dst, "w");
+  const fds: number[] = [];
+  try {
+    for (const c of components) fds.push(openSync(c.path, "r"));
+    await kernelConcat(out, fds);
+  } finally {
+    for (const fd of [...fds, out]) closeSync(fd);
   }
 }
 
@@ -53,7 +67,9 @@ export async function exportState(emu: StorageEmulatorInternals, dir: string): P
   for (const [key, file] of emu._files) {
     const diskName = emu._persistence.getDiskFileName(key);
     if (!diskName) continue;
-    await linkOrCopy(emu._persistence.getDiskPath(key), join(next, "blobs", diskName));
+    const components = Composites.of(emu).componentsOf(diskName);
+    if (components) await concatenate(components, join(next, "blobs", diskName)); // saved as one file: an import knows no components
+    else await linkOrCopy(emu._persistence.getDiskPath(key), join(next, "blobs", diskName));
     await writeFile(join(next, "metadata", `${encodeURIComponent(diskName)}.json`), StoredFileMetadata.toJSON(file.metadata));
   }
   await rm(old, { recursive: true, force: true });

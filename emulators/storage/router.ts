@@ -1,6 +1,7 @@
 // Routes served in front of the firebase-tools storage app; everything else falls through to it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { composeObject } from "./compose";
+import { Composites } from "./composites";
 import { sendObject } from "./download";
 import { allowCors, BodyTooLargeError, header, sendError, type Next } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
@@ -33,9 +34,12 @@ function decode(s: string): string | undefined {
 export function createFrontHandler(emu: StorageEmulatorInternals, sessions: ResumableSessions, signedUrls: SignedUrlPolicy) {
   const download = async (req: IncomingMessage, res: ServerResponse, next: Next, bucket: string, object: string) => {
     const md = emu.adminStorageLayer.getMetadata(bucket, object);
-    const diskFile = md && emu._persistence.getDiskFileName(emu.adminStorageLayer.path(bucket, object));
+    const key = emu.adminStorageLayer.path(bucket, object);
+    const diskFile = md && emu._persistence.getDiskFileName(key);
     if (!md || !diskFile) return next(); // firebase-tools answers the 404 in its own words
-    await sendObject(req, res, md, emu._persistence.getDiskPath(emu.adminStorageLayer.path(bucket, object)));
+    // Opened now, in the same tick as `md` was read: a write that replaces the object (or a delete)
+    // unlinks these files, and the download still gets these bytes whole.
+    await sendObject(req, res, md, Composites.of(emu).open(key, Number(md.size)));
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, next: Next): Promise<void> => {
