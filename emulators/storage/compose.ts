@@ -3,7 +3,7 @@
 // its bytes are the sources' own, linked and not copied (composites.ts), as Cloud Storage keeps a
 // composite object.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Composites, type Component } from "./composites";
+import { Composites } from "./composites";
 import { crc32cCombine } from "./crc32c";
 import { readSmallBody, sendError, sendJson } from "./http-util";
 import type { StorageEmulatorInternals } from "./internals";
@@ -94,14 +94,12 @@ export async function composeObject(emu: StorageEmulatorInternals, req: Incoming
   }
   // Checked again at commit; failing here links nothing.
   if (!preconditionsHold(preconditions, layer.getMetadata(bucket, name))) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
-  const components: Component[] = composites.link(sources);
-
-  // The composite's own file stays empty: its bytes are the components.
+  // The composite's own file stays empty: its bytes are the components, registered as they are linked.
   const staged = new StagedFile(emu._persistence.dirPath);
-  await staged.create();
-  composites.register(staged.diskName, components);
+  composites.register(staged.diskName, composites.link(sources));
   let committed = false;
   try {
+    await staged.create();
     const r = await commitObject(emu, { bucket, name, resource, preconditions }, staged, content);
     if (!r.ok) return sendError(res, 412, preconditionFailed().message, "conditionNotMet");
     committed = true;
@@ -109,7 +107,7 @@ export async function composeObject(emu: StorageEmulatorInternals, req: Incoming
   } finally {
     if (!committed) {
       await staged.discard();
-      composites.forget(staged.diskName);
+      composites.release(staged.diskName);
     }
   }
 }

@@ -78,11 +78,6 @@ export class Composites {
     this.byDiskName.set(diskName, components);
   }
 
-  /** The components of a composite that was not committed (a compose that failed its preconditions), unlinked. */
-  forget(diskName: string): void {
-    this.release(diskName);
-  }
-
   /** The object stored under `key`, opened now: a replace or delete afterwards leaves these bytes to the reader. */
   open(key: string, size: number): OpenBytes {
     const parts = this.componentsOf(this.emu._persistence.getDiskFileName(key));
@@ -97,7 +92,8 @@ export class Composites {
     return opened;
   }
 
-  private release(diskName: string | undefined): void {
+  /** Unlinks the components of the object stored under `diskName` (a composite deleted, replaced, or never committed); nothing for another object. */
+  release(diskName: string | undefined): void {
     const parts = this.componentsOf(diskName);
     if (!parts || diskName === undefined) return;
     this.byDiskName.delete(diskName);
@@ -125,29 +121,38 @@ export class Composites {
   }
 }
 
+/**
+ * Where bytes `start` to `end` (exclusive) of a concatenation fall: for each part they touch, its
+ * index and the offsets within it (`to` exclusive). Shared by the synchronous and streamed readers.
+ */
+export function slicesOf(sizes: readonly number[], start: number, end: number): { index: number; from: number; to: number }[] {
+  const slices: { index: number; from: number; to: number }[] = [];
+  let at = 0;
+  sizes.forEach((size, index) => {
+    const from = Math.max(start, at) - at;
+    const to = Math.min(end, at + size) - at;
+    at += size;
+    if (from < to) slices.push({ index, from, to });
+  });
+  return slices;
+}
+
 /** `size` bytes from `offset` of the components' concatenation (as firebase-tools' readBytes: synchronous, zero-filled past the end). */
 function readAcross(parts: readonly Component[], size: number, offset: number): Buffer {
   const out = Buffer.alloc(size);
-  let start = 0;
   let filled = 0;
-  for (const part of parts) {
-    const end = start + part.size;
-    if (filled < size && offset + filled < end) {
-      const from = offset + filled - start;
-      const n = Math.min(part.size - from, size - filled);
-      const fd = openSync(part.path, "r");
-      try {
-        for (let got = 0; got < n; ) {
-          const r = readSync(fd, out, filled + got, n - got, from + got);
-          if (r === 0) break;
-          got += r;
-        }
-      } finally {
-        closeSync(fd);
+  for (const { index, from, to } of slicesOf(parts.map((p) => p.size), offset, offset + size)) {
+    const fd = openSync((parts[index] as Component).path, "r");
+    try {
+      for (let at = from; at < to; ) {
+        const got = readSync(fd, out, filled, to - at, at);
+        if (got === 0) break;
+        at += got;
+        filled += got;
       }
-      filled += n;
+    } finally {
+      closeSync(fd);
     }
-    start = end;
   }
   return out;
 }

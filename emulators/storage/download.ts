@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import parseRange from "range-parser";
-import type { OpenBytes } from "./composites";
+import { slicesOf, type OpenBytes } from "./composites";
 import { allowCors, header } from "./http-util";
 import type { StoredFileMetadata } from "./internals";
 
@@ -86,16 +86,11 @@ const READ_SIZE = 1024 * 1024;
 
 /** Bytes `start` to `end` (inclusive) of the concatenation of `bytes`; each file read is closed by its stream. */
 function readRange(bytes: OpenBytes, start: number, end: number, handOver: (fd: number) => void): Readable {
-  const streams: Readable[] = [];
-  let at = 0;
-  for (const { fd, size } of bytes) {
-    const from = Math.max(start, at) - at;
-    const to = Math.min(end, at + size - 1) - at;
-    at += size;
-    if (size === 0 || from > to) continue;
+  const streams = slicesOf(bytes.map((b) => b.size), start, end + 1).map(({ index, from, to }) => {
+    const { fd } = bytes[index] as OpenBytes[number];
     handOver(fd);
-    streams.push(createReadStream("", { fd, start: from, end: to, highWaterMark: READ_SIZE })); // closes fd when done
-  }
+    return createReadStream("", { fd, start: from, end: to - 1, highWaterMark: READ_SIZE }); // closes fd when done
+  });
   if (streams.length === 1) return streams[0] as Readable;
   return Readable.from(
     (async function* () {
