@@ -16,6 +16,12 @@ import { currentRoot, request, setEnv, useLocalStack } from './helpers/stack';
 const hostile = '192.0.2.66';
 const victimHost = '192.0.2.10';
 let clockOffsetMs = 0;
+/**
+ * An offset that puts the stack's clock `hours` ahead and 1 s into a minute: rate-limit windows
+ * (fixed, one minute of the clock) of the test's own, which its requests cannot straddle (a flood
+ * sent across a boundary is counted in two windows, seen once under CI load).
+ */
+const freshMinuteAhead = (hours: number) => hours * 3_600_000 + (60_000 - (Date.now() % 60_000)) + 1_000;
 const stack = useLocalStack(
   // The boot routes' per-address and global limits at their production defaults (the shared test stack turns them off).
   { ASSET_DELIVERY: 'proxy', TRUSTED_PROXY_HOPS: '2', BOOT_ALLOWED_CIDRS: '192.0.2.0/24,127.0.0.0/8', RATE_LIMIT_BOOT_PER_ADDRESS: '600', RATE_LIMIT_BOOT_GLOBAL: '30000' },
@@ -181,6 +187,7 @@ describe('reports mean what they say', () => {
 describe('no host can spend another machine’s budget', () => {
   it('a host asking for the victim’s MAC eleven times a minute spends only its own (MAC, address) budget', async () => {
     setEnv({ RATE_LIMIT_BOOT_PER_MAC: '10', RATE_LIMIT_BOOT_PER_ADDRESS: '1000' });
+    clockOffsetMs = freshMinuteAhead(4);
     const m = await machineWithProfile();
     // One after another: concurrent batches may refuse early (never late), which would only blur the count.
     const flood: number[] = [];
@@ -194,7 +201,7 @@ describe('no host can spend another machine’s budget', () => {
   it('a flooding host is stopped by its own address limit on every boot route; the machine boots, downloads and reports meanwhile', async () => {
     setEnv({ RATE_LIMIT_BOOT_PER_ADDRESS: '5' });
     // A window of its own: the victim's address asked earlier in this minute, and a counter's first shard keeps those counts.
-    clockOffsetMs = 60 * 60_000;
+    clockOffsetMs = freshMinuteAhead(5);
     const m = await machineWithProfile();
     const bogusToken = `${m.id}.${m.id}.${'A'.repeat(43)}`;
     const paths = [`/boot.ipxe?mac=${aMac()}`, `/asset/${m.profileId}/kernel`, `/boot/report?token=${bogusToken}&phase=booting`];
@@ -227,7 +234,7 @@ describe('no host can spend another machine’s budget', () => {
   it('the global limit bounds what many hosts together can cost (shared by every instance)', async () => {
     setEnv({ RATE_LIMIT_BOOT_GLOBAL: '4' });
     // A window of its own: the global counter's first shard holds every boot of this file in this minute.
-    clockOffsetMs = 2 * 60 * 60_000;
+    clockOffsetMs = freshMinuteAhead(6);
     const answers: number[] = [];
     for (let i = 1; i <= 5; i++) answers.push((await from(`192.0.2.${100 + i}`, 'GET', `/boot.ipxe?mac=${aMac()}`)).status);
     expect(answers).toEqual([404, 404, 404, 404, 429]);
